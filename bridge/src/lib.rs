@@ -1,0 +1,1 @@
+//! Socket Lab's bridge (work in progress).

@@ -1,0 +1,577 @@
+//! The messages between the Socket Lab page (wasm) and its bridge (native).
+//!
+//! Defined once, here, so both sides agree by construction. This crate
+//! depends only on `serde`, compiles for native and `wasm32-unknown-unknown`,
+//! and never reads a clock: every timestamp is stamped by the bridge.
+//!
+//! # Layout
+//!
+//! - [`ClientMsg`]: what the page asks the bridge to do (start a lab server,
+//!   connect, send, half-close, close). JSON in WebSocket text frames.
+//! - [`ServerMsg`]: what the bridge tells the page: a greeting, replies, and
+//!   a stream of [`TraceEvent`]s.
+//! - [`TraceEvent`]: one socket call on one side of a connection, with the
+//!   exact bytes it moved. The server lane is the lab server, the client lane
+//!   is the socket the bridge opened on the page's behalf.
+//! - [`ErrorKind`]: the errors a student meets, each with one plain sentence.
+//! - [`Bytes`]: a byte string that travels as lower-case hex in JSON.
+//!
+//! # From the top
+//!
+//! A session starts with [`ClientMsg::Hello`] and [`ServerMsg::Hello`], each
+//! naming [`PROTOCOL_VERSION`]. After that the page sends commands and the
+//! bridge answers with events, in the order they happened.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+mod bytes;
+mod error_kind;
+
+pub use bytes::{Bytes, HexError};
+pub use error_kind::ErrorKind;
+
+/// The version both sides name in their `hello`. A bridge refuses a page
+/// that speaks another version, with a clear error rather than confusion.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The id of the public lab server (the one on the lab's port, 1234, shared
+/// by everyone). Private servers get ids the page chooses, from 1 up.
+pub const PUBLIC_SERVER: ServerId = 0;
+
+/// The lab's own backlog: `s.listen(5)`.
+pub const DEFAULT_BACKLOG: u32 = 5;
+
+/// The greeting of Task 2 when none is given.
+pub const DEFAULT_GREETING: &str = "Thank you for connecting\n";
+
+/// Identifies a lab server within a session (0 is the public server).
+pub type ServerId = u32;
+/// Identifies one client connection the page opened (chosen by the page).
+pub type ConnId = u32;
+
+/// What a lab server does with each client it accepts (the lab's tasks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Task 1: accept, report "Connection from ... has been established.", close.
+    Connect,
+    /// Task 2: accept, send a greeting, close.
+    Greet,
+    /// Task 3: send back every byte received until the client closes.
+    Echo,
+}
+
+impl Mode {
+    /// All modes, in the lab's order.
+    pub const ALL: [Mode; 3] = [Mode::Connect, Mode::Greet, Mode::Echo];
+
+    /// The name used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Connect => "connect",
+            Mode::Greet => "greet",
+            Mode::Echo => "echo",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Mode::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("unknown mode {s:?}: expected connect, greet or echo"))
+    }
+}
+
+/// `SOCK_STREAM` (TCP) or `SOCK_DGRAM` (UDP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+impl Transport {
+    /// The constant a Python program would pass to `socket.socket`.
+    pub fn python_name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "SOCK_STREAM",
+            Transport::Udp => "SOCK_DGRAM",
+        }
+    }
+}
+
+/// `AF_INET` (IPv4) or `AF_INET6` (IPv6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    #[default]
+    Ipv4,
+    Ipv6,
+}
+
+impl Family {
+    /// The constant a Python program would pass to `socket.socket`.
+    pub fn python_name(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "AF_INET",
+            Family::Ipv6 => "AF_INET6",
+        }
+    }
+}
+
+/// Where a client connection should go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    /// The public lab server (port 1234 by default).
+    Public,
+    /// One of this session's private lab servers.
+    Server { id: ServerId },
+    /// `HOST:PORT`; allowed only if the bridge was started with
+    /// `--allow-target HOST:PORT` (the bridge is not an open proxy).
+    Addr { addr: String },
+}
+
+/// Bytes to send, as the student typed them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Data {
+    /// UTF-8 text, sent as its bytes.
+    Text(String),
+    /// Any bytes, written as hex (so binary and non-UTF-8 data work).
+    Hex(Bytes),
+}
+
+impl Data {
+    /// The bytes this stands for.
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Data::Text(text) => text.into_bytes(),
+            Data::Hex(bytes) => bytes.0,
+        }
+    }
+
+    /// How many bytes this stands for.
+    pub fn len(&self) -> usize {
+        match self {
+            Data::Text(text) => text.len(),
+            Data::Hex(bytes) => bytes.len(),
+        }
+    }
+
+    /// True when there is nothing to send.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A command from the page to the bridge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// The first message: which protocol version the page speaks.
+    Hello { version: u32 },
+    /// Start a private lab server on an ephemeral loopback port.
+    StartServer {
+        /// The id the page will use for it (1 or more).
+        server: ServerId,
+        mode: Mode,
+        #[serde(default)]
+        transport: Transport,
+        #[serde(default)]
+        family: Family,
+        /// `listen(backlog)`; the lab uses 5.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backlog: Option<u32>,
+        /// Task 2's greeting; a default is used when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        greeting: Option<String>,
+    },
+    /// Stop a private lab server: close its listening socket.
+    StopServer { server: ServerId },
+    /// Stop (or restart) calling `accept()`, so the backlog fills up.
+    PauseAccept { server: ServerId, paused: bool },
+    /// Open a client socket and connect it (TCP) or aim it (UDP).
+    Connect {
+        /// The id the page will use for this connection.
+        conn: ConnId,
+        target: Target,
+        #[serde(default)]
+        transport: Transport,
+    },
+    /// `send()` (TCP) or `sendto()` (UDP) on a client connection.
+    Send { conn: ConnId, data: Data },
+    /// `shutdown(SHUT_WR)`: no more sending, but keep receiving.
+    Shutdown { conn: ConnId },
+    /// `close()` a client connection.
+    Close { conn: ConnId },
+}
+
+/// What the bridge knows about the public lab server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicServer {
+    pub addr: String,
+    pub mode: Mode,
+    pub transport: Transport,
+}
+
+/// The limits this bridge enforces on a session, so the page can say them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_servers: u32,
+    pub max_connections: u32,
+    pub max_message_bytes: u32,
+    pub idle_timeout_secs: u32,
+}
+
+/// Why the bridge refused a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// The text was not JSON, or not a known command.
+    BadMessage,
+    /// The first message must be `hello` with our version.
+    Version,
+    /// The message was larger than the bridge accepts.
+    TooLarge,
+    /// The target is neither one of the bridge's lab servers nor allowed.
+    NotAllowed,
+    /// No server or connection with that id in this session.
+    Unknown,
+    /// The id is already in use in this session.
+    InUse,
+    /// A limit (servers, connections, buffered bytes) was reached.
+    Limit,
+    /// The command does not fit the connection's state (e.g. send after close).
+    State,
+}
+
+/// A message from the bridge to the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// The first message: protocol version and what this bridge offers.
+    Hello {
+        version: u32,
+        /// The bridge's own version string.
+        bridge: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        public_server: Option<PublicServer>,
+        limits: Limits,
+    },
+    /// A private lab server is listening.
+    ServerStarted {
+        server: ServerId,
+        addr: String,
+        mode: Mode,
+        transport: Transport,
+    },
+    /// A private lab server's listening socket is closed.
+    ServerStopped { server: ServerId },
+    /// One step on one side of a connection.
+    Trace(TraceEvent),
+    /// The bridge could not do what was asked; nothing else was affected.
+    Refused {
+        reason: Refusal,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conn: Option<ConnId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server: Option<ServerId>,
+    },
+}
+
+/// Which side of the connection took a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lane {
+    /// The lab server (the program that binds, listens and accepts).
+    Server,
+    /// The client socket the bridge opened for the page.
+    Client,
+}
+
+/// One socket call, on one side, at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceEvent {
+    /// Microseconds since the bridge started (monotonic clock).
+    pub at_us: u64,
+    pub lane: Lane,
+    /// The lab server this happened on or was aimed at, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerId>,
+    /// The page's connection this belongs to, when known (on the server
+    /// lane: the connection the server accepted from that client).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conn: Option<ConnId>,
+    /// The server's own number for an accepted connection (1, 2, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_conn: Option<u64>,
+    pub step: Step,
+}
+
+/// The socket calls a student learns, and what they returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
+pub enum Step {
+    /// `socket(family, type)`.
+    Socket {
+        family: Family,
+        transport: Transport,
+    },
+    /// `bind((host, port))`.
+    Bind { addr: String },
+    /// `listen(backlog)`.
+    Listen { backlog: u32 },
+    /// The server stopped calling `accept()` (waiting clients queue up).
+    AcceptPaused,
+    /// The server calls `accept()` again.
+    AcceptResumed,
+    /// `accept()` returned a new socket for a client; the listening socket
+    /// keeps listening.
+    Accept { peer: String, local: String },
+    /// `connect((host, port))` was called.
+    Connect { target: String },
+    /// `connect()` returned: the three-way handshake is done.
+    Connected { local: String, peer: String },
+    /// `send()` wrote these bytes.
+    Send { data: Bytes },
+    /// `recv()` returned these bytes (exactly one read's worth).
+    Recv { data: Bytes },
+    /// `recv()` returned 0 bytes: the peer closed its sending side.
+    RecvEof,
+    /// `sendto(data, peer)` (UDP).
+    SendTo { peer: String, data: Bytes },
+    /// `recvfrom()` returned a datagram (UDP).
+    RecvFrom { peer: String, data: Bytes },
+    /// `shutdown(SHUT_WR)`: this side will send no more.
+    Shutdown,
+    /// `close()`.
+    Close,
+    /// A line the lab's program prints, e.g.
+    /// `Connection from ('127.0.0.1', 50312) has been established.`
+    Print { text: String },
+    /// A call failed.
+    Error {
+        kind: ErrorKind,
+        /// The operating system's own words.
+        message: String,
+    },
+}
+
+impl Step {
+    /// The short label a sequence diagram shows for this step, in the words
+    /// of the lab's Python (`accept()`, `recv() -> 5 bytes`).
+    pub fn label(&self) -> String {
+        fn n(count: usize) -> String {
+            if count == 1 {
+                "1 byte".to_string()
+            } else {
+                format!("{count} bytes")
+            }
+        }
+        match self {
+            Step::Socket { family, transport } => {
+                format!(
+                    "socket({}, {})",
+                    family.python_name(),
+                    transport.python_name()
+                )
+            }
+            Step::Bind { addr } => format!("bind({addr})"),
+            Step::Listen { backlog } => format!("listen({backlog})"),
+            Step::AcceptPaused => "accept() paused".to_string(),
+            Step::AcceptResumed => "accept() resumed".to_string(),
+            Step::Accept { peer, .. } => format!("accept() -> {peer}"),
+            Step::Connect { target } => format!("connect({target})"),
+            Step::Connected { local, .. } => format!("connected from {local}"),
+            Step::Send { data } => format!("send() -> {}", n(data.len())),
+            Step::Recv { data } => format!("recv() -> {}", n(data.len())),
+            Step::RecvEof => "recv() -> 0 bytes (peer closed)".to_string(),
+            Step::SendTo { peer, data } => format!("sendto({peer}) -> {}", n(data.len())),
+            Step::RecvFrom { peer, data } => format!("recvfrom() -> {} from {peer}", n(data.len())),
+            Step::Shutdown => "shutdown(SHUT_WR)".to_string(),
+            Step::Close => "close()".to_string(),
+            Step::Print { text } => format!("print: {text}"),
+            Step::Error { kind, .. } => format!("error: {}", kind.title()),
+        }
+    }
+
+    /// The bytes this step moved, if it moved any.
+    pub fn data(&self) -> Option<&Bytes> {
+        match self {
+            Step::Send { data }
+            | Step::Recv { data }
+            | Step::SendTo { data, .. }
+            | Step::RecvFrom { data, .. } => Some(data),
+            _ => None,
+        }
+    }
+
+    /// A stable snake_case name for filters and exports (`"recv"`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::Socket { .. } => "socket",
+            Step::Bind { .. } => "bind",
+            Step::Listen { .. } => "listen",
+            Step::AcceptPaused => "accept_paused",
+            Step::AcceptResumed => "accept_resumed",
+            Step::Accept { .. } => "accept",
+            Step::Connect { .. } => "connect",
+            Step::Connected { .. } => "connected",
+            Step::Send { .. } => "send",
+            Step::Recv { .. } => "recv",
+            Step::RecvEof => "recv_eof",
+            Step::SendTo { .. } => "send_to",
+            Step::RecvFrom { .. } => "recv_from",
+            Step::Shutdown => "shutdown",
+            Step::Close => "close",
+            Step::Print { .. } => "print",
+            Step::Error { .. } => "error",
+        }
+    }
+}
+
+/// The lab's way of printing an address: `('127.0.0.1', 50312)`, as Python
+/// prints the tuple `accept()` returns. Takes `IP:PORT` or `[IP]:PORT`.
+pub fn python_address(addr: &str) -> String {
+    match addr.rsplit_once(':') {
+        Some((ip, port)) => {
+            let ip = ip.trim_start_matches('[').trim_end_matches(']');
+            format!("('{ip}', {port})")
+        }
+        None => format!("'{addr}'"),
+    }
+}
+
+/// The line the lab's Task 1 server prints for each client.
+pub fn connection_established(peer: &str) -> String {
+    format!(
+        "Connection from {} has been established.",
+        python_address(peer)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Commands are readable JSON tagged by `type`, as documented.
+    #[test]
+    fn client_messages_are_tagged_json() {
+        let msg = ClientMsg::Connect {
+            conn: 1,
+            target: Target::Public,
+            transport: Transport::Tcp,
+        };
+        let json = serde_json::to_string(&msg).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"connect","conn":1,"target":{"kind":"public"},"transport":"tcp"}"#
+        );
+        let send: ClientMsg =
+            serde_json::from_str(r#"{"type":"send","conn":1,"data":{"hex":"00ff41"}}"#).unwrap();
+        assert_eq!(
+            send,
+            ClientMsg::Send {
+                conn: 1,
+                data: Data::Hex(Bytes(vec![0, 255, 65]))
+            }
+        );
+        let start: ClientMsg =
+            serde_json::from_str(r#"{"type":"start_server","server":1,"mode":"echo"}"#).unwrap();
+        assert_eq!(
+            start,
+            ClientMsg::StartServer {
+                server: 1,
+                mode: Mode::Echo,
+                transport: Transport::Tcp,
+                family: Family::Ipv4,
+                backlog: None,
+                greeting: None,
+            }
+        );
+    }
+
+    /// A trace event round-trips and carries its bytes as hex.
+    #[test]
+    fn trace_events_round_trip() {
+        let msg = ServerMsg::Trace(TraceEvent {
+            at_us: 1500,
+            lane: Lane::Server,
+            server: Some(0),
+            conn: Some(2),
+            server_conn: Some(7),
+            step: Step::Recv {
+                data: Bytes(b"hi\n".to_vec()),
+            },
+        });
+        let json = serde_json::to_string(&msg).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"trace","at_us":1500,"lane":"server","server":0,"conn":2,"server_conn":7,"step":{"call":"recv","data":"68690a"}}"#
+        );
+        assert_eq!(serde_json::from_str::<ServerMsg>(&json).unwrap(), msg);
+    }
+
+    /// Unknown commands and bad hex are errors, not panics.
+    #[test]
+    fn bad_input_is_an_error() {
+        assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"launch"}"#).is_err());
+        assert!(
+            serde_json::from_str::<ClientMsg>(r#"{"type":"send","conn":1,"data":{"hex":"0g"}}"#)
+                .is_err()
+        );
+        assert!(serde_json::from_str::<ClientMsg>("not json").is_err());
+    }
+
+    /// Labels read like the lab's Python calls.
+    #[test]
+    fn labels_use_the_labs_words() {
+        assert_eq!(Step::Listen { backlog: 5 }.label(), "listen(5)");
+        assert_eq!(
+            Step::Recv {
+                data: Bytes(b"hello".to_vec())
+            }
+            .label(),
+            "recv() -> 5 bytes"
+        );
+        assert_eq!(
+            Step::Socket {
+                family: Family::Ipv6,
+                transport: Transport::Udp
+            }
+            .label(),
+            "socket(AF_INET6, SOCK_DGRAM)"
+        );
+    }
+
+    /// The Task 1 line matches what the lab's Python server prints.
+    #[test]
+    fn connection_line_matches_python() {
+        assert_eq!(
+            connection_established("127.0.0.1:50312"),
+            "Connection from ('127.0.0.1', 50312) has been established."
+        );
+        assert_eq!(python_address("[::1]:8080"), "('::1', 8080)");
+    }
+
+    #[test]
+    fn modes_parse_from_their_names() {
+        for mode in Mode::ALL {
+            assert_eq!(mode.as_str().parse::<Mode>(), Ok(mode));
+        }
+        assert!("chat".parse::<Mode>().is_err());
+    }
+}

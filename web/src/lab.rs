@@ -1,0 +1,369 @@
+//! The lab's own Python programs, and which line does which socket call.
+//!
+//! The page shows these beside the trace: selecting a `recv` event
+//! highlights `clientsocket.recv(1024)`, so a student connects the line
+//! they wrote to what the real socket did. The programs follow the lab
+//! handout (Lab 04) task by task, with the comments the lab asks for.
+
+use protocol::{Lane, Mode, Transport};
+
+/// The lab exercise the student is working on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Task {
+    /// Task 1: the server accepts and prints who connected.
+    #[default]
+    Connect,
+    /// Task 2: the server sends a message; the client prints it.
+    Greet,
+    /// Task 3: an echo server.
+    Echo,
+    /// The UDP version of the echo server (`recvfrom`/`sendto`).
+    Udp,
+}
+
+impl Task {
+    /// All tasks, in the order of the `<select>`.
+    pub const ALL: [Task; 4] = [Task::Connect, Task::Greet, Task::Echo, Task::Udp];
+
+    /// The value of its `<option>` (stable: the browser tests use it).
+    pub fn value(self) -> &'static str {
+        match self {
+            Task::Connect => "connect",
+            Task::Greet => "greet",
+            Task::Echo => "echo",
+            Task::Udp => "udp",
+        }
+    }
+
+    /// Parses an `<option>` value.
+    pub fn from_value(value: &str) -> Option<Task> {
+        Task::ALL.into_iter().find(|t| t.value() == value)
+    }
+
+    /// What the `<select>` shows.
+    pub fn title(self) -> &'static str {
+        match self {
+            Task::Connect => "Task 1: connect",
+            Task::Greet => "Task 2: greet the client",
+            Task::Echo => "Task 3: echo server",
+            Task::Udp => "UDP echo (recvfrom/sendto)",
+        }
+    }
+
+    /// What the bridge's lab server should do for this task.
+    pub fn mode(self) -> Mode {
+        match self {
+            Task::Connect => Mode::Connect,
+            Task::Greet => Mode::Greet,
+            Task::Echo | Task::Udp => Mode::Echo,
+        }
+    }
+
+    /// TCP for the lab's three tasks, UDP for the UDP echo.
+    pub fn transport(self) -> Transport {
+        match self {
+            Task::Udp => Transport::Udp,
+            _ => Transport::Tcp,
+        }
+    }
+
+    /// The task a server with this mode and transport runs (for traces
+    /// that were imported or came from the public server).
+    pub fn for_server(mode: Mode, transport: Transport) -> Task {
+        match (mode, transport) {
+            (_, Transport::Udp) => Task::Udp,
+            (Mode::Connect, _) => Task::Connect,
+            (Mode::Greet, _) => Task::Greet,
+            (Mode::Echo, _) => Task::Echo,
+        }
+    }
+
+    /// One sentence on what to try with this task.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Task::Connect => {
+                "Start the server, then connect a client: watch connect() meet accept()."
+            }
+            Task::Greet => {
+                "Start the server and connect: the server sends its greeting, then closes."
+            }
+            Task::Echo => {
+                "Start the server, connect, then type a message: every byte comes back."
+            }
+            Task::Udp => {
+                "No connection in UDP: each sendto() is one datagram, each recvfrom() reads one."
+            }
+        }
+    }
+
+    /// The lab's `server.py` for this task.
+    pub fn server_py(self) -> &'static str {
+        match self {
+            Task::Connect => SERVER_TASK1,
+            Task::Greet => SERVER_TASK2,
+            Task::Echo => SERVER_TASK3,
+            Task::Udp => SERVER_UDP,
+        }
+    }
+
+    /// The lab's `client.py` for this task.
+    pub fn client_py(self) -> &'static str {
+        match self {
+            Task::Connect => CLIENT_TASK1,
+            Task::Greet => CLIENT_TASK2,
+            Task::Echo => CLIENT_TASK3,
+            Task::Udp => CLIENT_UDP,
+        }
+    }
+
+    /// The program that runs on `lane`.
+    pub fn program(self, lane: Lane) -> &'static str {
+        match lane {
+            Lane::Server => self.server_py(),
+            Lane::Client => self.client_py(),
+        }
+    }
+
+    /// The 1-based line of this task's program on `lane` that makes the
+    /// socket call `step` (a `Step::name()`), if the program has one.
+    pub fn line_for(self, lane: Lane, step: &str) -> Option<usize> {
+        let needle = marker(self, lane, step)?;
+        self.program(lane)
+            .lines()
+            .position(|line| line.contains(needle))
+            .map(|i| i + 1)
+    }
+}
+
+/// The text that identifies the line making `step` on `lane`. Searching
+/// for the text, rather than storing line numbers, keeps the mapping right
+/// when a comment is added above.
+fn marker(task: Task, lane: Lane, step: &str) -> Option<&'static str> {
+    let udp = task == Task::Udp;
+    let found = match (lane, step) {
+        (_, "socket") => "socket.socket(",
+        (Lane::Server, "bind") => "s.bind(",
+        (Lane::Server, "listen") if !udp => "s.listen(",
+        (Lane::Server, "accept" | "accept_paused" | "accept_resumed") if !udp => "s.accept()",
+        (Lane::Server, "print") if !udp => "print(f\"Connection from",
+        (Lane::Server, "send") => match task {
+            Task::Greet => "clientsocket.send(",
+            Task::Echo => "clientsocket.send(data)",
+            _ => return None,
+        },
+        (Lane::Server, "recv") if task == Task::Echo => "clientsocket.recv(",
+        (Lane::Server, "recv_eof") if task == Task::Echo => "if not data:",
+        (Lane::Server, "close") if !udp => "clientsocket.close()",
+        (Lane::Server, "recv_from") => "s.recvfrom(",
+        (Lane::Server, "send_to") => "s.sendto(",
+        (Lane::Client, "connect" | "connected") => {
+            if udp {
+                "server = ("
+            } else {
+                "s.connect("
+            }
+        }
+        (Lane::Client, "send") if task == Task::Echo => "s.send(",
+        (Lane::Client, "recv" | "recv_eof") if matches!(task, Task::Greet | Task::Echo) => {
+            "s.recv("
+        }
+        (Lane::Client, "send_to") => "s.sendto(",
+        (Lane::Client, "recv_from") => "s.recvfrom(",
+        (Lane::Client, "shutdown") if task == Task::Echo => "s.shutdown(",
+        (Lane::Client, "close") => "s.close()",
+        (_, "error") => match lane {
+            Lane::Server => "s.accept()",
+            Lane::Client if udp => "s.sendto(",
+            Lane::Client => "s.connect(",
+        },
+        _ => return None,
+    };
+    Some(found)
+}
+
+const SERVER_TASK1: &str = r#"# server.py (Task 1): accept a connection and say who it is from
+import socket
+
+# create a socket: AF_INET means IPv4, SOCK_STREAM means TCP
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+Host = socket.gethostname()  # the name of this machine
+Port = 1234                  # the port clients will connect to
+s.bind((Host, Port))         # tie the socket to (host, port)
+s.listen(5)                  # listen; queue up to 5 waiting clients
+
+while True:
+    # now our endpoint knows about the OTHER endpoint.
+    # accept() waits for a client and returns a NEW socket for it;
+    # s keeps listening for the next client
+    clientsocket, address = s.accept()
+    print(f"Connection from {address} has been established.")
+    clientsocket.close()     # done with this client
+"#;
+
+const CLIENT_TASK1: &str = r#"# client.py (Task 1): connect to the server
+import socket
+
+# the same kind of socket as the server's: IPv4, TCP
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+# no bind(): the operating system picks a free port for the client.
+# connect() does the three-way handshake with the listening server
+s.connect((socket.gethostname(), 1234))
+s.close()                    # hang up
+"#;
+
+const SERVER_TASK2: &str = r#"# server.py (Task 2): greet every client that connects
+import socket
+
+# create a socket: AF_INET means IPv4, SOCK_STREAM means TCP
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+Host = socket.gethostname()  # the name of this machine
+Port = 1234                  # the port clients will connect to
+s.bind((Host, Port))         # tie the socket to (host, port)
+s.listen(5)                  # listen; queue up to 5 waiting clients
+
+while True:
+    # accept() returns a NEW socket for this client
+    clientsocket, address = s.accept()
+    print(f"Connection from {address} has been established.")
+    # send the message as bytes on the client's socket
+    clientsocket.send(bytes("Thank you for connecting\n", "utf-8"))
+    clientsocket.close()     # the client's recv() now returns b''
+"#;
+
+const CLIENT_TASK2: &str = r#"# client.py (Task 2): connect and print the server's message
+import socket
+
+# the same kind of socket as the server's: IPv4, TCP
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.connect((socket.gethostname(), 1234))  # handshake with the server
+# recv() waits for bytes; 1024 is the most it returns at once
+msg = s.recv(1024)
+print(msg.decode("utf-8"))   # bytes -> text, then show it
+s.close()
+"#;
+
+const SERVER_TASK3: &str = r#"# server.py (Task 3): an echo server
+import socket
+
+# create a socket: AF_INET means IPv4, SOCK_STREAM means TCP
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+Host = socket.gethostname()  # the name of this machine
+Port = 1234                  # the port clients will connect to
+s.bind((Host, Port))         # tie the socket to (host, port)
+s.listen(5)                  # listen; queue up to 5 waiting clients
+
+while True:
+    # accept() returns a NEW socket for this client
+    clientsocket, address = s.accept()
+    print(f"Connection from {address} has been established.")
+    while True:
+        # recv() returns what has arrived so far: TCP is a byte
+        # stream, so two sends may arrive as one recv
+        data = clientsocket.recv(1024)
+        if not data:         # b'' means the client closed its side
+            break
+        clientsocket.send(data)  # send the same bytes back
+    clientsocket.close()
+"#;
+
+const CLIENT_TASK3: &str = r#"# client.py (Task 3): send messages and print the echo
+import socket
+
+# the same kind of socket as the server's: IPv4, TCP
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.connect((socket.gethostname(), 1234))  # handshake with the server
+
+while True:
+    msg = input("> ")        # what the student types
+    if not msg:
+        break
+    s.send(msg.encode("utf-8"))  # text -> bytes, then send
+    data = s.recv(1024)      # wait for the echo
+    print("Echo:", data.decode("utf-8"))
+
+s.shutdown(socket.SHUT_WR)   # "I will send no more" (the server sees b'')
+s.close()
+"#;
+
+const SERVER_UDP: &str = r#"# server.py (UDP): an echo server without connections
+import socket
+
+# SOCK_DGRAM means UDP: messages (datagrams), not a byte stream
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+Host = socket.gethostname()  # the name of this machine
+Port = 1234                  # the port clients send to
+s.bind((Host, Port))         # tie the socket to (host, port)
+# no listen() and no accept(): UDP has no connections
+
+while True:
+    # recvfrom() returns one whole datagram and who sent it
+    data, address = s.recvfrom(1024)
+    s.sendto(data, address)  # send it back to that sender
+"#;
+
+const CLIENT_UDP: &str = r#"# client.py (UDP): send a datagram and read the echo
+import socket
+
+# SOCK_DGRAM means UDP
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+server = (socket.gethostname(), 1234)  # where to send; no connect()
+s.sendto(b"hello", server)   # one sendto() = one datagram
+data, address = s.recvfrom(1024)  # one recvfrom() = one datagram
+print("Echo:", data.decode("utf-8"))
+s.close()
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every socket call the bridge reports points at a real line of the
+    /// matching program, so a selected event never highlights nothing
+    /// when the lab's code has that call.
+    #[test]
+    fn each_call_finds_its_line() {
+        let line = |task: Task, lane, step| {
+            let n = task.line_for(lane, step).expect(step);
+            task.program(lane).lines().nth(n - 1).unwrap().to_string()
+        };
+        assert!(line(Task::Connect, Lane::Server, "accept").contains("s.accept()"));
+        assert!(line(Task::Connect, Lane::Server, "listen").contains("s.listen(5)"));
+        assert!(line(Task::Connect, Lane::Client, "connect").contains("s.connect("));
+        assert!(line(Task::Greet, Lane::Server, "send").contains("Thank you for connecting"));
+        assert!(line(Task::Greet, Lane::Client, "recv").contains("s.recv(1024)"));
+        assert!(line(Task::Echo, Lane::Server, "recv").contains("clientsocket.recv(1024)"));
+        assert!(line(Task::Echo, Lane::Server, "send").contains("clientsocket.send(data)"));
+        assert!(line(Task::Echo, Lane::Client, "shutdown").contains("SHUT_WR"));
+        assert!(line(Task::Udp, Lane::Server, "recv_from").contains("s.recvfrom(1024)"));
+        assert!(line(Task::Udp, Lane::Client, "send_to").contains("s.sendto("));
+        for task in Task::ALL {
+            for lane in [Lane::Server, Lane::Client] {
+                for step in ["socket", "close", "error"] {
+                    if task == Task::Udp && lane == Lane::Server && step == "close" {
+                        continue;
+                    }
+                    assert!(task.line_for(lane, step).is_some(), "{task:?} {lane:?} {step}");
+                }
+            }
+        }
+    }
+
+    /// Calls a program does not make highlight nothing, rather than a
+    /// wrong line: Task 1's server never calls recv().
+    #[test]
+    fn calls_the_program_lacks_have_no_line() {
+        assert_eq!(Task::Connect.line_for(Lane::Server, "recv"), None);
+        assert_eq!(Task::Udp.line_for(Lane::Server, "listen"), None);
+        assert_eq!(Task::Udp.line_for(Lane::Server, "accept"), None);
+    }
+
+    #[test]
+    fn tasks_round_trip_their_values() {
+        for task in Task::ALL {
+            assert_eq!(Task::from_value(task.value()), Some(task));
+        }
+        assert_eq!(Task::from_value("chat"), None);
+        assert_eq!(Task::Udp.transport(), Transport::Udp);
+        assert_eq!(Task::for_server(Mode::Echo, Transport::Udp), Task::Udp);
+    }
+}

@@ -109,20 +109,49 @@ fn log_step(server: ServerId, conn: Option<u64>, step: &Step) {
         Step::Error { kind, message } => {
             tracing::warn!("server {server}{conn}: {}: {message}", kind.title())
         }
+        // `to_escaped_text` already escapes (`\n`, `\x00`); formatting
+        // it with `{:?}` would escape the escapes (`\\n`).
         Step::Send { data } | Step::Recv { data } => {
             tracing::debug!(
-                "server {server}{conn}: {} {:?}",
+                "server {server}{conn}: {} \"{}\"",
                 step.label(),
                 data.to_escaped_text()
             )
         }
         Step::SendTo { data, .. } | Step::RecvFrom { data, .. } => {
             tracing::debug!(
-                "server {server}: {} {:?}",
+                "server {server}: {} \"{}\"",
                 step.label(),
                 data.to_escaped_text()
             )
         }
         _ => tracing::info!("server {server}{conn}: {}", step.label()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! How lines look in the log is tested in `tests/lab_logging.rs`,
+    //! which owns its process's one global subscriber.
+
+    use super::*;
+    use protocol::Bytes;
+
+    /// With nobody subscribed, nothing is queued; a subscriber sees the
+    /// steps from the moment it subscribed, stamped and labelled.
+    #[test]
+    fn subscribers_see_steps_from_when_they_subscribed() {
+        let tracer = Tracer::new(Clock::start(), 3, channel());
+        tracer.emit(None, Step::Close);
+        let mut events = tracer.subscribe();
+        tracer.emit_data(Some(4), || Step::Send {
+            data: Bytes(b"x".to_vec()),
+        });
+        let event = events.try_recv().expect("one event");
+        assert_eq!(event.server, Some(3));
+        assert_eq!(event.server_conn, Some(4));
+        assert_eq!(event.lane, Lane::Server);
+        assert_eq!(event.step.name(), "send");
+        assert!(events.try_recv().is_err());
     }
 }

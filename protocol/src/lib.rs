@@ -444,13 +444,16 @@ impl Step {
 }
 
 /// The lab's way of printing an address: `('127.0.0.1', 50312)`, as Python
-/// prints the tuple `accept()` returns. Takes `IP:PORT` or `[IP]:PORT`.
+/// prints the tuple `accept()` returns. Takes `IP:PORT` or `[IP]:PORT`; an
+/// IPv6 address is a 4-tuple in Python (`('::1', 50312, 0, 0)`: flow info
+/// and scope id follow the port).
 pub fn python_address(addr: &str) -> String {
     match addr.rsplit_once(':') {
-        Some((ip, port)) => {
+        Some((ip, port)) if ip.starts_with('[') => {
             let ip = ip.trim_start_matches('[').trim_end_matches(']');
-            format!("('{ip}', {port})")
+            format!("('{ip}', {port}, 0, 0)")
         }
+        Some((ip, port)) => format!("('{ip}', {port})"),
         None => format!("'{addr}'"),
     }
 }
@@ -564,7 +567,7 @@ mod tests {
             connection_established("127.0.0.1:50312"),
             "Connection from ('127.0.0.1', 50312) has been established."
         );
-        assert_eq!(python_address("[::1]:8080"), "('::1', 8080)");
+        assert_eq!(python_address("[::1]:8080"), "('::1', 8080, 0, 0)");
     }
 
     #[test]

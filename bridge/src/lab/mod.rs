@@ -8,10 +8,16 @@
 //! - [`LabConfig`] and [`LabLimits`]: what a server does and how much a
 //!   client may ask of it.
 //! - [`LabControl`]: pauses and resumes `accept()` while the server runs.
+//! - [`LabArgs`] (in `args.rs`): the `socket-lab` flags for the public lab
+//!   server, and [`start_public`] (in `public.rs`), which binds and runs it.
 
+mod args;
+mod public;
 mod tcp;
 mod udp;
 
+pub use args::LabArgs;
+pub use public::{PublicLab, start_public};
 pub use tcp::LabServer;
 pub use udp::UdpEchoServer;
 
@@ -56,9 +62,29 @@ pub struct LabLimits {
     pub max_connections: usize,
     /// The most bytes one `recv()` asks for (the Python lab's `recv(1024)`).
     pub max_read: usize,
-    /// A client that sends nothing for this long is disconnected, so it
-    /// cannot hold the server.
+    /// A client that sends nothing (or reads nothing we send) for this long
+    /// is disconnected, so it cannot hold the server.
     pub idle_timeout: Duration,
+}
+
+impl LabLimits {
+    /// The most clients a server may be asked to serve at once. A
+    /// `Semaphore` panics above `Semaphore::MAX_PERMITS`; a lab needs far
+    /// fewer, and each client costs a buffer of `max_read` bytes.
+    pub const MAX_CONNECTIONS: usize = 65_536;
+    /// The largest `recv()` buffer we allocate per client (1 MiB).
+    pub const MAX_READ: usize = 1024 * 1024;
+
+    /// These limits with every value in its sane range: at least one
+    /// client, at least one byte per read, and a non-zero idle timeout (a
+    /// zero timeout would drop every client before its first byte).
+    pub fn clamped(self) -> LabLimits {
+        LabLimits {
+            max_connections: self.max_connections.clamp(1, Self::MAX_CONNECTIONS),
+            max_read: self.max_read.clamp(1, Self::MAX_READ),
+            idle_timeout: self.idle_timeout.max(Duration::from_millis(1)),
+        }
+    }
 }
 
 impl Default for LabLimits {

@@ -1,0 +1,82 @@
+# Socket Lab: the two commands in the README, and a few more.
+#
+#   make run    build what is needed and start the lab: http://127.0.0.1:8080
+#   make test   install what the tests need and run every test
+#   make dev    the bridge plus `trunk serve` (live reload) on :8000
+#   make bench  the benchmarks; numbers go to bench-results/latest.json
+#
+# Every set-up step skips itself when its tool is already installed.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# wasm-opt comes from npm's binaryen in .tools/; trunk and wasm-bindgen
+# from ~/.cargo/bin. Both go first on PATH so trunk --offline finds them.
+export PATH := $(CURDIR)/.tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+BRIDGE := target/release/socket-lab
+DEV_PORT := 8000
+
+.PHONY: help run test dev bench setup setup-test page bridge check unit screenshot clean
+
+help:
+	@echo "make run    build and start the lab at http://127.0.0.1:8080"
+	@echo "make test   install test tools (Chromium included) and run every test"
+	@echo "make dev    bridge + trunk serve with live reload on http://127.0.0.1:$(DEV_PORT)"
+	@echo "make bench  run the benchmarks"
+
+setup:
+	@scripts/setup.sh build
+
+setup-test:
+	@scripts/setup.sh test
+
+# The page: yew compiled to wasm, optimised by wasm-opt, into dist/.
+page: setup
+	trunk build --release --offline
+
+bridge:
+	cargo build --release -p bridge
+
+run: page bridge
+	@echo
+	@echo "  Socket Lab: open http://127.0.0.1:8080 in a browser."
+	@echo "  The lab server listens on 127.0.0.1:1234 (try: python3 tests/fixtures/task3_client.py 127.0.0.1 1234)."
+	@echo "  Ctrl-C stops it."
+	@echo
+	exec $(BRIDGE) --static dist
+
+dev: setup bridge
+	@echo "Socket Lab (dev): open http://127.0.0.1:$(DEV_PORT); the bridge runs on :8080"
+	@$(BRIDGE) --static dist --allow-origin http://127.0.0.1:$(DEV_PORT) --allow-origin http://localhost:$(DEV_PORT) & \
+	  bridge_pid=$$!; \
+	  trap 'kill $$bridge_pid 2>/dev/null; wait $$bridge_pid 2>/dev/null' EXIT INT TERM; \
+	  trunk serve --offline --port $(DEV_PORT)
+
+# Static checks: formatting, lints (native and wasm), the protocol on wasm.
+check:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p web --target wasm32-unknown-unknown -- -D warnings
+	cargo check -p protocol --target wasm32-unknown-unknown
+
+# Every test in the workspace: unit, socket, Python interop, browser.
+# The browser tests load the page from dist/, so it is built first.
+unit:
+	scripts/cargo-test-summary.sh
+
+test: setup-test check page
+	scripts/cargo-test-summary.sh
+
+bench: setup page bridge
+	mkdir -p bench-results
+	$(BRIDGE) bench --all --out bench-results/latest.json
+
+# The README's screenshot, taken by headless Chromium from a real bridge.
+screenshot: page
+	SOCKET_LAB_SCREENSHOT_DIR=$(CURDIR)/docs cargo test -p e2e --test browser -- --nocapture readme_screenshot
+
+clean:
+	cargo clean
+	rm -rf dist .tools

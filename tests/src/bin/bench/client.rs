@@ -1,0 +1,265 @@
+//! The same echo client over the three paths the benchmark compares:
+//! raw TCP to the echo server, `/relay` (binary WebSocket frames) and `/ws`
+//! (the page's JSON session protocol).
+
+use futures_util::{SinkExt, StreamExt};
+use protocol::{ClientMsg, Data, Lane, PROTOCOL_VERSION, ServerMsg, Step, Target, Transport};
+use std::net::SocketAddr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Which way the bytes go to the echo server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// Straight to the echo server: the baseline.
+    Tcp,
+    /// Through the bridge's websockify-compatible `/relay`.
+    Relay,
+    /// Through the bridge's `/ws` session, as the page does it.
+    Ws,
+}
+
+impl PathKind {
+    pub const ALL: [PathKind; 3] = [PathKind::Tcp, PathKind::Relay, PathKind::Ws];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PathKind::Tcp => "tcp",
+            PathKind::Relay => "relay",
+            PathKind::Ws => "ws",
+        }
+    }
+}
+
+/// Where the bridge and the echo server are.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoints {
+    /// The bridge's HTTP port (`/ws`, `/relay`).
+    pub http: SocketAddr,
+    /// The echo server, which the bridge must allow as a target.
+    pub echo: SocketAddr,
+}
+
+/// One open connection to the echo server, by one of the paths.
+pub enum Client {
+    Tcp(TcpStream),
+    Relay(Box<Ws>),
+    Ws(Box<Ws>),
+}
+
+/// The id the `/ws` client gives its one connection.
+const CONN: u32 = 1;
+
+impl Client {
+    /// Opens a connection by `path` and waits until it can carry bytes.
+    pub async fn connect(path: PathKind, ep: Endpoints) -> Result<Client, Error> {
+        match path {
+            PathKind::Tcp => {
+                let stream = TcpStream::connect(ep.echo).await?;
+                stream.set_nodelay(true)?;
+                Ok(Client::Tcp(stream))
+            }
+            PathKind::Relay => {
+                let url = format!("ws://{}/relay?target={}", ep.http, ep.echo);
+                let mut request = url.into_client_request()?;
+                request
+                    .headers_mut()
+                    .insert("Sec-WebSocket-Protocol", "binary".parse()?);
+                let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+                Ok(Client::Relay(Box::new(ws)))
+            }
+            PathKind::Ws => {
+                let url = format!("ws://{}/ws", ep.http);
+                let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+                send_json(
+                    &mut ws,
+                    &ClientMsg::Hello {
+                        version: PROTOCOL_VERSION,
+                    },
+                )
+                .await?;
+                send_json(
+                    &mut ws,
+                    &ClientMsg::Connect {
+                        conn: CONN,
+                        target: Target::Addr {
+                            addr: ep.echo.to_string(),
+                        },
+                        transport: Transport::Tcp,
+                    },
+                )
+                .await?;
+                loop {
+                    match next_event(&mut ws).await? {
+                        Event::Connected => break,
+                        Event::Failed(why) => return Err(why.into()),
+                        _ => {}
+                    }
+                }
+                Ok(Client::Ws(Box::new(ws)))
+            }
+        }
+    }
+
+    /// Sends `payload` and waits until all of it has come back.
+    pub async fn round_trip(&mut self, payload: &[u8], buf: &mut Vec<u8>) -> Result<(), Error> {
+        match self {
+            Client::Tcp(stream) => {
+                stream.write_all(payload).await?;
+                buf.resize(payload.len(), 0);
+                stream.read_exact(buf).await?;
+                Ok(())
+            }
+            Client::Relay(ws) => {
+                ws.send(Message::binary(payload.to_vec())).await?;
+                let mut got = 0;
+                while got < payload.len() {
+                    match ws.next().await {
+                        Some(Ok(Message::Binary(b))) => got += b.len(),
+                        Some(Ok(Message::Close(c))) => return Err(format!("closed: {c:?}").into()),
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => return Err(e.into()),
+                        None => return Err("relay closed".into()),
+                    }
+                }
+                Ok(())
+            }
+            Client::Ws(ws) => {
+                send_json(ws, &send_command(payload)?).await?;
+                let mut got = 0;
+                while got < payload.len() {
+                    match next_event(ws).await? {
+                        Event::Received(n) => got += n,
+                        Event::Failed(why) => return Err(why.into()),
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends `messages` copies of `payload` while reading the echo
+    /// concurrently; returns when every byte has come back.
+    pub async fn stream(self, messages: usize, payload: &[u8]) -> Result<(), Error> {
+        let total = messages * payload.len();
+        match self {
+            Client::Tcp(stream) => {
+                let (mut rd, mut wr) = stream.into_split();
+                let payload = payload.to_vec();
+                let writer = tokio::spawn(async move {
+                    for _ in 0..messages {
+                        wr.write_all(&payload).await?;
+                    }
+                    Ok::<_, std::io::Error>(wr)
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut got = 0;
+                while got < total {
+                    let n = rd.read(&mut buf).await?;
+                    if n == 0 {
+                        return Err("echo server closed early".into());
+                    }
+                    got += n;
+                }
+                writer.await??;
+                Ok(())
+            }
+            Client::Relay(ws) => {
+                let (mut tx, mut rx) = ws.split();
+                let frame = bytes::Bytes::copy_from_slice(payload);
+                let writer = tokio::spawn(async move {
+                    for _ in 0..messages {
+                        tx.feed(Message::Binary(frame.clone())).await?;
+                    }
+                    tx.flush().await?;
+                    Ok::<_, tokio_tungstenite::tungstenite::Error>(tx)
+                });
+                let mut got = 0;
+                while got < total {
+                    match rx.next().await {
+                        Some(Ok(Message::Binary(b))) => got += b.len(),
+                        Some(Ok(Message::Close(c))) => return Err(format!("closed: {c:?}").into()),
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => return Err(e.into()),
+                        None => return Err("relay closed".into()),
+                    }
+                }
+                let _sink = writer.await??;
+                Ok(())
+            }
+            Client::Ws(ws) => {
+                let (mut tx, mut rx) = ws.split();
+                let text = serde_json::to_string(&send_command(payload)?)?;
+                let writer = tokio::spawn(async move {
+                    for _ in 0..messages {
+                        tx.feed(Message::text(text.clone())).await?;
+                    }
+                    tx.flush().await?;
+                    Ok::<_, tokio_tungstenite::tungstenite::Error>(tx)
+                });
+                let mut got = 0;
+                while got < total {
+                    let msg = rx.next().await.ok_or("session closed")??;
+                    match classify(msg)? {
+                        Event::Received(n) => got += n,
+                        Event::Failed(why) => return Err(why.into()),
+                        _ => {}
+                    }
+                }
+                let _sink = writer.await??;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The command that sends `payload` (ASCII, so as text, as the page does).
+fn send_command(payload: &[u8]) -> Result<ClientMsg, Error> {
+    Ok(ClientMsg::Send {
+        conn: CONN,
+        data: Data::Text(String::from_utf8(payload.to_vec())?),
+    })
+}
+
+async fn send_json(ws: &mut Ws, msg: &ClientMsg) -> Result<(), Error> {
+    ws.send(Message::text(serde_json::to_string(msg)?)).await?;
+    Ok(())
+}
+
+/// What the benchmark cares about in the session's event stream.
+enum Event {
+    Connected,
+    Received(usize),
+    Failed(String),
+    Other,
+}
+
+async fn next_event(ws: &mut Ws) -> Result<Event, Error> {
+    let msg = ws.next().await.ok_or("session closed")??;
+    classify(msg)
+}
+
+fn classify(msg: Message) -> Result<Event, Error> {
+    let text = match msg {
+        Message::Text(text) => text,
+        Message::Close(frame) => return Err(format!("session closed: {frame:?}").into()),
+        _ => return Ok(Event::Other),
+    };
+    Ok(match serde_json::from_str::<ServerMsg>(&text)? {
+        ServerMsg::Trace(ev) if ev.lane == Lane::Client => match ev.step {
+            Step::Connected { .. } => Event::Connected,
+            Step::Recv { data } => Event::Received(data.len()),
+            Step::Error { kind, message } => Event::Failed(format!("{}: {message}", kind.title())),
+            _ => Event::Other,
+        },
+        ServerMsg::Refused { message, .. } => Event::Failed(message),
+        _ => Event::Other,
+    })
+}

@@ -1,0 +1,107 @@
+//! `--spawn`: an echo server and a bridge of the benchmark's own, each a
+//! `socket-lab` process on free loopback ports.
+
+use crate::client::{Endpoints, Error};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+/// The two processes, stopped (SIGKILL on drop, SIGTERM on [`Spawned::stop`]).
+pub struct Spawned {
+    echo: Child,
+    bridge: Child,
+    endpoints: Endpoints,
+}
+
+impl Spawned {
+    pub async fn start(bin: &Path) -> Result<Spawned, Error> {
+        if !bin.is_file() {
+            return Err(format!(
+                "{} not found: build it with `cargo build --release -p bridge`",
+                bin.display()
+            )
+            .into());
+        }
+        let echo_addr = free_addr()?;
+        let echo_http = free_addr()?;
+        let bridge_http = free_addr()?;
+        let bridge_lab = free_addr()?;
+        // The echo server: a plain lab server in echo mode, allowed plenty of
+        // clients (the scale run connects one per session).
+        let echo = Command::new(bin)
+            .args(["--mode", "echo", "--max-connections", "20000"])
+            .arg("--lab")
+            .arg(echo_addr.to_string())
+            .arg("--http")
+            .arg(echo_http.to_string())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        // The bridge under test, which may relay to the echo server.
+        let bridge = Command::new(bin)
+            .args(["--max-sessions", "20000"])
+            .arg("--lab")
+            .arg(bridge_lab.to_string())
+            .arg("--http")
+            .arg(bridge_http.to_string())
+            .arg("--allow-target")
+            .arg(echo_addr.to_string())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        wait_listening(echo_addr).await?;
+        wait_listening(bridge_http).await?;
+        Ok(Spawned {
+            echo,
+            bridge,
+            endpoints: Endpoints {
+                http: bridge_http,
+                echo: echo_addr,
+            },
+        })
+    }
+
+    pub fn endpoints(&self) -> Endpoints {
+        self.endpoints
+    }
+
+    pub fn bridge_pid(&self) -> u32 {
+        self.bridge.id().unwrap_or(0)
+    }
+
+    /// Asks both to stop (SIGTERM, as Ctrl-C would) and waits for them.
+    pub async fn stop(mut self) {
+        for child in [&mut self.bridge, &mut self.echo] {
+            if let Some(pid) = child.id() {
+                let _ = Command::new("kill").arg(pid.to_string()).status().await;
+            }
+            if tokio::time::timeout(Duration::from_secs(10), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.kill().await;
+            }
+        }
+    }
+}
+
+fn free_addr() -> Result<SocketAddr, Error> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+async fn wait_listening(addr: SocketAddr) -> Result<(), Error> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() > deadline => {
+                return Err(format!("nothing listening on {addr}: {e}").into());
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Latency percentiles and process readings (CPU time, memory) from /proc.
+
+use std::time::Duration;
+
+/// Round-trip times of one run, in microseconds.
+#[derive(Debug, Default)]
+pub struct Latencies(Vec<u64>);
+
+impl Latencies {
+    pub fn record(&mut self, d: Duration) {
+        self.0
+            .push(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    pub fn extend(&mut self, other: Latencies) {
+        self.0.extend(other.0);
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The `p`-th percentile (0-100), nearest-rank; 0 when empty.
+    pub fn percentile(&mut self, p: f64) -> u64 {
+        if self.0.is_empty() {
+            return 0;
+        }
+        self.0.sort_unstable();
+        let rank = ((p / 100.0) * self.0.len() as f64).ceil() as usize;
+        self.0[rank.clamp(1, self.0.len()) - 1]
+    }
+}
+
+/// CPU time (user + system) a process has used so far, from /proc.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces; fields after ')' are fixed.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, so 11 and 12
+    // after the ')' (which ends field 2).
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let ticks = clock_ticks();
+    Some(Duration::from_secs_f64(
+        (utime + stime) as f64 / ticks as f64,
+    ))
+}
+
+/// Resident memory of a process in KiB, from /proc.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Open file descriptors the bench itself may hold.
+pub fn fd_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+}
+
+fn clock_ticks() -> u64 {
+    // USER_HZ is 100 on every Linux this runs on; `getconf CLK_TCK` agrees.
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let mut l = Latencies::default();
+        for us in 1..=100 {
+            l.record(Duration::from_micros(us));
+        }
+        assert_eq!(l.percentile(50.0), 50);
+        assert_eq!(l.percentile(90.0), 90);
+        assert_eq!(l.percentile(99.0), 99);
+        assert_eq!(Latencies::default().percentile(50.0), 0);
+    }
+
+    #[test]
+    fn reads_this_process() {
+        let me = std::process::id();
+        assert!(rss_kib(me).is_some_and(|kib| kib > 0));
+        assert!(cpu_time(me).is_some());
+    }
+}

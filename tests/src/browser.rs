@@ -1,0 +1,187 @@
+//! A real headless Chromium, driven over WebDriver (chromedriver + fantoccini).
+//!
+//! Each test gets its own chromedriver on a free port and its own fresh
+//! Chromium profile, so tests cannot see each other's state.
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Map, Value, json};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a page may take to show what a test waits for.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A chromedriver process and a WebDriver session with Chromium.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium window of `width` x `height`.
+    pub async fn start(width: u32, height: u32) -> Browser {
+        let chromedriver = which("chromedriver").unwrap_or_else(|| {
+            panic!(
+                "chromedriver is not installed: run `make test` (it installs Debian's \
+                 chromium and chromium-driver), or `apt-get install chromium chromium-driver`"
+            )
+        });
+        let chromium = which("chromium").unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+        let port = free_port();
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let profile = TempDir::new("socket-lab-chromium");
+        let args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".to_string(),
+            "--disable-gpu".to_string(),
+            "--disable-quic".to_string(),
+            "--no-first-run".to_string(),
+            "--disable-background-networking".to_string(),
+            "--disable-component-update".to_string(),
+            "--disable-sync".to_string(),
+            "--disable-dev-shm-usage".to_string(),
+            format!("--window-size={width},{height}"),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let mut caps = Map::new();
+        caps.insert(
+            "goog:chromeOptions".to_string(),
+            json!({ "binary": chromium, "args": args }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        // chromedriver needs a moment to listen; retry until a deadline.
+        let deadline = Instant::now() + PATIENCE;
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                Err(err) if Instant::now() < deadline => {
+                    let _ = err;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(err) => panic!("cannot start a WebDriver session with Chromium: {err}"),
+            }
+        };
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    /// Waits until the element matched by `css` exists, then returns its text.
+    pub async fn text_of(&self, css: &str) -> String {
+        let element = self
+            .client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|err| panic!("no element {css:?} on the page: {err}"));
+        element.text().await.expect("element text")
+    }
+
+    /// Waits until the page's `document.body.innerText` contains `needle`.
+    pub async fn wait_for_text(&self, needle: &str) {
+        self.wait_until(needle, "return document.body.innerText", |v| {
+            v.as_str().is_some_and(|s| s.contains(needle))
+        })
+        .await;
+    }
+
+    /// Waits until `script` (a function body that returns a value) returns a
+    /// value that `ok` accepts; fails the test with `what` after [`PATIENCE`].
+    pub async fn wait_until(&self, what: &str, script: &str, ok: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        let mut last = Value::Null;
+        while Instant::now() < deadline {
+            last = self
+                .client
+                .execute(script, vec![])
+                .await
+                .unwrap_or(Value::Null);
+            if ok(&last) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("waited {PATIENCE:?} for {what}; last value: {last}");
+    }
+
+    /// Saves a PNG screenshot of the window.
+    pub async fn screenshot(&self, path: &Path) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("screenshot folder");
+        }
+        std::fs::write(path, png).expect("write screenshot");
+    }
+
+    /// Ends the WebDriver session and chromedriver.
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A temporary folder, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        let unique = format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        );
+        let path = std::env::temp_dir().join(unique);
+        std::fs::create_dir_all(&path).expect("temp dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,317 @@
+//! The page in a real headless Chromium, against a real bridge, doing the
+//! lab the way a student would: pick a task, start the server, connect,
+//! type, and read what the page shows.
+//!
+//! Each test starts its own bridge (port 0, public lab server on port 0)
+//! serving the built page from `dist/`, and its own Chromium. Screenshots of
+//! the main states go to `target/screenshots/` for a person to look at.
+
+use bridge::app::{Bridge, RunningBridge};
+use bridge::config::BridgeConfig;
+use bridge::lab::LabArgs;
+use e2e::browser::Browser;
+use fantoccini::Locator;
+use fantoccini::key::Key;
+use protocol::Mode;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use tokio::sync::Mutex;
+
+/// One Chromium at a time: these machines have two cores, and a browser
+/// starved of CPU makes every wait longer.
+static ONE_BROWSER: Mutex<()> = Mutex::const_new(());
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// The built page; the tests need it (`make test` builds it first).
+fn dist() -> PathBuf {
+    let dist = workspace().join("dist");
+    assert!(
+        dist.join("index.html").is_file(),
+        "the page is not built: run `make test` (or `trunk build --release --offline`) first"
+    );
+    dist
+}
+
+fn screenshot_path(name: &str) -> PathBuf {
+    workspace()
+        .join("target")
+        .join("screenshots")
+        .join(format!("{name}.png"))
+}
+
+/// A bridge serving the page, its public lab server in `mode`.
+async fn start_bridge(mode: Mode, allow_targets: &[&str]) -> RunningBridge {
+    let config = BridgeConfig {
+        static_dir: Some(dist()),
+        allow_targets: bridge::config::AllowList::new(allow_targets.iter().copied()),
+        ..BridgeConfig::default()
+    };
+    let lab = LabArgs {
+        lab: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        mode,
+        ..LabArgs::default()
+    };
+    Bridge::start(config, &lab).await.expect("start the bridge")
+}
+
+/// Opens the page and waits until it says it is connected to the bridge.
+async fn open_page(bridge: &RunningBridge, width: u32, height: u32) -> Browser {
+    let browser = Browser::start(width, height).await;
+    browser
+        .client
+        .goto(&bridge.http_url())
+        .await
+        .expect("open the page");
+    browser
+        .wait_until(
+            "the connection badge to say open",
+            "const s = document.getElementById('ws-status'); return s ? s.dataset.state : null;",
+            |v| v == "open",
+        )
+        .await;
+    browser
+}
+
+async fn click(browser: &Browser, id: &str) {
+    browser
+        .client
+        .wait()
+        .at_most(e2e::browser::PATIENCE)
+        .for_element(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("no #{id} on the page: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("cannot click #{id}: {e}"));
+}
+
+async fn choose_task(browser: &Browser, value: &str) {
+    browser
+        .client
+        .find(Locator::Id("task-select"))
+        .await
+        .expect("#task-select")
+        .select_by_value(value)
+        .await
+        .expect("choose the task");
+}
+
+/// Waits until some row of the event log matches `selector` and its text
+/// contains `needle`; returns that row's text.
+async fn wait_for_row(browser: &Browser, selector: &str, needle: &str) -> String {
+    let script = format!(
+        "return Array.from(document.querySelectorAll({sel:?})).map(e => e.innerText)\
+         .find(t => t.includes({needle:?})) || null;",
+        sel = format!("#event-log {selector}"),
+    );
+    let found = browser
+        .wait_until(
+            &format!("a log row {selector} containing {needle:?}"),
+            &script,
+            |v| v.is_string(),
+        )
+        .await;
+    found.as_str().unwrap_or_default().to_string()
+}
+
+/// How many diagram arrows there are for `call`.
+async fn arrows(browser: &Browser, call: &str) -> u64 {
+    browser
+        .client
+        .execute(
+            &format!(
+                "return document.querySelectorAll('#sequence-diagram .arrow[data-call={call:?}]').length;"
+            ),
+            vec![],
+        )
+        .await
+        .expect("count arrows")
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// Starts "my server" for `task` and connects one client to it.
+async fn start_and_connect(browser: &Browser, task: &str) {
+    choose_task(browser, task).await;
+    click(browser, "start-server").await;
+    // socket(), bind() and listen(5) happen on the server lane.
+    wait_for_row(browser, ".event-row[data-lane=server][data-call=listen]", "listen(5)").await;
+    click(browser, "connect-client").await;
+    wait_for_row(browser, ".event-row[data-lane=client][data-call=connected]", "").await;
+}
+
+/// The first slice: the page loads from the bridge, opens `/ws` and says
+/// it is connected.
+#[tokio::test(flavor = "multi_thread")]
+async fn page_connects_to_the_bridge() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let browser = open_page(&bridge, 1280, 720).await;
+    let badge = browser.text_of("#ws-status").await;
+    assert!(badge.contains("Connected"), "badge says {badge:?}");
+    browser.screenshot(&screenshot_path("connected")).await;
+    browser.close().await;
+    bridge.stop().await.expect("bridge stops");
+}
+
+/// Task 1: the server prints the lab's "Connection from ... has been
+/// established." line, and the diagram draws connect() meeting accept().
+#[tokio::test(flavor = "multi_thread")]
+async fn task1_connect_shows_the_connection_established_line() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let browser = open_page(&bridge, 1280, 720).await;
+    start_and_connect(&browser, "connect").await;
+    let line = wait_for_row(
+        &browser,
+        ".event-row[data-lane=server][data-call=print]",
+        "has been established.",
+    )
+    .await;
+    assert!(line.contains("Connection from ('127.0.0.1', "), "{line}");
+    // Task 1's server closes the connection; the client sees recv() -> 0.
+    wait_for_row(&browser, ".event-row[data-lane=client][data-call=recv_eof]", "").await;
+    assert!(arrows(&browser, "connect").await >= 1, "no connect() arrow");
+    browser.screenshot(&screenshot_path("task1")).await;
+    browser.close().await;
+    bridge.stop().await.expect("bridge stops");
+}
+
+/// Task 2: the greeting the server sends is shown as received by the
+/// client, as text and as hex.
+#[tokio::test(flavor = "multi_thread")]
+async fn task2_greeting_reaches_the_client() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let browser = open_page(&bridge, 1280, 720).await;
+    start_and_connect(&browser, "greet").await;
+    let row = wait_for_row(
+        &browser,
+        ".event-row[data-lane=client][data-call=recv]",
+        "Thank you for connecting",
+    )
+    .await;
+    // "Thank" in hex.
+    assert!(row.contains("54 68 61 6e 6b"), "no hex in {row:?}");
+    browser.screenshot(&screenshot_path("task2")).await;
+    browser.close().await;
+    bridge.stop().await.expect("bridge stops");
+}
+
+/// Task 3: what the student types is sent, echoed, and shown on both
+/// lanes with its hex; the diagram has send and recv arrows.
+#[tokio::test(flavor = "multi_thread")]
+async fn task3_echo_shows_the_text_and_hex_on_both_lanes() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let browser = open_page(&bridge, 1280, 720).await;
+    start_and_connect(&browser, "echo").await;
+    let input = browser
+        .client
+        .find(Locator::Id("message-input"))
+        .await
+        .expect("#message-input");
+    input.send_keys("hello lab").await.expect("type");
+    input.send_keys(&Key::Enter.to_string()).await.expect("Enter");
+    let sent = wait_for_row(&browser, ".event-row[data-lane=client][data-call=send]", "hello lab").await;
+    assert!(sent.contains("68 65 6c 6c 6f"), "no hex in sent row {sent:?}");
+    wait_for_row(&browser, ".event-row[data-lane=server][data-call=recv]", "hello lab").await;
+    let echoed = wait_for_row(&browser, ".event-row[data-lane=client][data-call=recv]", "hello lab").await;
+    assert!(echoed.contains("68 65 6c 6c 6f"), "no hex in echoed row {echoed:?}");
+    assert!(arrows(&browser, "send").await >= 2, "expected send() arrows both ways");
+    browser.screenshot(&screenshot_path("task3")).await;
+
+    // Half-close: the server sees recv() -> 0 and closes its side too.
+    click(&browser, "shutdown-button").await;
+    wait_for_row(&browser, ".event-row[data-lane=server][data-call=recv_eof]", "").await;
+    wait_for_row(&browser, ".event-row[data-lane=client][data-call=recv_eof]", "").await;
+    browser.close().await;
+    bridge.stop().await.expect("bridge stops");
+}
+
+/// A connection to a port where nothing listens is refused, and the page
+/// says so in plain words.
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_connection_is_explained() {
+    let _one = ONE_BROWSER.lock().await;
+    // A port that was free a moment ago and has nothing listening now.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .to_string();
+    let bridge = start_bridge(Mode::Echo, &[&closed]).await;
+    let browser = open_page(&bridge, 1280, 720).await;
+    let target = browser
+        .client
+        .find(Locator::Id("target-input"))
+        .await
+        .expect("#target-input");
+    target.clear().await.expect("clear");
+    target.send_keys(&closed).await.expect("type the address");
+    click(&browser, "connect-target").await;
+    let explanation = browser.text_of(".error-explanation").await;
+    assert!(
+        explanation.contains("Nothing is listening on that port"),
+        "explanation: {explanation:?}"
+    );
+    browser.screenshot(&screenshot_path("refused")).await;
+    browser.close().await;
+    bridge.stop().await.expect("bridge stops");
+}
+
+/// The page is usable at phone width: the controls and the log are there
+/// and nothing overflows sideways.
+#[tokio::test(flavor = "multi_thread")]
+async fn phone_width_has_no_sideways_scroll() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let browser = open_page(&bridge, 390, 844).await;
+    start_and_connect(&browser, "echo").await;
+    let overflow = browser
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .expect("measure");
+    assert!(overflow.as_i64().unwrap_or(1) <= 0, "page scrolls sideways by {overflow}px");
+    browser.screenshot(&screenshot_path("phone")).await;
+    browser.close().await;
+    bridge.stop().await.expect("bridge stops");
+}
+
+/// The README's picture: Task 3 with a few echoes. Writes
+/// `$SOCKET_LAB_SCREENSHOT_DIR/screenshot.png` when that is set
+/// (`make screenshot`), and always `target/screenshots/readme.png`.
+#[tokio::test(flavor = "multi_thread")]
+async fn readme_screenshot() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let browser = open_page(&bridge, 1440, 900).await;
+    start_and_connect(&browser, "echo").await;
+    let input = browser
+        .client
+        .find(Locator::Id("message-input"))
+        .await
+        .expect("#message-input");
+    for line in ["hello", "socket lab"] {
+        input.send_keys(line).await.expect("type");
+        input.send_keys(&Key::Enter.to_string()).await.expect("Enter");
+        wait_for_row(&browser, ".event-row[data-lane=client][data-call=recv]", line).await;
+    }
+    browser.screenshot(&screenshot_path("readme")).await;
+    if let Some(dir) = std::env::var_os("SOCKET_LAB_SCREENSHOT_DIR") {
+        browser
+            .screenshot(&PathBuf::from(dir).join("screenshot.png"))
+            .await;
+    }
+    browser.close().await;
+    bridge.stop().await.expect("bridge stops");
+}

@@ -8,10 +8,27 @@
 //! - [`lab`]: [`lab::LabServer`] (Tasks 1-3 over TCP) and
 //!   [`lab::UdpEchoServer`], on real sockets.
 //! - [`error`]: the bridge's [`Error`] and the student-facing error kinds.
+//! - [`config`]: [`config::BridgeConfig`] and [`config::SessionLimits`]:
+//!   what the front door allows, and the bounds on every browser; and
+//!   [`config::BridgeArgs`], the flags that set them.
+//! - [`session`]: [`session::RelaySession`], one browser tab's `/ws`:
+//!   commands in, real sockets out, both lanes' trace events back.
+//! - [`relay`]: `/relay`, a websockify-compatible byte relay.
+//! - [`http`]: the axum router: the page, `/ws`, `/relay`, `/metrics`, and
+//!   the Origin check.
+//! - [`metrics`]: [`metrics::Metrics`], gauges that show the bounds hold.
+//! - [`app`]: [`app::run`], everything on one listener until shutdown, and
+//!   [`app::Bridge::start`], a whole bridge in-process for tests.
 
+pub mod app;
 pub mod clock;
+pub mod config;
 pub mod error;
+pub mod http;
 pub mod lab;
+pub mod metrics;
+pub mod relay;
+pub mod session;
 pub mod trace;
 
 pub use error::Error;

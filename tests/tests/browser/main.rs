@@ -141,9 +141,19 @@ async fn start_and_connect(browser: &Browser, task: &str) {
     choose_task(browser, task).await;
     click(browser, "start-server").await;
     // socket(), bind() and listen(5) happen on the server lane.
-    wait_for_row(browser, ".event-row[data-lane=server][data-call=listen]", "listen(5)").await;
+    wait_for_row(
+        browser,
+        ".event-row[data-lane=server][data-call=listen]",
+        "listen(5)",
+    )
+    .await;
     click(browser, "connect-client").await;
-    wait_for_row(browser, ".event-row[data-lane=client][data-call=connected]", "").await;
+    wait_for_row(
+        browser,
+        ".event-row[data-lane=client][data-call=connected]",
+        "",
+    )
+    .await;
 }
 
 /// The first slice: the page loads from the bridge, opens `/ws` and says
@@ -176,7 +186,12 @@ async fn task1_connect_shows_the_connection_established_line() {
     .await;
     assert!(line.contains("Connection from ('127.0.0.1', "), "{line}");
     // Task 1's server closes the connection; the client sees recv() -> 0.
-    wait_for_row(&browser, ".event-row[data-lane=client][data-call=recv_eof]", "").await;
+    wait_for_row(
+        &browser,
+        ".event-row[data-lane=client][data-call=recv_eof]",
+        "",
+    )
+    .await;
     assert!(arrows(&browser, "connect").await >= 1, "no connect() arrow");
     browser.screenshot(&screenshot_path("task1")).await;
     browser.close().await;
@@ -218,19 +233,56 @@ async fn task3_echo_shows_the_text_and_hex_on_both_lanes() {
         .await
         .expect("#message-input");
     input.send_keys("hello lab").await.expect("type");
-    input.send_keys(&Key::Enter.to_string()).await.expect("Enter");
-    let sent = wait_for_row(&browser, ".event-row[data-lane=client][data-call=send]", "hello lab").await;
-    assert!(sent.contains("68 65 6c 6c 6f"), "no hex in sent row {sent:?}");
-    wait_for_row(&browser, ".event-row[data-lane=server][data-call=recv]", "hello lab").await;
-    let echoed = wait_for_row(&browser, ".event-row[data-lane=client][data-call=recv]", "hello lab").await;
-    assert!(echoed.contains("68 65 6c 6c 6f"), "no hex in echoed row {echoed:?}");
-    assert!(arrows(&browser, "send").await >= 2, "expected send() arrows both ways");
+    input
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("Enter");
+    let sent = wait_for_row(
+        &browser,
+        ".event-row[data-lane=client][data-call=send]",
+        "hello lab",
+    )
+    .await;
+    assert!(
+        sent.contains("68 65 6c 6c 6f"),
+        "no hex in sent row {sent:?}"
+    );
+    wait_for_row(
+        &browser,
+        ".event-row[data-lane=server][data-call=recv]",
+        "hello lab",
+    )
+    .await;
+    let echoed = wait_for_row(
+        &browser,
+        ".event-row[data-lane=client][data-call=recv]",
+        "hello lab",
+    )
+    .await;
+    assert!(
+        echoed.contains("68 65 6c 6c 6f"),
+        "no hex in echoed row {echoed:?}"
+    );
+    assert!(
+        arrows(&browser, "send").await >= 2,
+        "expected send() arrows both ways"
+    );
     browser.screenshot(&screenshot_path("task3")).await;
 
     // Half-close: the server sees recv() -> 0 and closes its side too.
     click(&browser, "shutdown-button").await;
-    wait_for_row(&browser, ".event-row[data-lane=server][data-call=recv_eof]", "").await;
-    wait_for_row(&browser, ".event-row[data-lane=client][data-call=recv_eof]", "").await;
+    wait_for_row(
+        &browser,
+        ".event-row[data-lane=server][data-call=recv_eof]",
+        "",
+    )
+    .await;
+    wait_for_row(
+        &browser,
+        ".event-row[data-lane=client][data-call=recv_eof]",
+        "",
+    )
+    .await;
     browser.close().await;
     bridge.stop().await.expect("bridge stops");
 }
@@ -281,7 +333,10 @@ async fn phone_width_has_no_sideways_scroll() {
         )
         .await
         .expect("measure");
-    assert!(overflow.as_i64().unwrap_or(1) <= 0, "page scrolls sideways by {overflow}px");
+    assert!(
+        overflow.as_i64().unwrap_or(1) <= 0,
+        "page scrolls sideways by {overflow}px"
+    );
     browser.screenshot(&screenshot_path("phone")).await;
     browser.close().await;
     bridge.stop().await.expect("bridge stops");
@@ -303,8 +358,16 @@ async fn readme_screenshot() {
         .expect("#message-input");
     for line in ["hello", "socket lab"] {
         input.send_keys(line).await.expect("type");
-        input.send_keys(&Key::Enter.to_string()).await.expect("Enter");
-        wait_for_row(&browser, ".event-row[data-lane=client][data-call=recv]", line).await;
+        input
+            .send_keys(&Key::Enter.to_string())
+            .await
+            .expect("Enter");
+        wait_for_row(
+            &browser,
+            ".event-row[data-lane=client][data-call=recv]",
+            line,
+        )
+        .await;
     }
     browser.screenshot(&screenshot_path("readme")).await;
     if let Some(dir) = std::env::var_os("SOCKET_LAB_SCREENSHOT_DIR") {

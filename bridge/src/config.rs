@@ -1,0 +1,251 @@
+//! [`BridgeConfig`]: what the bridge's front door allows, and the
+//! [`SessionLimits`] it holds every browser to. [`BridgeArgs`] are the
+//! `socket-lab` flags that fill them in.
+//!
+//! Every number here bounds something a browser controls. A relay is an
+//! attack surface: without these, one tab could open a thousand sockets,
+//! or stop reading and make the bridge buffer a stream forever.
+
+use clap::builder::TypedValueParser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How much one browser may ask of the bridge. The defaults suit a class.
+#[derive(Debug, Clone)]
+pub struct SessionLimits {
+    /// WebSocket sessions (`/ws` and `/relay` together) at once; the next
+    /// one gets `503 Service Unavailable` before upgrading.
+    pub max_sessions: usize,
+    /// Private lab servers one session may run at once.
+    pub max_servers_per_session: usize,
+    /// Client connections one session may have open at once.
+    pub max_connections_per_session: usize,
+    /// The largest WebSocket message (and frame) the bridge reads; larger
+    /// ones close the session with code 1009.
+    pub max_message_bytes: usize,
+    /// Bytes a session may have queued in each direction: events waiting
+    /// for the browser to read them, and data waiting to be written to
+    /// sockets. When the first is full the bridge stops reading the
+    /// sockets (TCP backpressure); when the second is full `send` is refused.
+    pub max_buffered_bytes: usize,
+    /// A session that sends nothing for this long is closed.
+    pub idle_timeout: Duration,
+    /// How long `connect()` may take before it fails as "timed out".
+    pub connect_timeout: Duration,
+    /// How long goodbyes (close frames) may take at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits {
+            max_sessions: 10_000,
+            max_servers_per_session: 8,
+            max_connections_per_session: 16,
+            max_message_bytes: 64 * 1024,
+            max_buffered_bytes: 256 * 1024,
+            idle_timeout: Duration::from_secs(30 * 60),
+            connect_timeout: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(3),
+        }
+    }
+}
+
+impl SessionLimits {
+    /// The largest chunk a client connection reads at once: one `recv()`'s
+    /// bytes travel as hex in one event, which must fit in a message the
+    /// page will accept and in the session's buffer.
+    pub fn read_chunk(&self) -> usize {
+        let by_message = self.max_message_bytes.saturating_sub(512) / 2;
+        let by_buffer = self.max_buffered_bytes / 4;
+        by_message.min(by_buffer).clamp(1, 16 * 1024)
+    }
+
+    /// These limits as the page is told them in `hello`.
+    pub fn to_protocol(&self) -> protocol::Limits {
+        let u32_of = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        protocol::Limits {
+            max_servers: u32_of(self.max_servers_per_session),
+            max_connections: u32_of(self.max_connections_per_session),
+            max_message_bytes: u32_of(self.max_message_bytes),
+            idle_timeout_secs: u32::try_from(self.idle_timeout.as_secs()).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// Everything the front door needs besides the lab itself.
+#[derive(Debug, Clone, Default)]
+pub struct BridgeConfig {
+    /// The built page (trunk's `dist/`). `None`, or a folder without an
+    /// `index.html`, serves a short page saying how to build it.
+    pub static_dir: Option<PathBuf>,
+    /// `HOST:PORT` targets a session may connect to besides the bridge's
+    /// own lab servers.
+    pub allow_targets: AllowList,
+    /// Origins (`http://host:port`) allowed to open WebSockets besides the
+    /// page's own.
+    pub allow_origins: Vec<String>,
+    pub limits: SessionLimits,
+}
+
+/// The `--allow-target` entries: the only places besides the lab servers
+/// the bridge will open a connection to. The bridge is not an open proxy.
+#[derive(Debug, Clone, Default)]
+pub struct AllowList {
+    entries: Vec<String>,
+}
+
+impl AllowList {
+    /// Allows exactly these `HOST:PORT` targets.
+    pub fn new<I, S>(entries: I) -> AllowList
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        AllowList {
+            entries: entries
+                .into_iter()
+                .map(|entry| normalize_target(entry.as_ref()))
+                .collect(),
+        }
+    }
+
+    /// Whether `target` was allowed. The match is on the text, after
+    /// writing IP addresses the standard way: `localhost:7` and
+    /// `127.0.0.1:7` are different entries, so nothing a name resolves to
+    /// can widen the list.
+    pub fn permits(&self, target: &str) -> bool {
+        let target = normalize_target(target);
+        self.entries.contains(&target)
+    }
+
+    /// The entries, as given (normalized).
+    pub fn entries(&self) -> &[String] {
+        &self.entries
+    }
+}
+
+/// `HOST:PORT` with IPs written canonically and names in lower case.
+pub fn normalize_target(target: &str) -> String {
+    let target = target.trim();
+    match target.parse::<SocketAddr>() {
+        Ok(addr) => addr.to_string(),
+        Err(_) => target.to_ascii_lowercase(),
+    }
+}
+
+/// The `socket-lab` flags for the HTTP front door and the sessions.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Bridge (page, /ws, /relay)")]
+pub struct BridgeArgs {
+    /// Address the page, /ws and /relay are served on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub http: SocketAddr,
+
+    /// Allow --http on an address other than loopback (other machines can
+    /// then reach the bridge: use only on a network you trust).
+    #[arg(long)]
+    pub allow_remote: bool,
+
+    /// Folder with the built page (trunk's output). Relative to the current
+    /// folder. If it has no index.html, a page saying how to build it is
+    /// served instead.
+    #[arg(long = "static", value_name = "DIR", default_value = "dist")]
+    pub static_dir: PathBuf,
+
+    /// A HOST:PORT sessions may connect to besides the bridge's own lab
+    /// servers (repeatable). Nothing else is reachable: not an open proxy.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub allow_target: Vec<String>,
+
+    /// An Origin (e.g. http://127.0.0.1:8000) allowed to open WebSockets
+    /// besides the page's own (repeatable).
+    #[arg(long, value_name = "ORIGIN")]
+    pub allow_origin: Vec<String>,
+
+    /// WebSocket sessions (/ws and /relay) at once.
+    #[arg(long, value_name = "N", default_value_t = SessionLimits::default().max_sessions,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub max_sessions: usize,
+
+    /// Private lab servers one session may run at once.
+    #[arg(long, value_name = "N", default_value_t = SessionLimits::default().max_servers_per_session,
+          value_parser = clap::value_parser!(u32).range(0..=1024).map(|n| n as usize))]
+    pub max_servers_per_session: usize,
+
+    /// Client connections one session may have open at once.
+    #[arg(long, value_name = "N", default_value_t = SessionLimits::default().max_connections_per_session,
+          value_parser = clap::value_parser!(u32).range(0..=4096).map(|n| n as usize))]
+    pub max_connections_per_session: usize,
+
+    /// Largest WebSocket message or frame the bridge reads, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = SessionLimits::default().max_message_bytes,
+          value_parser = clap::value_parser!(u32).range(1024..=(16 << 20)).map(|n| n as usize))]
+    pub max_message_bytes: usize,
+
+    /// Bytes a session may queue in each direction before backpressure.
+    #[arg(long, value_name = "BYTES", default_value_t = SessionLimits::default().max_buffered_bytes,
+          value_parser = clap::value_parser!(u32).range(4096..=(64 << 20)).map(|n| n as usize))]
+    pub max_buffered_bytes: usize,
+
+    /// Seconds a browser session may send nothing before it is closed.
+    #[arg(long = "session-idle-timeout", value_name = "SECS",
+          default_value_t = SessionLimits::default().idle_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub session_idle_timeout: u64,
+}
+
+impl BridgeArgs {
+    /// The configuration these flags describe.
+    pub fn config(&self) -> BridgeConfig {
+        BridgeConfig {
+            static_dir: Some(self.static_dir.clone()),
+            allow_targets: AllowList::new(&self.allow_target),
+            allow_origins: self
+                .allow_origin
+                .iter()
+                .map(|origin| origin.trim_end_matches('/').to_string())
+                .collect(),
+            limits: SessionLimits {
+                max_sessions: self.max_sessions,
+                max_servers_per_session: self.max_servers_per_session,
+                max_connections_per_session: self.max_connections_per_session,
+                max_message_bytes: self.max_message_bytes,
+                max_buffered_bytes: self.max_buffered_bytes,
+                idle_timeout: Duration::from_secs(self.session_idle_timeout),
+                ..SessionLimits::default()
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Allowed targets match exactly, with IPs written the standard way.
+    #[test]
+    fn allow_list_matches_exact_targets() {
+        let allow = AllowList::new(["127.0.0.1:7000", "Example.org:80", "[::1]:9"]);
+        assert!(allow.permits("127.0.0.1:7000"));
+        assert!(allow.permits(" example.org:80"));
+        assert!(allow.permits("[0:0:0:0:0:0:0:1]:9"));
+        assert!(!allow.permits("127.0.0.1:7001"));
+        assert!(!allow.permits("localhost:7000"));
+        assert!(!AllowList::default().permits("127.0.0.1:7000"));
+    }
+
+    /// One recv()'s hex fits in a message and in the session's buffer.
+    #[test]
+    fn read_chunk_fits_the_limits() {
+        let limits = SessionLimits::default();
+        assert!(limits.read_chunk() * 2 + 512 <= limits.max_message_bytes);
+        assert!(limits.read_chunk() <= limits.max_buffered_bytes / 4);
+        let tiny = SessionLimits {
+            max_buffered_bytes: 4096,
+            ..SessionLimits::default()
+        };
+        assert_eq!(tiny.read_chunk(), 1024);
+    }
+}

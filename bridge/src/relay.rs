@@ -1,0 +1,115 @@
+//! `/relay`: a plain byte relay between a WebSocket and a TCP connection,
+//! compatible with websockify's binary mode.
+//!
+//! Binary frames from the browser are written to the TCP socket as they
+//! are; what the socket returns goes back as binary frames. Text frames are
+//! relayed as their UTF-8 bytes (websockify's old base64 mode is not
+//! supported). The subprotocol `binary` is accepted and echoed.
+//!
+//! Bounded both ways, with no queue of our own: a direction that cannot
+//! write stops reading. One WebSocket message (at most
+//! `--max-message-bytes`) waits for the TCP socket; one read buffer
+//! (`CHUNK`) waits for the browser. The read buffer is reused: each read's
+//! bytes are split off and handed to the WebSocket, and once written the
+//! space is reclaimed, so the steady state allocates nothing per message.
+//!
+//! Try it, with the bridge running and a websockify client (or a browser):
+//!
+//! ```text
+//! socket-lab --mode echo
+//! websocat --binary ws://127.0.0.1:8080/relay?target=127.0.0.1:1234
+//! ```
+
+use crate::metrics::Metrics;
+use axum::extract::ws::{CloseFrame, Message};
+use bytes::BytesMut;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+/// Bytes read from the TCP side at once (and so the largest frame sent).
+pub const CHUNK: usize = 64 * 1024;
+
+/// Relays until either side closes, an error, or `shutdown`.
+pub async fn run<S>(
+    socket: S,
+    tcp: TcpStream,
+    shutdown: CancellationToken,
+    grace: Duration,
+    metrics: Arc<Metrics>,
+) where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error>,
+{
+    metrics.relay_opened();
+    let (mut ws_tx, mut ws_rx) = socket.split();
+    let (mut tcp_rx, mut tcp_tx) = tcp.into_split();
+
+    // Browser -> TCP. Ends when the browser closes (or fails).
+    let to_tcp = async {
+        while let Some(Ok(message)) = ws_rx.next().await {
+            let written = match message {
+                Message::Binary(bytes) => tcp_tx.write_all(&bytes).await,
+                Message::Text(text) => tcp_tx.write_all(text.as_bytes()).await,
+                Message::Close(_) => break,
+                Message::Ping(_) | Message::Pong(_) => Ok(()),
+            };
+            if written.is_err() {
+                return close(1011, "the target connection failed");
+            }
+        }
+        // The browser is done sending: half-close, as websockify does.
+        let _ = tcp_tx.shutdown().await;
+        None
+    };
+
+    // TCP -> browser. Ends when the target closes (or fails), or shutdown.
+    let to_ws = async {
+        let mut buf = BytesMut::with_capacity(CHUNK);
+        loop {
+            buf.reserve(CHUNK);
+            let read = tokio::select! {
+                _ = shutdown.cancelled() => return close(1001, crate::session::SHUTDOWN_REASON),
+                read = tcp_rx.read_buf(&mut buf) => read,
+            };
+            match read {
+                Ok(0) => return close(1000, "the target closed the connection"),
+                Ok(_) => {
+                    let frame = Message::Binary(buf.split().freeze());
+                    let sent = tokio::select! {
+                        _ = shutdown.cancelled() => return close(1001, crate::session::SHUTDOWN_REASON),
+                        sent = ws_tx.send(frame) => sent,
+                    };
+                    if sent.is_err() {
+                        return None;
+                    }
+                }
+                Err(_) => return close(1011, "the target connection failed"),
+            }
+        }
+    };
+
+    let ending = tokio::select! {
+        ending = to_tcp => ending,
+        ending = to_ws => ending,
+    };
+    // A close frame if we have a reason; either way flush what is pending
+    // (including the library's answer to the browser's own close frame).
+    let goodbye = async {
+        if let Some(frame) = ending {
+            let _ = ws_tx.send(Message::Close(Some(frame))).await;
+        }
+        let _ = ws_tx.close().await;
+    };
+    let _ = tokio::time::timeout(grace, goodbye).await;
+    metrics.relay_closed();
+}
+
+fn close(code: u16, reason: &str) -> Option<CloseFrame> {
+    Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    })
+}

@@ -1,0 +1,374 @@
+//! [`ClientConnection`]: one socket the bridge opened as the page's client,
+//! every call it makes reported on the client lane.
+//!
+//! The steps are the lab's `client.py`: `socket()`, `connect()`, `send()`,
+//! `recv()` until it returns 0 bytes, `close()`. Each connection runs in
+//! its own task, reading and writing at once (reading while a write waits
+//! avoids the classic deadlock of two peers both stuck in `send()`).
+
+use super::Locals;
+use super::outbox::Outbox;
+use crate::clock::Clock;
+use crate::error::error_kind;
+use crate::metrics::Metrics;
+use protocol::{ConnId, Family, Lane, Refusal, ServerId, ServerMsg, Step, TraceEvent, Transport};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, UdpSocket};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// How many commands may wait for one connection (the byte budget bounds
+/// their size; this bounds their count).
+pub const COMMAND_QUEUE: usize = 64;
+
+/// What the page asks of an open connection.
+#[derive(Debug)]
+pub enum ConnCommand {
+    /// `send()` these bytes. The permit is their share of the session's
+    /// to-sockets budget, given back once they are written.
+    Send(Vec<u8>, SocketBudget),
+    /// `shutdown(SHUT_WR)`.
+    Shutdown,
+    /// `close()`.
+    Close,
+}
+
+/// Bytes of `send` data waiting for a socket, counted in the metrics.
+#[derive(Debug)]
+pub struct SocketBudget {
+    pub permit: OwnedSemaphorePermit,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Drop for SocketBudget {
+    fn drop(&mut self) {
+        self.metrics.written_to_socket(self.permit.num_permits());
+    }
+}
+
+/// One client connection of a session, before it runs.
+#[derive(Debug)]
+pub struct ClientConnection {
+    pub conn: ConnId,
+    /// The lab server it is aimed at, when it is one of the bridge's.
+    pub server: Option<ServerId>,
+    /// Where to connect, as the page will see it in `connect(...)`.
+    pub target: String,
+    /// The resolved address (for `--allow-target` names: resolved here).
+    pub addr: Option<SocketAddr>,
+    pub transport: Transport,
+    pub clock: Clock,
+    pub outbox: Outbox,
+    /// The session's map of its sockets' local addresses, so the
+    /// server-lane forwarders can tell which accepted peer is ours.
+    pub locals: Locals,
+    pub connect_timeout: Duration,
+    pub read_chunk: usize,
+}
+
+/// Why the connection stopped early (already reported as an event).
+struct Stop;
+
+impl ClientConnection {
+    /// Runs the connection until the page closes it, an error ends it, or
+    /// `token` is cancelled (the session ended).
+    pub async fn run(self, commands: mpsc::Receiver<ConnCommand>, token: CancellationToken) {
+        let _ = tokio::select! {
+            _ = token.cancelled() => Err(Stop),
+            done = self.play(commands, &token) => done,
+        };
+        // close(): the socket was dropped when `play` returned.
+        self.emit(Step::Close).await;
+    }
+
+    async fn play(
+        &self,
+        commands: mpsc::Receiver<ConnCommand>,
+        token: &CancellationToken,
+    ) -> Result<(), Stop> {
+        let addr = match self.addr {
+            Some(addr) => addr,
+            None => self.resolve().await?,
+        };
+        match self.transport {
+            Transport::Tcp => self.play_tcp(addr, commands, token).await,
+            Transport::Udp => self.play_udp(addr, commands, token).await,
+        }
+    }
+
+    /// Looks up an allowed `HOST:PORT` name (only allowed names get here).
+    async fn resolve(&self) -> Result<SocketAddr, Stop> {
+        let looked_up = tokio::time::timeout(
+            self.connect_timeout,
+            tokio::net::lookup_host(self.target.as_str()),
+        )
+        .await;
+        let err = match looked_up {
+            Ok(Ok(mut addrs)) => match addrs.next() {
+                Some(addr) => return Ok(addr),
+                None => io::Error::new(io::ErrorKind::InvalidInput, "the name has no address"),
+            },
+            Ok(Err(err)) => err,
+            Err(_) => io::Error::new(io::ErrorKind::TimedOut, "looking up the name timed out"),
+        };
+        self.fail(protocol::ErrorKind::BadAddress, &err).await
+    }
+
+    async fn play_tcp(
+        &self,
+        addr: SocketAddr,
+        mut commands: mpsc::Receiver<ConnCommand>,
+        token: &CancellationToken,
+    ) -> Result<(), Stop> {
+        let family = family_of(addr);
+        let socket = match addr {
+            SocketAddr::V4(_) => TcpSocket::new_v4(),
+            SocketAddr::V6(_) => TcpSocket::new_v6(),
+        };
+        let socket = self.check(socket).await?;
+        self.emit(Step::Socket {
+            family,
+            transport: Transport::Tcp,
+        })
+        .await;
+        // Binding to an ephemeral port *before* connect() tells us our own
+        // address now, so when the server's accept() reports its peer, the
+        // session can already tell that this connection is that peer.
+        self.check(socket.bind(bind_addr_for(addr))).await?;
+        if let Ok(local) = socket.local_addr() {
+            self.locals.insert(local, self.conn);
+        }
+        self.emit(Step::Connect {
+            target: self.target.clone(),
+        })
+        .await;
+        let stream = match tokio::time::timeout(self.connect_timeout, socket.connect(addr)).await {
+            Ok(result) => self.check(result).await?,
+            Err(_) => {
+                let err = io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "connect() got no answer within {} s",
+                        self.connect_timeout.as_secs()
+                    ),
+                );
+                return self.fail(protocol::ErrorKind::TimedOut, &err).await;
+            }
+        };
+        // Small lab messages should leave at once (no Nagle delay).
+        let _ = stream.set_nodelay(true);
+        let local = self.check(stream.local_addr()).await?;
+        let peer = self.check(stream.peer_addr()).await?;
+        self.locals.insert(local, self.conn);
+        self.emit(Step::Connected {
+            local: local.to_string(),
+            peer: peer.to_string(),
+        })
+        .await;
+
+        let (mut reader, mut writer) = stream.into_split();
+        // Either half failing ends the connection; the page's `close`
+        // ends it too. This token tells the other half.
+        let done = token.child_token();
+        let read = async {
+            let mut buf = vec![0u8; self.read_chunk];
+            loop {
+                let n = tokio::select! {
+                    _ = done.cancelled() => return,
+                    n = reader.read(&mut buf) => n,
+                };
+                match n {
+                    Ok(0) => {
+                        // recv() returned 0 bytes: the peer will send no
+                        // more. We may still send (the page decides).
+                        self.emit(Step::RecvEof).await;
+                        return;
+                    }
+                    // One event per read, with exactly its bytes. Waiting
+                    // here for room in the outbox is the backpressure: no
+                    // more reads until the browser catches up.
+                    Ok(n) => {
+                        self.emit(Step::Recv {
+                            data: buf[..n].into(),
+                        })
+                        .await
+                    }
+                    Err(err) => {
+                        let _ = self.fail::<()>(error_kind(&err), &err).await;
+                        done.cancel();
+                        return;
+                    }
+                }
+            }
+        };
+        let write = async {
+            let mut shut = false;
+            loop {
+                let command = tokio::select! {
+                    _ = done.cancelled() => return,
+                    command = commands.recv() => command,
+                };
+                match command {
+                    Some(ConnCommand::Send(bytes, budget)) if !shut => {
+                        if let Err(err) = writer.write_all(&bytes).await {
+                            let _ = self.fail::<()>(error_kind(&err), &err).await;
+                            done.cancel();
+                            return;
+                        }
+                        drop(budget);
+                        self.emit(Step::Send { data: bytes.into() }).await;
+                    }
+                    Some(ConnCommand::Send(..)) => {
+                        self.refuse(Refusal::State, "cannot send after shutdown(SHUT_WR)")
+                            .await
+                    }
+                    Some(ConnCommand::Shutdown) if !shut => {
+                        shut = true;
+                        match writer.shutdown().await {
+                            Ok(()) => self.emit(Step::Shutdown).await,
+                            Err(err) => {
+                                let _ = self.fail::<()>(error_kind(&err), &err).await;
+                            }
+                        }
+                    }
+                    Some(ConnCommand::Shutdown) => {
+                        self.refuse(Refusal::State, "this connection is already shut down")
+                            .await
+                    }
+                    Some(ConnCommand::Close) | None => {
+                        done.cancel();
+                        return;
+                    }
+                }
+            }
+        };
+        tokio::join!(read, write);
+        Ok(())
+    }
+
+    async fn play_udp(
+        &self,
+        addr: SocketAddr,
+        mut commands: mpsc::Receiver<ConnCommand>,
+        token: &CancellationToken,
+    ) -> Result<(), Stop> {
+        self.emit(Step::Socket {
+            family: family_of(addr),
+            transport: Transport::Udp,
+        })
+        .await;
+        let socket = self
+            .check(UdpSocket::bind(bind_addr_for(addr)).await)
+            .await?;
+        if let Ok(local) = socket.local_addr() {
+            self.locals.insert(local, self.conn);
+        }
+        // A "connected" UDP socket only remembers its peer: no handshake,
+        // nothing is sent until the first sendto().
+        self.emit(Step::Connect {
+            target: self.target.clone(),
+        })
+        .await;
+        self.check(socket.connect(addr).await).await?;
+        let local = self.check(socket.local_addr()).await?;
+        self.emit(Step::Connected {
+            local: local.to_string(),
+            peer: addr.to_string(),
+        })
+        .await;
+        let peer = addr.to_string();
+        let mut buf = vec![0u8; self.read_chunk];
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return Ok(()),
+                received = socket.recv(&mut buf) => match received {
+                    Ok(n) => self.emit(Step::RecvFrom { peer: peer.clone(), data: buf[..n].into() }).await,
+                    // An ICMP "port unreachable" for an earlier datagram
+                    // shows up here; the socket itself is still fine.
+                    Err(err) => { let _ = self.fail::<()>(error_kind(&err), &err).await; }
+                },
+                command = commands.recv() => match command {
+                    Some(ConnCommand::Send(bytes, budget)) => {
+                        let sent = socket.send(&bytes).await;
+                        drop(budget);
+                        match sent {
+                            Ok(_) => self.emit(Step::SendTo { peer: peer.clone(), data: bytes.into() }).await,
+                            Err(err) => { let _ = self.fail::<()>(error_kind(&err), &err).await; }
+                        }
+                    }
+                    Some(ConnCommand::Shutdown) => {
+                        self.refuse(Refusal::State, "UDP has no shutdown(): there is no connection to half-close").await
+                    }
+                    Some(ConnCommand::Close) | None => return Ok(()),
+                },
+            }
+        }
+    }
+
+    /// Reports a client-lane step.
+    async fn emit(&self, step: Step) {
+        let event = TraceEvent {
+            at_us: self.clock.now_us(),
+            lane: Lane::Client,
+            server: self.server,
+            conn: Some(self.conn),
+            server_conn: None,
+            step,
+        };
+        // Closed only means the browser has gone; nothing left to tell.
+        let _ = self.outbox.send(ServerMsg::Trace(event)).await;
+    }
+
+    async fn refuse(&self, reason: Refusal, message: &str) {
+        let _ = self
+            .outbox
+            .send(ServerMsg::Refused {
+                reason,
+                message: format!("connection {}: {message}", self.conn),
+                conn: Some(self.conn),
+                server: None,
+            })
+            .await;
+    }
+
+    /// Reports a failed call as an error step, and stops.
+    async fn fail<T>(&self, kind: protocol::ErrorKind, err: &io::Error) -> Result<T, Stop> {
+        self.emit(Step::Error {
+            kind,
+            message: err.to_string(),
+        })
+        .await;
+        Err(Stop)
+    }
+
+    /// The value, or the OS error reported as a step.
+    async fn check<T>(&self, result: io::Result<T>) -> Result<T, Stop> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(err) => self.fail(error_kind(&err), &err).await,
+        }
+    }
+}
+
+fn family_of(addr: SocketAddr) -> Family {
+    match addr {
+        SocketAddr::V4(_) => Family::Ipv4,
+        SocketAddr::V6(_) => Family::Ipv6,
+    }
+}
+
+/// Where to bind before connecting to `target`: the same loopback address
+/// for a loopback target (so our full address is known before connect()),
+/// else any address of the right family; port 0 either way.
+fn bind_addr_for(target: SocketAddr) -> SocketAddr {
+    let ip = match target.ip() {
+        ip if ip.is_loopback() => ip,
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    SocketAddr::new(ip, 0)
+}

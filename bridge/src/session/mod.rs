@@ -1,0 +1,946 @@
+//! [`RelaySession`]: one browser tab's WebSocket on `/ws`, turned into real
+//! sockets.
+//!
+//! The page sends JSON commands ([`ClientMsg`]); the session performs them
+//! on real sockets as the client (and starts private lab servers on
+//! request), and answers with [`ServerMsg`]s: replies, refusals, and the
+//! [`TraceEvent`](protocol::TraceEvent)s of both lanes.
+//!
+//! - `outbox.rs`: [`Outbox`], the one byte-bounded queue to the browser.
+//! - `connection.rs`: [`ClientConnection`], one client socket, its own task.
+//! - `forward.rs`: [`ServerLane`], a lab server's events for this session.
+//!
+//! A session is written against any `Stream + Sink` of WebSocket messages,
+//! so its logic is tested with in-memory channels as well as real sockets.
+//!
+//! # What closes a session, and with which code
+//!
+//! - The page closes it, or goes away: no close frame needed.
+//! - The first message is not `hello` with our version: `refused`
+//!   (`version`), then close code 1002 (protocol error).
+//! - A message larger than `--max-message-bytes`: close code 1009 (message
+//!   too big). The WebSocket library stops reading at the limit, so the
+//!   rest of that message cannot be skipped and the session cannot go on.
+//! - Nothing from the page for `--session-idle-timeout`: close code 1001.
+//! - The bridge shuts down: close code 1001, "bridge shutting down".
+//!
+//! Everything else a page can get wrong (malformed JSON, an unknown
+//! command, a binary frame, an unknown id) is a `refused` message naming
+//! what was wrong, and the session carries on.
+
+mod connection;
+mod forward;
+mod outbox;
+
+pub use connection::{ClientConnection, ConnCommand};
+pub use forward::ServerLane;
+pub use outbox::{Outbox, Queued};
+
+use crate::clock::Clock;
+use crate::config::{AllowList, SessionLimits, normalize_target};
+use crate::lab::{LabConfig, LabControl, LabLimits, LabServer, PublicLab, UdpEchoServer};
+use crate::metrics::Metrics;
+use crate::trace::{self, Tracer};
+use axum::extract::ws::{CloseFrame, Message};
+use connection::{COMMAND_QUEUE, SocketBudget};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use protocol::{
+    ClientMsg, ConnId, DEFAULT_GREETING, Data, ErrorKind, Family, Lane, Mode, PROTOCOL_VERSION,
+    PUBLIC_SERVER, PublicServer, Refusal, ServerId, ServerMsg, Step, Target, TraceEvent, Transport,
+};
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Close code 1001: going away (shutdown, idle).
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code 1002: protocol error (no hello, wrong version).
+pub const CLOSE_PROTOCOL: u16 = 1002;
+/// Close code 1009: message too big.
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// The reason sent with the close frame at shutdown.
+pub const SHUTDOWN_REASON: &str = "bridge shutting down";
+
+/// What every session of a bridge shares.
+#[derive(Debug, Clone)]
+pub struct SessionEnv {
+    pub clock: Clock,
+    pub limits: SessionLimits,
+    pub allow_targets: AllowList,
+    /// The public lab server, if this bridge runs one.
+    pub public: Option<PublicLab>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The local addresses of a session's client sockets, so a server's
+/// `accept()` peer can be matched to the page's connection id.
+#[derive(Debug, Clone, Default)]
+pub struct Locals {
+    /// Shared by the session's connection tasks (which insert) and its
+    /// server-lane forwarders (which look up). A std mutex: it is held for
+    /// a map operation only, never across an `.await`.
+    inner: Arc<Mutex<LocalsInner>>,
+}
+
+#[derive(Debug, Default)]
+struct LocalsInner {
+    by_addr: HashMap<SocketAddr, ConnId>,
+    /// Insertion order, to forget the oldest past [`Locals::MAX`].
+    order: VecDeque<SocketAddr>,
+}
+
+impl Locals {
+    /// Addresses remembered per session (a server's events may arrive after
+    /// the client closed, so entries outlive their connection).
+    pub const MAX: usize = 256;
+
+    /// Remembers that `conn`'s socket has the address `local`.
+    pub fn insert(&self, local: SocketAddr, conn: ConnId) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if inner.by_addr.insert(local, conn).is_none() {
+            inner.order.push_back(local);
+            if inner.order.len() > Self::MAX
+                && let Some(oldest) = inner.order.pop_front()
+            {
+                inner.by_addr.remove(&oldest);
+            }
+        }
+    }
+
+    /// The connection whose socket has address `peer`, if ours. A socket
+    /// bound to "any address" matches by port.
+    pub fn lookup(&self, peer: SocketAddr) -> Option<ConnId> {
+        let inner = self.inner.lock().ok()?;
+        if let Some(conn) = inner.by_addr.get(&peer) {
+            return Some(*conn);
+        }
+        inner
+            .by_addr
+            .iter()
+            .find(|(addr, _)| addr.ip().is_unspecified() && addr.port() == peer.port())
+            .map(|(_, conn)| *conn)
+    }
+}
+
+/// One browser tab's session.
+#[derive(Debug)]
+pub struct RelaySession {
+    env: Arc<SessionEnv>,
+    outbox: Outbox,
+    /// The outbox's receiving end, taken by the writer when the session runs.
+    queue: Option<mpsc::Receiver<Queued>>,
+    /// Cancelled when the session ends: stops its connections, servers and
+    /// forwarders. A child of the bridge's shutdown token.
+    token: CancellationToken,
+    /// The session's tasks, waited for (briefly) when it ends.
+    tasks: TaskTracker,
+    /// Bytes of `send` data waiting for sockets, one permit per byte: a
+    /// `send` that does not fit is refused rather than queued.
+    to_sockets: Arc<Semaphore>,
+    locals: Locals,
+    servers: HashMap<ServerId, PrivateServer>,
+    conns: HashMap<ConnId, ConnHandle>,
+    /// Whether we already forward the public TCP / UDP server's events.
+    public_tcp_lane: bool,
+    public_udp_lane: bool,
+}
+
+/// A private lab server this session started.
+#[derive(Debug)]
+struct PrivateServer {
+    /// Where it listens (its `ServerStarted` address).
+    addr: SocketAddr,
+    transport: Transport,
+    /// Pauses `accept()` (TCP only).
+    control: Option<LabControl>,
+    /// Cancelling it stops the server (closes its listening socket).
+    stop: CancellationToken,
+}
+
+/// The session's end of a client connection's task.
+#[derive(Debug)]
+struct ConnHandle {
+    /// Commands for the connection, in order. Bounded; `try_send` so the
+    /// session never waits on one slow connection.
+    commands: mpsc::Sender<ConnCommand>,
+    /// Closes the connection at once, even if its queue is full.
+    stop: CancellationToken,
+}
+
+/// How the session should end: a close frame to send, or none.
+type Ending = Option<CloseFrame>;
+
+fn close_frame(code: u16, reason: impl Into<String>) -> Ending {
+    let reason: String = reason.into();
+    Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    })
+}
+
+impl RelaySession {
+    /// A session that will stop when `shutdown` is cancelled.
+    pub fn new(env: Arc<SessionEnv>, shutdown: &CancellationToken) -> RelaySession {
+        let (outbox, queue) = Outbox::new(env.limits.max_buffered_bytes, env.metrics.clone());
+        let to_sockets = Arc::new(Semaphore::new(
+            env.limits.max_buffered_bytes.min(Semaphore::MAX_PERMITS),
+        ));
+        RelaySession {
+            env,
+            outbox,
+            queue: Some(queue),
+            token: shutdown.child_token(),
+            tasks: TaskTracker::new(),
+            to_sockets,
+            locals: Locals::default(),
+            servers: HashMap::new(),
+            conns: HashMap::new(),
+            public_tcp_lane: false,
+            public_udp_lane: false,
+        }
+    }
+
+    /// Runs the session on `socket` until the page leaves, the session is
+    /// closed for a reason above, or `shutdown` is cancelled.
+    pub async fn run<S>(mut self, socket: S, shutdown: CancellationToken)
+    where
+        S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error>,
+    {
+        let metrics = self.env.metrics.clone();
+        metrics.session_opened();
+        let grace = self.env.limits.shutdown_grace;
+        let (sink, stream) = socket.split();
+        let Some(queue) = self.queue.take() else {
+            return;
+        };
+        let (end_tx, end_rx) = oneshot::channel();
+        let _ = self.outbox.send(self.hello()).await;
+        let token = self.token.clone();
+        let writer = write_messages(sink, queue, end_rx, token.clone(), shutdown, grace);
+        let reader = async {
+            let ending = self.read_commands(stream).await;
+            let _ = end_tx.send(ending);
+        };
+        futures_util::join!(reader, writer);
+        // Stop every connection, server and forwarder of this session, and
+        // give them a moment to say their last events' goodbyes.
+        token.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("a session's tasks did not stop within {grace:?}");
+        }
+        metrics.session_closed();
+    }
+
+    fn hello(&self) -> ServerMsg {
+        ServerMsg::Hello {
+            version: PROTOCOL_VERSION,
+            bridge: format!("socket-lab {}", env!("CARGO_PKG_VERSION")),
+            public_server: self.env.public.as_ref().map(|public| PublicServer {
+                addr: connect_addr(public.tcp_addr).to_string(),
+                mode: public.mode,
+                transport: Transport::Tcp,
+            }),
+            limits: self.env.limits.to_protocol(),
+        }
+    }
+
+    /// Reads and performs commands; returns how the session should end.
+    async fn read_commands<R>(&mut self, mut stream: R) -> Ending
+    where
+        R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    {
+        let idle = self.env.limits.idle_timeout;
+        let mut greeted = false;
+        loop {
+            let next = tokio::select! {
+                _ = self.token.cancelled() => return None,
+                next = tokio::time::timeout(idle, stream.next()) => next,
+            };
+            let message = match next {
+                Err(_) => {
+                    let reason = format!("closed after {} s without a message", idle.as_secs());
+                    return close_frame(CLOSE_GOING_AWAY, reason);
+                }
+                Ok(None) => return None,
+                Ok(Some(Ok(message))) => message,
+                Ok(Some(Err(err))) => return self.read_failed(err).await,
+            };
+            let text = match message {
+                Message::Text(text) => text,
+                Message::Binary(_) => {
+                    let message = "binary frames are not accepted on /ws: send each command as JSON in a text frame";
+                    if !greeted {
+                        return self.wrong_start(message).await;
+                    }
+                    self.refuse(Refusal::BadMessage, message, None, None).await;
+                    continue;
+                }
+                Message::Close(_) => return None,
+                // Pings are answered by the WebSocket library itself.
+                Message::Ping(_) | Message::Pong(_) => continue,
+            };
+            let command = match serde_json::from_str::<ClientMsg>(text.as_str()) {
+                Ok(command) => command,
+                Err(err) => {
+                    let message = format!("not a command: {err}");
+                    if !greeted {
+                        return self.wrong_start(&message).await;
+                    }
+                    self.refuse(Refusal::BadMessage, message, None, None).await;
+                    continue;
+                }
+            };
+            match command {
+                ClientMsg::Hello { version } if version == PROTOCOL_VERSION => greeted = true,
+                ClientMsg::Hello { version } => {
+                    let message = format!(
+                        "this bridge speaks protocol version {PROTOCOL_VERSION}, the page version {version}: reload the page"
+                    );
+                    return self.wrong_start(&message).await;
+                }
+                _ if !greeted => {
+                    return self
+                        .wrong_start("the first message must be hello with the protocol version")
+                        .await;
+                }
+                command => self.perform(command).await,
+            }
+        }
+    }
+
+    /// Refuses a session that did not start with our `hello`, and closes it.
+    async fn wrong_start(&self, message: &str) -> Ending {
+        self.refuse(Refusal::Version, message, None, None).await;
+        close_frame(CLOSE_PROTOCOL, "expected hello with protocol version 1")
+    }
+
+    /// A read error: a message over the limit gets a refusal and close
+    /// code 1009; anything else means the connection is gone.
+    async fn read_failed(&self, err: axum::Error) -> Ending {
+        let too_big = std::error::Error::source(&err)
+            .and_then(|source| source.downcast_ref::<tungstenite::Error>())
+            .is_some_and(|err| matches!(err, tungstenite::Error::Capacity(_)))
+            || err.to_string().contains("too long");
+        if !too_big {
+            tracing::debug!("session read failed: {err}");
+            return None;
+        }
+        let limit = self.env.limits.max_message_bytes;
+        let message = format!("message larger than the limit of {limit} bytes");
+        self.refuse(Refusal::TooLarge, &message, None, None).await;
+        close_frame(CLOSE_TOO_BIG, message)
+    }
+
+    async fn perform(&mut self, command: ClientMsg) {
+        match command {
+            ClientMsg::Hello { .. } => {}
+            ClientMsg::StartServer {
+                server,
+                mode,
+                transport,
+                family,
+                backlog,
+                greeting,
+            } => {
+                self.start_server(server, mode, transport, family, backlog, greeting)
+                    .await
+            }
+            ClientMsg::StopServer { server } => match self.servers.remove(&server) {
+                Some(private) => {
+                    private.stop.cancel();
+                    let _ = self.outbox.send(ServerMsg::ServerStopped { server }).await;
+                }
+                None => self.unknown_server(server).await,
+            },
+            ClientMsg::PauseAccept { server, paused } => match self.servers.get(&server) {
+                Some(PrivateServer {
+                    control: Some(control),
+                    ..
+                }) => control.set_paused(paused),
+                Some(_) => {
+                    let message = format!("server {server} is UDP: it has no accept() to pause");
+                    self.refuse(Refusal::State, message, None, Some(server))
+                        .await
+                }
+                None => self.unknown_server(server).await,
+            },
+            ClientMsg::Connect {
+                conn,
+                target,
+                transport,
+            } => self.connect(conn, target, transport).await,
+            ClientMsg::Send { conn, data } => self.send(conn, data).await,
+            ClientMsg::Shutdown { conn } => self.command(conn, ConnCommand::Shutdown).await,
+            ClientMsg::Close { conn } => {
+                if let Some(handle) = self.conns.remove(&conn) {
+                    // Queued sends go first; if the queue is full, close now.
+                    if handle.commands.try_send(ConnCommand::Close).is_err() {
+                        handle.stop.cancel();
+                    }
+                } else {
+                    self.unknown_conn(conn).await
+                }
+            }
+        }
+    }
+
+    async fn start_server(
+        &mut self,
+        server: ServerId,
+        mode: Mode,
+        transport: Transport,
+        family: Family,
+        backlog: Option<u32>,
+        greeting: Option<String>,
+    ) {
+        let refused = if server == PUBLIC_SERVER {
+            Some((
+                Refusal::InUse,
+                "server id 0 is the public lab server; use 1 or more".to_string(),
+            ))
+        } else if self.servers.contains_key(&server) {
+            Some((
+                Refusal::InUse,
+                format!("server {server} is already running"),
+            ))
+        } else if self.servers.len() >= self.env.limits.max_servers_per_session {
+            Some((
+                Refusal::Limit,
+                format!(
+                    "a session may run at most {} servers: stop one first",
+                    self.env.limits.max_servers_per_session
+                ),
+            ))
+        } else {
+            None
+        };
+        if let Some((reason, message)) = refused {
+            return self.refuse(reason, message, None, Some(server)).await;
+        }
+        let ip = match family {
+            Family::Ipv4 => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Family::Ipv6 => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        };
+        let addr = SocketAddr::new(ip, 0);
+        let tracer = Tracer::new(self.env.clock, server, trace::channel());
+        // Subscribe before binding, so the page sees socket/bind/listen.
+        self.forward(server, tracer.subscribe(), false);
+        let stop = self.token.child_token();
+        let (local, control) = match transport {
+            Transport::Tcp => {
+                let mut config = LabConfig::new(server, mode);
+                config.backlog = backlog.unwrap_or(protocol::DEFAULT_BACKLOG).min(128);
+                config.greeting = greeting
+                    .unwrap_or_else(|| DEFAULT_GREETING.to_string())
+                    .into_bytes();
+                config.limits = LabLimits {
+                    max_connections: self.env.limits.max_connections_per_session.max(1),
+                    max_read: 16 * 1024,
+                    idle_timeout: self.env.limits.idle_timeout,
+                };
+                match LabServer::bind(addr, config, tracer) {
+                    Ok(lab) => {
+                        let local = lab.local_addr();
+                        let control = lab.control();
+                        self.tasks.spawn(lab.run(stop.clone()));
+                        (local, Some(control))
+                    }
+                    // The error is in the server lane already; say so here too.
+                    Err(err) => return self.server_failed(server, err).await,
+                }
+            }
+            Transport::Udp => match UdpEchoServer::bind(addr, tracer).await {
+                Ok(udp) => {
+                    let local = udp.local_addr();
+                    self.tasks.spawn(udp.run(stop.clone()));
+                    (local, None)
+                }
+                Err(err) => return self.server_failed(server, err).await,
+            },
+        };
+        self.servers.insert(
+            server,
+            PrivateServer {
+                addr: local,
+                transport,
+                control,
+                stop,
+            },
+        );
+        let started = ServerMsg::ServerStarted {
+            server,
+            addr: local.to_string(),
+            mode,
+            transport,
+        };
+        let _ = self.outbox.send(started).await;
+    }
+
+    async fn server_failed(&self, server: ServerId, err: crate::Error) {
+        let message = format!("server {server} could not start: {err}");
+        self.refuse(Refusal::State, message, None, Some(server))
+            .await
+    }
+
+    /// Forwards a server's events to this session.
+    fn forward(
+        &self,
+        server: ServerId,
+        events: tokio::sync::broadcast::Receiver<TraceEvent>,
+        only_ours: bool,
+    ) {
+        let lane = ServerLane {
+            server,
+            events,
+            only_ours,
+            locals: self.locals.clone(),
+            outbox: self.outbox.clone(),
+            metrics: self.env.metrics.clone(),
+        };
+        self.tasks.spawn(lane.run(self.token.clone()));
+    }
+
+    async fn connect(&mut self, conn: ConnId, target: Target, transport: Transport) {
+        self.conns.retain(|_, handle| !handle.commands.is_closed());
+        if self.conns.contains_key(&conn) {
+            let message = format!("connection {conn} is already open");
+            return self.refuse(Refusal::InUse, message, Some(conn), None).await;
+        }
+        let limit = self.env.limits.max_connections_per_session;
+        if self.conns.len() >= limit {
+            let message =
+                format!("a session may have at most {limit} connections open: close one first");
+            return self.refuse(Refusal::Limit, message, Some(conn), None).await;
+        }
+        let Some((server, target, addr, transport)) = self.aim(conn, target, transport).await
+        else {
+            return;
+        };
+        let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
+        let stop = self.token.child_token();
+        let connection = ClientConnection {
+            conn,
+            server,
+            target,
+            addr,
+            transport,
+            clock: self.env.clock,
+            outbox: self.outbox.clone(),
+            locals: self.locals.clone(),
+            connect_timeout: self.env.limits.connect_timeout,
+            read_chunk: self.env.limits.read_chunk(),
+        };
+        self.tasks.spawn(connection.run(receiver, stop.clone()));
+        self.conns.insert(conn, ConnHandle { commands, stop });
+    }
+
+    /// Where a connection goes: (server id, target text, address if known,
+    /// transport), or `None` after refusing it.
+    async fn aim(
+        &mut self,
+        conn: ConnId,
+        target: Target,
+        transport: Transport,
+    ) -> Option<(Option<ServerId>, String, Option<SocketAddr>, Transport)> {
+        let public = self.env.public.clone();
+        let is_public = |addr: &str| {
+            public.as_ref().is_some_and(|public| {
+                let addr = normalize_target(addr);
+                [Some(public.tcp_addr), public.udp_addr]
+                    .into_iter()
+                    .flatten()
+                    .any(|a| addr == a.to_string() || addr == connect_addr(a).to_string())
+            })
+        };
+        match target {
+            Target::Public => self.aim_public(conn, transport).await,
+            Target::Addr { addr } if is_public(&addr) => self.aim_public(conn, transport).await,
+            Target::Server { id } if id == PUBLIC_SERVER => self.aim_public(conn, transport).await,
+            Target::Server { id } => {
+                let Some(private) = self.servers.get(&id) else {
+                    self.unknown_server(id).await;
+                    return None;
+                };
+                if private.transport != transport {
+                    let message = format!(
+                        "server {id} is a {} server: connect to it with {}",
+                        private.transport.python_name(),
+                        private.transport.python_name()
+                    );
+                    self.refuse(Refusal::State, message, Some(conn), Some(id))
+                        .await;
+                    return None;
+                }
+                // Ask the server's own address, as a student would.
+                let addr = self.server_addr(id)?;
+                Some((Some(id), addr.to_string(), Some(addr), transport))
+            }
+            Target::Addr { addr } if self.env.allow_targets.permits(&addr) => {
+                let resolved = addr.trim().parse::<SocketAddr>().ok();
+                Some((None, addr.trim().to_string(), resolved, transport))
+            }
+            Target::Addr { addr } => {
+                let message = format!(
+                    "{addr} is not allowed: this bridge connects only to its own lab servers and to \
+                     targets started with --allow-target HOST:PORT (it is not an open proxy)"
+                );
+                self.not_allowed(conn, message).await;
+                None
+            }
+        }
+    }
+
+    async fn aim_public(
+        &mut self,
+        conn: ConnId,
+        transport: Transport,
+    ) -> Option<(Option<ServerId>, String, Option<SocketAddr>, Transport)> {
+        let Some(public) = self.env.public.clone() else {
+            let message = "this bridge runs no public lab server".to_string();
+            self.refuse(Refusal::Unknown, message, Some(conn), Some(PUBLIC_SERVER))
+                .await;
+            return None;
+        };
+        let (addr, tracer) = match transport {
+            Transport::Tcp => (public.tcp_addr, public.tracer.clone()),
+            Transport::Udp => match (public.udp_addr, public.udp_tracer.clone()) {
+                (Some(addr), Some(tracer)) => (addr, tracer),
+                _ => {
+                    let message =
+                        "the public lab has no UDP server (start the bridge with --udp ADDR)";
+                    self.refuse(Refusal::Unknown, message, Some(conn), Some(PUBLIC_SERVER))
+                        .await;
+                    return None;
+                }
+            },
+        };
+        // Subscribe before connecting, so the server's accept() is seen.
+        let subscribed = match transport {
+            Transport::Tcp => &mut self.public_tcp_lane,
+            Transport::Udp => &mut self.public_udp_lane,
+        };
+        if !*subscribed {
+            *subscribed = true;
+            self.forward(PUBLIC_SERVER, tracer.subscribe(), true);
+        }
+        let addr = connect_addr(addr);
+        Some((Some(PUBLIC_SERVER), addr.to_string(), Some(addr), transport))
+    }
+
+    /// The address of a private server (from its `ServerStarted`).
+    fn server_addr(&self, id: ServerId) -> Option<SocketAddr> {
+        self.servers.get(&id).map(|server| server.addr)
+    }
+
+    async fn send(&mut self, conn: ConnId, data: Data) {
+        let bytes = data.into_bytes();
+        let len = bytes.len();
+        let Some(permit) = u32::try_from(len)
+            .ok()
+            .and_then(|n| self.to_sockets.clone().try_acquire_many_owned(n).ok())
+        else {
+            let message = format!(
+                "{len} more bytes do not fit: at most {} bytes may wait to be written per session; \
+                 wait for the earlier sends",
+                self.env.limits.max_buffered_bytes
+            );
+            return self.refuse(Refusal::Limit, message, Some(conn), None).await;
+        };
+        self.env.metrics.queued_to_sockets(len);
+        let budget = SocketBudget {
+            permit,
+            metrics: self.env.metrics.clone(),
+        };
+        self.command(conn, ConnCommand::Send(bytes, budget)).await
+    }
+
+    /// Hands a command to a connection's task, or says why it cannot.
+    async fn command(&mut self, conn: ConnId, command: ConnCommand) {
+        let Some(handle) = self.conns.get(&conn) else {
+            return self.unknown_conn(conn).await;
+        };
+        match handle.commands.try_send(command) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                let message = format!(
+                    "connection {conn} has {COMMAND_QUEUE} commands waiting; wait for them"
+                );
+                self.refuse(Refusal::Limit, message, Some(conn), None).await
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.conns.remove(&conn);
+                let message = format!("connection {conn} is closed");
+                self.refuse(Refusal::State, message, Some(conn), None).await
+            }
+        }
+    }
+
+    async fn not_allowed(&self, conn: ConnId, message: String) {
+        // On the client lane too, with the kind's plain explanation, so
+        // the student sees it where the connect would have been.
+        let event = TraceEvent {
+            at_us: self.env.clock.now_us(),
+            lane: Lane::Client,
+            server: None,
+            conn: Some(conn),
+            server_conn: None,
+            step: Step::Error {
+                kind: ErrorKind::NotAllowed,
+                message: message.clone(),
+            },
+        };
+        let _ = self.outbox.send(ServerMsg::Trace(event)).await;
+        self.refuse(Refusal::NotAllowed, message, Some(conn), None)
+            .await
+    }
+
+    async fn unknown_server(&self, server: ServerId) {
+        let message = format!("this session has no server {server}");
+        self.refuse(Refusal::Unknown, message, None, Some(server))
+            .await
+    }
+
+    async fn unknown_conn(&self, conn: ConnId) {
+        let message = format!("this session has no open connection {conn}");
+        self.refuse(Refusal::Unknown, message, Some(conn), None)
+            .await
+    }
+
+    async fn refuse(
+        &self,
+        reason: Refusal,
+        message: impl Into<String>,
+        conn: Option<ConnId>,
+        server: Option<ServerId>,
+    ) {
+        let message = message.into();
+        tracing::debug!(?reason, "refused: {message}");
+        let refused = ServerMsg::Refused {
+            reason,
+            message,
+            conn,
+            server,
+        };
+        let _ = self.outbox.send(refused).await;
+    }
+}
+
+/// The address to connect to for a server listening on `addr`: a server
+/// on "any address" (0.0.0.0 or ::) is reached through loopback.
+pub fn connect_addr(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
+        _ => addr,
+    }
+}
+
+/// Writes queued messages to the browser, then the closing frame.
+///
+/// Every wait is raced against `shutdown`, so a browser that stopped
+/// reading cannot hold shutdown up; the goodbye itself gets `grace`.
+async fn write_messages<W>(
+    mut sink: W,
+    mut queue: mpsc::Receiver<Queued>,
+    mut end: oneshot::Receiver<Ending>,
+    token: CancellationToken,
+    shutdown: CancellationToken,
+    grace: Duration,
+) where
+    W: Sink<Message, Error = axum::Error> + Unpin,
+{
+    let ending = loop {
+        let queued = tokio::select! {
+            biased;
+            ending = &mut end => {
+                // The reader is done: send what is queued (a refusal that
+                // explains the close, say), then the close frame.
+                let ending = ending.ok().flatten();
+                let flush = async {
+                    while let Ok(queued) = queue.try_recv() {
+                        if send_json(&mut sink, &queued).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(grace, flush).await;
+                break ending;
+            }
+            _ = shutdown.cancelled() => break close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
+            _ = token.cancelled() => break None,
+            queued = queue.recv() => match queued {
+                Some(queued) => queued,
+                None => break None,
+            },
+        };
+        tokio::select! {
+            sent = send_json(&mut sink, &queued) => if sent.is_err() { break None },
+            _ = shutdown.cancelled() => break close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
+        }
+    };
+    // Tell the reader (and every task of the session) we are done.
+    token.cancel();
+    // The reader may have noticed shutdown first (it watches a child of the
+    // same token): the page still deserves to hear why.
+    let ending = match ending {
+        None if shutdown.is_cancelled() => close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
+        ending => ending,
+    };
+    // The close frame, if we have a reason; either way flush what is
+    // pending (such as the library's answer to the page's own close).
+    let goodbye = async {
+        if let Some(frame) = ending {
+            let _ = sink.send(Message::Close(Some(frame))).await;
+        }
+        let _ = sink.close().await;
+    };
+    let _ = tokio::time::timeout(grace, goodbye).await;
+}
+
+async fn send_json<W>(sink: &mut W, queued: &Queued) -> Result<(), axum::Error>
+where
+    W: Sink<Message, Error = axum::Error> + Unpin,
+{
+    // Serializing a ServerMsg cannot fail (no maps with non-string keys).
+    let json = serde_json::to_string(&queued.msg).unwrap_or_default();
+    sink.send(Message::Text(json.into())).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A WebSocket made of two in-memory channels: the session's logic
+    /// runs on it exactly as on a real one.
+    struct FakeSocket {
+        incoming: mpsc::UnboundedReceiver<Message>,
+        outgoing: mpsc::UnboundedSender<Message>,
+    }
+
+    impl Stream for FakeSocket {
+        type Item = Result<Message, axum::Error>;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            self.incoming.poll_recv(cx).map(|message| message.map(Ok))
+        }
+    }
+
+    impl Sink<Message> for FakeSocket {
+        type Error = axum::Error;
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
+            self.outgoing.send(item).map_err(axum::Error::new)
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn env() -> Arc<SessionEnv> {
+        Arc::new(SessionEnv {
+            clock: Clock::start(),
+            limits: SessionLimits::default(),
+            allow_targets: AllowList::default(),
+            public: None,
+            metrics: Arc::new(Metrics::default()),
+        })
+    }
+
+    fn text(msg: &ClientMsg) -> Message {
+        Message::Text(serde_json::to_string(msg).unwrap_or_default().into())
+    }
+
+    async fn next(out: &mut mpsc::UnboundedReceiver<Message>) -> ServerMsg {
+        let message = tokio::time::timeout(Duration::from_secs(10), out.recv())
+            .await
+            .expect("in time")
+            .expect("open");
+        match message {
+            Message::Text(text) => serde_json::from_str(text.as_str()).expect("a ServerMsg"),
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+
+    /// Over in-memory channels: hello first, then a private echo server,
+    /// a connection to it, and the echoed bytes on the client lane.
+    #[tokio::test]
+    async fn a_session_runs_over_any_stream_and_sink() {
+        let (page_tx, incoming) = mpsc::unbounded_channel();
+        let (outgoing, mut page_rx) = mpsc::unbounded_channel();
+        let shutdown = CancellationToken::new();
+        let session = RelaySession::new(env(), &shutdown);
+        let running =
+            tokio::spawn(session.run(FakeSocket { incoming, outgoing }, shutdown.clone()));
+        assert!(matches!(
+            next(&mut page_rx).await,
+            ServerMsg::Hello {
+                public_server: None,
+                ..
+            }
+        ));
+        for msg in [
+            ClientMsg::Hello {
+                version: PROTOCOL_VERSION,
+            },
+            ClientMsg::StartServer {
+                server: 1,
+                mode: Mode::Echo,
+                transport: Transport::Tcp,
+                family: Family::Ipv4,
+                backlog: None,
+                greeting: None,
+            },
+            ClientMsg::Connect {
+                conn: 5,
+                target: Target::Server { id: 1 },
+                transport: Transport::Tcp,
+            },
+            ClientMsg::Send {
+                conn: 5,
+                data: Data::Text("hi".into()),
+            },
+        ] {
+            page_tx.send(text(&msg)).expect("session reads");
+        }
+        loop {
+            if let ServerMsg::Trace(event) = next(&mut page_rx).await
+                && event.lane == Lane::Client
+                && let Step::Recv { data } = event.step
+            {
+                assert_eq!(data.0, b"hi");
+                assert_eq!(event.conn, Some(5));
+                break;
+            }
+        }
+        shutdown.cancel();
+        let closing = loop {
+            match tokio::time::timeout(Duration::from_secs(10), page_rx.recv()).await {
+                Ok(Some(Message::Close(frame))) => break frame,
+                Ok(Some(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        };
+        assert_eq!(closing.map(|frame| frame.code), Some(CLOSE_GOING_AWAY));
+        running.await.expect("the session ends");
+    }
+}

@@ -1,0 +1,1012 @@
+//! The bridge end to end: a real bridge on port 0 (via
+//! `bridge::app::Bridge::start`), driven by real tokio-tungstenite clients
+//! over `/ws` and `/relay`, with real TCP sockets behind it.
+//!
+//! No sleeps and no fixed ports: every wait is for a message, with a
+//! timeout so a broken bridge fails the test instead of hanging it.
+
+use bridge::app::{Bridge, RunningBridge};
+use bridge::config::{AllowList, BridgeConfig, SessionLimits};
+use bridge::lab::LabArgs;
+use futures_util::{SinkExt, StreamExt};
+use protocol::{
+    Bytes, ClientMsg, ConnId, Data, ErrorKind, Family, Lane, Mode, PROTOCOL_VERSION, Refusal,
+    ServerId, ServerMsg, Step, Target, TraceEvent, Transport,
+};
+use rand::RngCore;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+/// How long any one expected message may take.
+const WAIT: Duration = Duration::from_secs(10);
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+fn lab_args(mode: Mode) -> LabArgs {
+    LabArgs {
+        lab: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        udp: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
+        mode,
+        ..LabArgs::default()
+    }
+}
+
+async fn start(mode: Mode) -> RunningBridge {
+    Bridge::start_for_tests(mode).await.expect("bridge starts")
+}
+
+async fn start_with(config: BridgeConfig, mode: Mode) -> RunningBridge {
+    Bridge::start(config, &lab_args(mode))
+        .await
+        .expect("bridge starts")
+}
+
+/// A browser tab: a WebSocket on `/ws` and everything it has received.
+struct Page {
+    ws: Ws,
+    seen: Vec<ServerMsg>,
+}
+
+impl Page {
+    /// Opens `/ws`, reads the bridge's hello and says ours.
+    async fn open(bridge: &RunningBridge) -> Page {
+        let mut page = Page::open_silent(bridge).await;
+        page.say(ClientMsg::Hello {
+            version: PROTOCOL_VERSION,
+        })
+        .await;
+        page
+    }
+
+    /// Opens `/ws` and reads the bridge's hello, saying nothing yet.
+    async fn open_silent(bridge: &RunningBridge) -> Page {
+        let (ws, _) = connect_async(bridge.ws_url()).await.expect("ws opens");
+        let mut page = Page {
+            ws,
+            seen: Vec::new(),
+        };
+        match page.next().await {
+            ServerMsg::Hello { version, .. } => assert_eq!(version, PROTOCOL_VERSION),
+            other => panic!("expected hello first, got {other:?}"),
+        }
+        page
+    }
+
+    async fn say(&mut self, msg: ClientMsg) {
+        let json = serde_json::to_string(&msg).expect("serializes");
+        self.ws.send(Message::text(json)).await.expect("ws send");
+    }
+
+    async fn say_raw(&mut self, msg: Message) {
+        self.ws.send(msg).await.expect("ws send");
+    }
+
+    /// The next message from the bridge (panics on close or timeout).
+    async fn next(&mut self) -> ServerMsg {
+        loop {
+            let Ok(frame) = tokio::time::timeout(WAIT, self.ws.next()).await else {
+                panic!("no message in time; seen: {:#?}", self.seen);
+            };
+            let frame = frame.expect("the session is open").expect("a good frame");
+            match frame {
+                Message::Text(text) => {
+                    let msg: ServerMsg = serde_json::from_str(&text).expect("valid ServerMsg");
+                    self.seen.push(msg.clone());
+                    return msg;
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Reads until a message matches `want`, returning it.
+    async fn until(&mut self, what: &str, want: impl Fn(&ServerMsg) -> bool) -> ServerMsg {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {what} in time; seen: {:#?}",
+                self.seen
+            );
+            let msg = self.next().await;
+            if want(&msg) {
+                return msg;
+            }
+        }
+    }
+
+    /// Reads until the event `step` (by name) on `lane` for `conn`.
+    /// Returns it at once if it was already seen (each step but `recv`
+    /// happens once per connection; loops over `recv` use [`Page::next`]).
+    async fn until_step(&mut self, lane: Lane, conn: ConnId, step: &str) -> TraceEvent {
+        if let Some(event) = self.events(lane, conn).find(|e| e.step.name() == step) {
+            return event.clone();
+        }
+        let msg = self
+            .until(&format!("{lane:?} {step} of conn {conn}"), |msg| {
+                matches!(msg, ServerMsg::Trace(e) if e.lane == lane && e.conn == Some(conn) && e.step.name() == step)
+            })
+            .await;
+        match msg {
+            ServerMsg::Trace(event) => event,
+            _ => unreachable!(),
+        }
+    }
+
+    async fn until_refused(&mut self) -> (Refusal, String) {
+        match self
+            .until("refused", |msg| matches!(msg, ServerMsg::Refused { .. }))
+            .await
+        {
+            ServerMsg::Refused {
+                reason, message, ..
+            } => (reason, message),
+            _ => unreachable!(),
+        }
+    }
+
+    /// Starts private server `id` and returns its address.
+    async fn start_server(&mut self, id: ServerId, mode: Mode, transport: Transport) -> String {
+        self.say(ClientMsg::StartServer {
+            server: id,
+            mode,
+            transport,
+            family: Family::Ipv4,
+            backlog: None,
+            greeting: None,
+        })
+        .await;
+        match self
+            .until("server_started", |msg| {
+                matches!(
+                    msg,
+                    ServerMsg::ServerStarted { .. } | ServerMsg::Refused { .. }
+                )
+            })
+            .await
+        {
+            ServerMsg::ServerStarted { server, addr, .. } => {
+                assert_eq!(server, id);
+                addr
+            }
+            other => panic!("server did not start: {other:?}"),
+        }
+    }
+
+    async fn connect(&mut self, conn: ConnId, target: Target) {
+        self.say(ClientMsg::Connect {
+            conn,
+            target,
+            transport: Transport::Tcp,
+        })
+        .await;
+    }
+
+    async fn send_text(&mut self, conn: ConnId, text: &str) {
+        self.say(ClientMsg::Send {
+            conn,
+            data: Data::Text(text.to_string()),
+        })
+        .await;
+    }
+
+    /// The steps seen so far on `lane` for `conn`, with runs of `recv`
+    /// merged (TCP may split or join reads).
+    fn steps(&self, lane: Lane, conn: ConnId) -> Vec<&'static str> {
+        let mut steps: Vec<&'static str> = Vec::new();
+        for event in self.events(lane, conn) {
+            let name = event.step.name();
+            if name == "recv" && steps.last() == Some(&"recv") {
+                continue;
+            }
+            steps.push(name);
+        }
+        steps
+    }
+
+    fn events(&self, lane: Lane, conn: ConnId) -> impl Iterator<Item = &TraceEvent> {
+        self.seen.iter().filter_map(move |msg| match msg {
+            ServerMsg::Trace(event) if event.lane == lane && event.conn == Some(conn) => {
+                Some(event)
+            }
+            _ => None,
+        })
+    }
+
+    /// All bytes received by `step` ("recv"/"send") on `lane` for `conn`.
+    fn bytes(&self, lane: Lane, conn: ConnId, step: &str) -> Vec<u8> {
+        self.events(lane, conn)
+            .filter(|event| event.step.name() == step)
+            .flat_map(|event| {
+                event
+                    .step
+                    .data()
+                    .map(|data| data.0.clone())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// Waits for the close frame and returns its code and reason.
+    async fn closed(&mut self) -> (CloseCode, String) {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a close in time");
+            match frame {
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (frame.code, frame.reason.to_string());
+                }
+                Some(Ok(Message::Text(text))) => {
+                    if let Ok(msg) = serde_json::from_str(&text) {
+                        self.seen.push(msg);
+                    }
+                }
+                Some(Ok(_)) => {}
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    }
+}
+
+/// The `Connected` event's local address, and the server's `Accept` peer,
+/// must be the same socket: that is how both lanes are linked.
+fn assert_linked(page: &Page, conn: ConnId) {
+    let local = page
+        .events(Lane::Client, conn)
+        .find_map(|event| match &event.step {
+            Step::Connected { local, .. } => Some(local.clone()),
+            _ => None,
+        })
+        .expect("connected");
+    let peer = page
+        .events(Lane::Server, conn)
+        .find_map(|event| match &event.step {
+            Step::Accept { peer, .. } => Some(peer.clone()),
+            _ => None,
+        })
+        .expect("accept");
+    assert_eq!(local, peer, "the server accepted our socket");
+}
+
+/// Task 1 on a private server: connect; the server accepts, prints the
+/// lab's line, and closes; the client sees EOF. Both lanes, in order.
+#[tokio::test]
+async fn task1_connect_on_a_private_server() {
+    let bridge = start(Mode::Echo).await;
+    let mut page = Page::open(&bridge).await;
+    page.start_server(1, Mode::Connect, Transport::Tcp).await;
+    page.connect(1, Target::Server { id: 1 }).await;
+    page.until_step(Lane::Server, 1, "close").await;
+    page.until_step(Lane::Client, 1, "recv_eof").await;
+    page.say(ClientMsg::Close { conn: 1 }).await;
+    page.until_step(Lane::Client, 1, "close").await;
+
+    assert_eq!(
+        page.steps(Lane::Client, 1),
+        ["socket", "connect", "connected", "recv_eof", "close"]
+    );
+    assert_eq!(page.steps(Lane::Server, 1), ["accept", "print", "close"]);
+    assert_linked(&page, 1);
+    let print = page
+        .events(Lane::Server, 1)
+        .find_map(|e| match &e.step {
+            Step::Print { text } => Some(text.clone()),
+            _ => None,
+        })
+        .expect("print");
+    assert!(
+        print.starts_with("Connection from ('127.0.0.1', "),
+        "{print}"
+    );
+    // The private server's own setup is shown too (not tied to a conn).
+    let setup: Vec<_> = page
+        .seen
+        .iter()
+        .filter_map(|m| match m {
+            ServerMsg::Trace(e) if e.lane == Lane::Server && e.conn.is_none() => {
+                Some(e.step.name())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(setup[..3], ["socket", "bind", "listen"]);
+    bridge.stop().await.expect("clean stop");
+}
+
+/// Task 2 on a private server: the client receives the greeting, exactly.
+#[tokio::test]
+async fn task2_greet_on_a_private_server() {
+    let bridge = start(Mode::Echo).await;
+    let mut page = Page::open(&bridge).await;
+    page.say(ClientMsg::StartServer {
+        server: 7,
+        mode: Mode::Greet,
+        transport: Transport::Tcp,
+        family: Family::Ipv4,
+        backlog: Some(5),
+        greeting: Some("Thank you for connecting\n".into()),
+    })
+    .await;
+    page.until("server_started", |m| {
+        matches!(m, ServerMsg::ServerStarted { server: 7, .. })
+    })
+    .await;
+    page.connect(3, Target::Server { id: 7 }).await;
+    page.until_step(Lane::Client, 3, "recv_eof").await;
+    page.until_step(Lane::Server, 3, "close").await;
+    page.say(ClientMsg::Close { conn: 3 }).await;
+    page.until_step(Lane::Client, 3, "close").await;
+
+    assert_eq!(
+        page.steps(Lane::Client, 3),
+        [
+            "socket",
+            "connect",
+            "connected",
+            "recv",
+            "recv_eof",
+            "close"
+        ]
+    );
+    assert_eq!(
+        page.steps(Lane::Server, 3),
+        ["accept", "print", "send", "close"]
+    );
+    assert_eq!(
+        page.bytes(Lane::Client, 3, "recv"),
+        b"Thank you for connecting\n"
+    );
+    assert_eq!(
+        page.bytes(Lane::Server, 3, "send"),
+        b"Thank you for connecting\n"
+    );
+    assert_linked(&page, 3);
+    // Every event is stamped by the bridge, and each lane is in time order.
+    for lane in [Lane::Client, Lane::Server] {
+        let times: Vec<u64> = page.events(lane, 3).map(|e| e.at_us).collect();
+        assert!(
+            times.windows(2).all(|w| w[0] <= w[1]),
+            "{lane:?}: {times:?}"
+        );
+    }
+    bridge.stop().await.expect("clean stop");
+}
+
+/// Task 3 on a private server: send, the echo comes back, half-close, and
+/// the server sees EOF and closes. Both lanes, with the exact bytes.
+#[tokio::test]
+async fn task3_echo_on_a_private_server() {
+    let bridge = start(Mode::Echo).await;
+    let mut page = Page::open(&bridge).await;
+    page.start_server(2, Mode::Echo, Transport::Tcp).await;
+    page.connect(1, Target::Server { id: 2 }).await;
+    page.until_step(Lane::Client, 1, "connected").await;
+    page.send_text(1, "hello, lab").await;
+    page.until_step(Lane::Server, 1, "send").await;
+    while page.bytes(Lane::Client, 1, "recv").len() < 10 {
+        page.next().await;
+    }
+    page.say(ClientMsg::Shutdown { conn: 1 }).await;
+    page.until_step(Lane::Client, 1, "recv_eof").await;
+    page.until_step(Lane::Server, 1, "close").await;
+    page.say(ClientMsg::Close { conn: 1 }).await;
+    page.until_step(Lane::Client, 1, "close").await;
+
+    assert_eq!(
+        page.steps(Lane::Client, 1),
+        [
+            "socket",
+            "connect",
+            "connected",
+            "send",
+            "recv",
+            "shutdown",
+            "recv_eof",
+            "close"
+        ]
+    );
+    assert_eq!(
+        page.steps(Lane::Server, 1),
+        ["accept", "print", "recv", "send", "recv_eof", "close"]
+    );
+    assert_eq!(page.bytes(Lane::Client, 1, "send"), b"hello, lab");
+    assert_eq!(page.bytes(Lane::Client, 1, "recv"), b"hello, lab");
+    assert_eq!(page.bytes(Lane::Server, 1, "recv"), b"hello, lab");
+    assert_linked(&page, 1);
+    bridge.stop().await.expect("clean stop");
+}
+
+/// The three tasks against the public lab server: the session sees the
+/// server's side of *its own* connections only, not another client's.
+#[tokio::test]
+async fn the_three_tasks_on_the_public_server() {
+    for mode in Mode::ALL {
+        let bridge = start(mode).await;
+        let mut page = Page::open(&bridge).await;
+        page.connect(1, Target::Public).await;
+        page.until_step(Lane::Client, 1, "connected").await;
+        page.until_step(Lane::Server, 1, "accept").await;
+        // Someone else (a terminal user) uses the public server meanwhile.
+        let mut other = TcpStream::connect(bridge.lab_addr())
+            .await
+            .expect("connects");
+        let other_addr = other.local_addr().expect("local").to_string();
+        if mode == Mode::Echo {
+            other.write_all(b"not yours").await.expect("writes");
+            let mut buf = [0u8; 9];
+            other.read_exact(&mut buf).await.expect("echo");
+            page.send_text(1, "ping").await;
+            page.until_step(Lane::Server, 1, "send").await;
+            page.say(ClientMsg::Shutdown { conn: 1 }).await;
+        }
+        page.until_step(Lane::Client, 1, "recv_eof").await;
+        page.until_step(Lane::Server, 1, "close").await;
+        drop(other);
+        let expected_server: &[&str] = match mode {
+            Mode::Connect => &["accept", "print", "close"],
+            Mode::Greet => &["accept", "print", "send", "close"],
+            Mode::Echo => &["accept", "print", "recv", "send", "recv_eof", "close"],
+        };
+        assert_eq!(page.steps(Lane::Server, 1), expected_server, "{mode}");
+        let expected_client: &[&str] = match mode {
+            Mode::Connect => &["socket", "connect", "connected", "recv_eof"],
+            Mode::Greet => &["socket", "connect", "connected", "recv", "recv_eof"],
+            Mode::Echo => &[
+                "socket",
+                "connect",
+                "connected",
+                "send",
+                "recv",
+                "shutdown",
+                "recv_eof",
+            ],
+        };
+        assert_eq!(page.steps(Lane::Client, 1), expected_client, "{mode}");
+        assert_linked(&page, 1);
+        if mode == Mode::Echo {
+            assert_eq!(page.bytes(Lane::Server, 1, "recv"), b"ping");
+        }
+        // Nothing about the other client reached this session.
+        for msg in &page.seen {
+            if let ServerMsg::Trace(event) = msg {
+                if event.lane == Lane::Server {
+                    assert_eq!(event.conn, Some(1), "only our connection: {event:?}");
+                    assert_eq!(event.server, Some(0));
+                }
+                if let Step::Accept { peer, .. } = &event.step {
+                    assert_ne!(*peer, other_addr);
+                }
+            }
+        }
+        bridge.stop().await.expect("clean stop");
+    }
+}
+
+/// UDP: a private echo server answers a connected UDP socket's datagram.
+#[tokio::test]
+async fn udp_echo_on_a_private_server() {
+    let bridge = start(Mode::Echo).await;
+    let mut page = Page::open(&bridge).await;
+    page.start_server(1, Mode::Echo, Transport::Udp).await;
+    page.say(ClientMsg::Connect {
+        conn: 1,
+        target: Target::Server { id: 1 },
+        transport: Transport::Udp,
+    })
+    .await;
+    page.until_step(Lane::Client, 1, "connected").await;
+    page.send_text(1, "dgram").await;
+    let event = page.until_step(Lane::Client, 1, "recv_from").await;
+    assert_eq!(event.step.data(), Some(&Bytes(b"dgram".to_vec())));
+    let server = page.until_step(Lane::Server, 1, "send_to").await;
+    assert_eq!(server.server, Some(1));
+    bridge.stop().await.expect("clean stop");
+}
+
+/// A target that is neither a lab server nor allowed is refused, naming
+/// the rule, on both the reply and the client lane; an allowed one works.
+#[tokio::test]
+async fn only_allowed_targets_are_reachable() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("binds");
+    let allowed = listener.local_addr().expect("addr").to_string();
+    let config = BridgeConfig {
+        allow_targets: AllowList::new([allowed.as_str()]),
+        ..BridgeConfig::default()
+    };
+    let bridge = start_with(config, Mode::Echo).await;
+    let mut page = Page::open(&bridge).await;
+    page.connect(
+        1,
+        Target::Addr {
+            addr: "127.0.0.1:9".into(),
+        },
+    )
+    .await;
+    let (reason, message) = page.until_refused().await;
+    assert_eq!(reason, Refusal::NotAllowed);
+    assert!(message.contains("--allow-target"), "{message}");
+    assert!(message.contains("not an open proxy"), "{message}");
+    let event = page.until_step(Lane::Client, 1, "error").await;
+    assert!(matches!(
+        event.step,
+        Step::Error {
+            kind: ErrorKind::NotAllowed,
+            ..
+        }
+    ));
+
+    page.connect(
+        2,
+        Target::Addr {
+            addr: allowed.clone(),
+        },
+    )
+    .await;
+    let (mut accepted, _) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .expect("in time")
+        .expect("accepts");
+    page.until_step(Lane::Client, 2, "connected").await;
+    accepted.write_all(b"hi").await.expect("writes");
+    page.until_step(Lane::Client, 2, "recv").await;
+    bridge.stop().await.expect("clean stop");
+}
+
+/// Connecting where nothing listens is an error event with the OS's kind
+/// (connection refused), then close; the session goes on.
+#[tokio::test]
+async fn connection_refused_is_an_event() {
+    let closed = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("binds");
+    let addr = closed.local_addr().expect("addr").to_string();
+    drop(closed);
+    let config = BridgeConfig {
+        allow_targets: AllowList::new([addr.as_str()]),
+        ..BridgeConfig::default()
+    };
+    let bridge = start_with(config, Mode::Echo).await;
+    let mut page = Page::open(&bridge).await;
+    page.connect(1, Target::Addr { addr }).await;
+    let event = page.until_step(Lane::Client, 1, "error").await;
+    let Step::Error { kind, .. } = event.step else {
+        unreachable!()
+    };
+    assert_eq!(kind, ErrorKind::ConnectionRefused);
+    assert!(!kind.explanation().is_empty());
+    page.until_step(Lane::Client, 1, "close").await;
+    page.start_server(1, Mode::Echo, Transport::Tcp).await;
+    bridge.stop().await.expect("clean stop");
+}
+
+/// Malformed JSON, an unknown command, a binary frame, unknown ids: each a
+/// `refused` with a reason, and the session carries on; a second session
+/// is untouched throughout.
+#[tokio::test]
+async fn bad_input_is_refused_and_the_session_goes_on() {
+    let bridge = start(Mode::Echo).await;
+    let mut bystander = Page::open(&bridge).await;
+    let mut page = Page::open(&bridge).await;
+
+    page.say_raw(Message::text("{not json")).await;
+    assert_eq!(page.until_refused().await.0, Refusal::BadMessage);
+    page.say_raw(Message::text(r#"{"type":"launch_missiles"}"#))
+        .await;
+    let (reason, message) = page.until_refused().await;
+    assert_eq!(reason, Refusal::BadMessage);
+    assert!(message.contains("launch_missiles"), "{message}");
+    page.say_raw(Message::binary(vec![0u8, 1, 2])).await;
+    let (reason, message) = page.until_refused().await;
+    assert_eq!(reason, Refusal::BadMessage);
+    assert!(message.contains("binary"), "{message}");
+    page.send_text(42, "to nowhere").await;
+    assert_eq!(page.until_refused().await.0, Refusal::Unknown);
+    page.say(ClientMsg::StopServer { server: 9 }).await;
+    assert_eq!(page.until_refused().await.0, Refusal::Unknown);
+    page.say(ClientMsg::StartServer {
+        server: 0,
+        mode: Mode::Echo,
+        transport: Transport::Tcp,
+        family: Family::Ipv4,
+        backlog: None,
+        greeting: None,
+    })
+    .await;
+    assert_eq!(page.until_refused().await.0, Refusal::InUse);
+
+    // Still a working session, and so is the other one.
+    page.start_server(1, Mode::Echo, Transport::Tcp).await;
+    bystander.start_server(1, Mode::Echo, Transport::Tcp).await;
+    bridge.stop().await.expect("clean stop");
+}
+
+/// A page that does not start with our hello (or names another version)
+/// is refused (`version`) and closed with 1002.
+#[tokio::test]
+async fn a_wrong_hello_is_refused_and_closed() {
+    let bridge = start(Mode::Echo).await;
+    let mut bystander = Page::open(&bridge).await;
+    for first in [
+        serde_json::to_string(&ClientMsg::Hello { version: 99 }).expect("json"),
+        serde_json::to_string(&ClientMsg::StopServer { server: 1 }).expect("json"),
+        "garbage".to_string(),
+    ] {
+        let mut page = Page::open_silent(&bridge).await;
+        page.say_raw(Message::text(first)).await;
+        assert_eq!(page.until_refused().await.0, Refusal::Version);
+        let (code, _) = page.closed().await;
+        assert_eq!(code, CloseCode::Protocol);
+    }
+    bystander.start_server(1, Mode::Echo, Transport::Tcp).await;
+    bridge.stop().await.expect("clean stop");
+}
+
+/// A message over --max-message-bytes closes that session with 1009 (and a
+/// `too_large` refusal); other sessions are untouched.
+#[tokio::test]
+async fn an_oversize_message_closes_with_1009() {
+    let config = BridgeConfig {
+        limits: SessionLimits {
+            max_message_bytes: 4096,
+            ..SessionLimits::default()
+        },
+        ..BridgeConfig::default()
+    };
+    let bridge = start_with(config, Mode::Echo).await;
+    let mut bystander = Page::open(&bridge).await;
+    let mut page = Page::open(&bridge).await;
+    let huge = ClientMsg::Send {
+        conn: 1,
+        data: Data::Text("x".repeat(10_000)),
+    };
+    page.say(huge).await;
+    let (code, reason) = page.closed().await;
+    assert_eq!(code, CloseCode::Size);
+    assert!(reason.contains("4096"), "{reason}");
+    assert!(
+        page.seen.iter().any(|m| matches!(
+            m,
+            ServerMsg::Refused {
+                reason: Refusal::TooLarge,
+                ..
+            }
+        )),
+        "{:?}",
+        page.seen
+    );
+    bystander.start_server(1, Mode::Echo, Transport::Tcp).await;
+    bridge.stop().await.expect("clean stop");
+}
+
+/// Servers, connections and sessions are limited, each with a clear refusal.
+#[tokio::test]
+async fn limits_are_enforced() {
+    let config = BridgeConfig {
+        limits: SessionLimits {
+            max_sessions: 2,
+            max_servers_per_session: 1,
+            max_connections_per_session: 1,
+            ..SessionLimits::default()
+        },
+        ..BridgeConfig::default()
+    };
+    let bridge = start_with(config, Mode::Echo).await;
+    let mut page = Page::open(&bridge).await;
+    page.start_server(1, Mode::Echo, Transport::Tcp).await;
+    page.say(ClientMsg::StartServer {
+        server: 2,
+        mode: Mode::Echo,
+        transport: Transport::Tcp,
+        family: Family::Ipv4,
+        backlog: None,
+        greeting: None,
+    })
+    .await;
+    assert_eq!(page.until_refused().await.0, Refusal::Limit);
+    page.connect(1, Target::Server { id: 1 }).await;
+    page.until_step(Lane::Client, 1, "connected").await;
+    page.connect(2, Target::Public).await;
+    assert_eq!(page.until_refused().await.0, Refusal::Limit);
+    page.connect(1, Target::Public).await;
+    // Conn 1 is open, so its id is in use (checked before the count).
+    let (reason, _) = page.until_refused().await;
+    assert!(matches!(reason, Refusal::InUse | Refusal::Limit));
+
+    let _second = Page::open(&bridge).await;
+    let third = connect_async(bridge.ws_url()).await;
+    match third {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 503),
+        other => panic!("expected 503, got {other:?}"),
+    }
+    bridge.stop().await.expect("clean stop");
+}
+
+/// A browser that stops reading while the target keeps sending: the
+/// bridge stops reading the socket, and its queue never exceeds
+/// --max-buffered-bytes. When the browser reads again, data flows again.
+#[tokio::test]
+async fn a_stalled_browser_gets_backpressure_not_buffering() {
+    // An allowed target that streams bytes for as long as anyone reads.
+    let source = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("binds");
+    let target = source.local_addr().expect("addr").to_string();
+    let (stalled_tx, stalled_rx) = tokio::sync::oneshot::channel();
+    let streamer = tokio::spawn(async move {
+        let (mut socket, _) = source.accept().await.expect("accepts");
+        let chunk = vec![b'z'; 16 * 1024];
+        let mut sent = 0usize;
+        let mut stalled_tx = Some(stalled_tx);
+        loop {
+            // A write that cannot finish for a while means every buffer on
+            // the way (the bridge's included) is full: report how much got
+            // out, then keep pushing.
+            match tokio::time::timeout(Duration::from_millis(500), socket.write_all(&chunk)).await {
+                Ok(Ok(())) => sent += chunk.len(),
+                Ok(Err(_)) => return sent,
+                Err(_) => {
+                    if let Some(tx) = stalled_tx.take() {
+                        let _ = tx.send(sent);
+                    }
+                }
+            }
+        }
+    });
+    let limit = 64 * 1024;
+    let config = BridgeConfig {
+        allow_targets: AllowList::new([target.as_str()]),
+        limits: SessionLimits {
+            max_buffered_bytes: limit,
+            ..SessionLimits::default()
+        },
+        ..BridgeConfig::default()
+    };
+    let bridge = start_with(config, Mode::Echo).await;
+    let mut page = Page::open(&bridge).await;
+    page.connect(1, Target::Addr { addr: target }).await;
+    page.until_step(Lane::Client, 1, "recv").await;
+    // Now the page stops reading, and the stream stalls.
+    let sent = tokio::time::timeout(Duration::from_secs(60), stalled_rx)
+        .await
+        .expect("the stream stalls: backpressure reached the source")
+        .expect("streamer");
+    let metrics = bridge.metrics();
+    assert!(
+        metrics.peak_session_queued_to_page_bytes <= limit,
+        "{metrics:?} (limit {limit})"
+    );
+    assert!(metrics.queued_to_page_bytes <= limit, "{metrics:?}");
+    assert!(
+        metrics.queued_to_page_bytes > 0,
+        "the queue is in use: {metrics:?}"
+    );
+    assert!(sent > 0);
+    // Reading again makes it flow again.
+    let before = page.bytes(Lane::Client, 1, "recv").len();
+    while page.bytes(Lane::Client, 1, "recv").len() < before + 1024 * 1024 {
+        page.next().await;
+    }
+    // The /metrics endpoint says the same, as JSON.
+    let body = http_get(bridge.http_addr, "/metrics").await;
+    assert!(body.contains("peak_session_queued_to_page_bytes"), "{body}");
+    bridge.stop().await.expect("clean stop");
+    streamer.abort();
+}
+
+/// An idle session is closed (1001) after --session-idle-timeout.
+#[tokio::test]
+async fn an_idle_session_is_closed() {
+    let config = BridgeConfig {
+        limits: SessionLimits {
+            idle_timeout: Duration::from_millis(300),
+            ..SessionLimits::default()
+        },
+        ..BridgeConfig::default()
+    };
+    let bridge = start_with(config, Mode::Echo).await;
+    let mut page = Page::open(&bridge).await;
+    let (code, reason) = page.closed().await;
+    assert_eq!(code, CloseCode::Away);
+    assert!(reason.contains("without a message"), "{reason}");
+    bridge.stop().await.expect("clean stop");
+}
+
+/// Shutdown with live sessions (and a relay): every client gets a close
+/// frame 1001 "bridge shutting down", and the bridge stops in time.
+#[tokio::test]
+async fn shutdown_closes_every_session() {
+    let bridge = start(Mode::Echo).await;
+    let mut pages = Vec::new();
+    for _ in 0..3 {
+        let mut page = Page::open(&bridge).await;
+        page.start_server(1, Mode::Echo, Transport::Tcp).await;
+        page.connect(1, Target::Server { id: 1 }).await;
+        page.until_step(Lane::Client, 1, "connected").await;
+        pages.push(page);
+    }
+    let (mut relay, _) = connect_async(format!(
+        "ws://{}/relay?target={}",
+        bridge.http_addr,
+        bridge.lab_addr()
+    ))
+    .await
+    .expect("relay opens");
+    bridge.shutdown.cancel();
+    for page in &mut pages {
+        let (code, reason) = page.closed().await;
+        assert_eq!(code, CloseCode::Away);
+        assert_eq!(reason, "bridge shutting down");
+    }
+    let frame = tokio::time::timeout(WAIT, relay.next())
+        .await
+        .expect("in time");
+    assert!(
+        matches!(&frame, Some(Ok(Message::Close(Some(f)))) if f.code == CloseCode::Away),
+        "{frame:?}"
+    );
+    tokio::time::timeout(Duration::from_secs(10), bridge.handle)
+        .await
+        .expect("the bridge stops in time")
+        .expect("joins")
+        .expect("clean stop");
+}
+
+/// /relay carries 1 MiB of random bytes to the echo server and back,
+/// byte for byte, and answers the `binary` subprotocol.
+#[tokio::test]
+async fn relay_round_trips_a_mebibyte() {
+    let bridge = start(Mode::Echo).await;
+    let url = format!(
+        "ws://{}/relay?target={}",
+        bridge.http_addr,
+        bridge.lab_addr()
+    );
+    let mut request = url.into_client_request().expect("request");
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "binary".parse().expect("header"));
+    let (ws, response) = connect_async(request).await.expect("relay opens");
+    assert_eq!(
+        response
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .map(|v| v.as_bytes()),
+        Some(&b"binary"[..])
+    );
+    let mut data = vec![0u8; 1 << 20];
+    rand::rng().fill_bytes(&mut data);
+    let (mut tx, mut rx) = ws.split();
+    let sending = {
+        let data = data.clone();
+        tokio::spawn(async move {
+            for chunk in data.chunks(32 * 1024) {
+                tx.send(Message::binary(chunk.to_vec()))
+                    .await
+                    .expect("sends");
+            }
+            tx
+        })
+    };
+    let mut back = Vec::with_capacity(data.len());
+    while back.len() < data.len() {
+        match tokio::time::timeout(WAIT, rx.next())
+            .await
+            .expect("in time")
+        {
+            Some(Ok(Message::Binary(bytes))) => back.extend_from_slice(&bytes),
+            other => panic!("expected binary, got {other:?}"),
+        }
+    }
+    assert!(back == data, "the bytes came back unchanged");
+    let mut tx = sending.await.expect("sender");
+    tx.send(Message::Close(None)).await.expect("closes");
+    bridge.stop().await.expect("clean stop");
+}
+
+/// The path form `/relay/HOST:PORT` works too.
+#[tokio::test]
+async fn relay_path_form() {
+    let bridge = start(Mode::Echo).await;
+    let url = format!("ws://{}/relay/{}", bridge.http_addr, bridge.lab_addr());
+    let (mut ws, _) = connect_async(url).await.expect("relay opens");
+    ws.send(Message::binary(b"abc".to_vec()))
+        .await
+        .expect("sends");
+    match tokio::time::timeout(WAIT, ws.next())
+        .await
+        .expect("in time")
+    {
+        Some(Ok(Message::Binary(bytes))) => assert_eq!(&bytes[..], b"abc"),
+        other => panic!("expected binary, got {other:?}"),
+    }
+    bridge.stop().await.expect("clean stop");
+}
+
+/// /relay to a target that is not allowed: 403 before any upgrade.
+#[tokio::test]
+async fn relay_refuses_targets_not_allowed() {
+    let bridge = start(Mode::Echo).await;
+    for target in ["127.0.0.1:22", "example.org:80"] {
+        let url = format!("ws://{}/relay?target={target}", bridge.http_addr);
+        match connect_async(url).await {
+            Err(tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 403);
+                let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+                    .to_string();
+                assert!(body.contains("--allow-target"), "{body}");
+            }
+            other => panic!("expected 403, got {other:?}"),
+        }
+    }
+    bridge.stop().await.expect("clean stop");
+}
+
+/// A WebSocket from a foreign Origin gets 403, on /ws and /relay; the
+/// page's own origin and --allow-origin entries are let in.
+#[tokio::test]
+async fn a_foreign_origin_gets_403() {
+    let config = BridgeConfig {
+        allow_origins: vec!["http://127.0.0.1:8000".into()],
+        ..BridgeConfig::default()
+    };
+    let bridge = start_with(config, Mode::Echo).await;
+    let with_origin = |url: String, origin: &str| {
+        let mut request = url.into_client_request().expect("request");
+        request
+            .headers_mut()
+            .insert("Origin", origin.parse().expect("header"));
+        request
+    };
+    let relay = format!(
+        "ws://{}/relay?target={}",
+        bridge.http_addr,
+        bridge.lab_addr()
+    );
+    for url in [bridge.ws_url(), relay] {
+        match connect_async(with_origin(url.clone(), "https://evil.example")).await {
+            Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+            other => panic!("expected 403, got {other:?}"),
+        }
+        let own = format!("http://{}", bridge.http_addr);
+        connect_async(with_origin(url.clone(), &own))
+            .await
+            .expect("own origin");
+        connect_async(with_origin(url, "http://127.0.0.1:8000"))
+            .await
+            .expect("listed origin");
+    }
+    bridge.stop().await.expect("clean stop");
+}
+
+/// Without a built page, `/` explains how to build it instead of a 404.
+#[tokio::test]
+async fn an_unbuilt_page_says_how_to_build_it() {
+    let bridge = start(Mode::Echo).await;
+    let body = http_get(bridge.http_addr, "/").await;
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(body.contains("not built"), "{body}");
+    bridge.stop().await.expect("clean stop");
+}
+
+/// A plain HTTP/1.1 GET, the whole response as text.
+async fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).await.expect("connects");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("writes");
+    let mut response = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut response))
+        .await
+        .expect("in time")
+        .expect("reads");
+    String::from_utf8_lossy(&response).into_owned()
+}

@@ -32,7 +32,8 @@ impl ConnFilter {
         }
     }
 
-    fn matches(self, conn: Option<ConnId>) -> bool {
+    /// True when an event of connection `conn` passes.
+    pub fn matches(self, conn: Option<ConnId>) -> bool {
         match self {
             ConnFilter::All => true,
             ConnFilter::NoConn => conn.is_none(),
@@ -78,10 +79,10 @@ impl KindFilter {
 
     pub fn title(self) -> &'static str {
         match self {
-            KindFilter::All => "All kinds",
-            KindFilter::Data => "Data (send/recv)",
-            KindFilter::Connection => "Connection set-up and close",
-            KindFilter::Print => "Printed lines",
+            KindFilter::All => "All",
+            KindFilter::Data => "Data",
+            KindFilter::Connection => "Set-up and close",
+            KindFilter::Print => "Printed",
             KindFilter::Errors => "Errors",
         }
     }
@@ -178,6 +179,9 @@ mod tests {
         assert_eq!(shown(&filter), vec![a, b]);
         assert!(!filter.is_empty());
         assert_eq!(ConnFilter::from_value("7"), ConnFilter::Conn(7));
-        assert_eq!(ConnFilter::from_value(&ConnFilter::NoConn.value()), ConnFilter::NoConn);
+        assert_eq!(
+            ConnFilter::from_value(&ConnFilter::NoConn.value()),
+            ConnFilter::NoConn
+        );
     }
 }

@@ -78,6 +78,36 @@ impl Task {
         }
     }
 
+    /// The task a recorded trace looks like, judged by what its server
+    /// did: datagrams are UDP, reading is the echo, only sending is the
+    /// greeting, only accepting is Task 1.
+    pub fn infer(events: &[protocol::TraceEvent]) -> Option<Task> {
+        use protocol::Step;
+        let server = || events.iter().filter(|e| e.lane == Lane::Server);
+        let did = |f: fn(&Step) -> bool| server().any(|e| f(&e.step));
+        if did(|s| {
+            matches!(
+                s,
+                Step::RecvFrom { .. }
+                    | Step::SendTo { .. }
+                    | Step::Socket {
+                        transport: Transport::Udp,
+                        ..
+                    }
+            )
+        }) {
+            Some(Task::Udp)
+        } else if did(|s| matches!(s, Step::Recv { .. })) {
+            Some(Task::Echo)
+        } else if did(|s| matches!(s, Step::Send { .. })) {
+            Some(Task::Greet)
+        } else if did(|s| matches!(s, Step::Accept { .. })) {
+            Some(Task::Connect)
+        } else {
+            None
+        }
+    }
+
     /// One sentence on what to try with this task.
     pub fn hint(self) -> &'static str {
         match self {
@@ -87,9 +117,7 @@ impl Task {
             Task::Greet => {
                 "Start the server and connect: the server sends its greeting, then closes."
             }
-            Task::Echo => {
-                "Start the server, connect, then type a message: every byte comes back."
-            }
+            Task::Echo => "Start the server, connect, then type a message: every byte comes back.",
             Task::Udp => {
                 "No connection in UDP: each sendto() is one datagram, each recvfrom() reads one."
             }
@@ -171,8 +199,10 @@ fn marker(task: Task, lane: Lane, step: &str) -> Option<&'static str> {
         (Lane::Client, "recv_from") => "s.recvfrom(",
         (Lane::Client, "shutdown") if task == Task::Echo => "s.shutdown(",
         (Lane::Client, "close") => "s.close()",
+        // Which call failed is not in the event; the server's usual
+        // failure is bind() (address in use), the client's is connect().
         (_, "error") => match lane {
-            Lane::Server => "s.accept()",
+            Lane::Server => "s.bind(",
             Lane::Client if udp => "s.sendto(",
             Lane::Client => "s.connect(",
         },
@@ -181,134 +211,225 @@ fn marker(task: Task, lane: Lane, step: &str) -> Option<&'static str> {
     Some(found)
 }
 
-const SERVER_TASK1: &str = r#"# server.py (Task 1): accept a connection and say who it is from
+/// Splits a Python line into code and its `# comment` (a `#` inside a
+/// string literal is code), so the panel can colour comments.
+pub fn split_comment(line: &str) -> (&str, &str) {
+    let mut quote = None;
+    for (i, c) in line.char_indices() {
+        match (c, quote) {
+            ('"' | '\'', None) => quote = Some(c),
+            (c, Some(q)) if c == q => quote = None,
+            ('#', None) => return line.split_at(i),
+            _ => {}
+        }
+    }
+    (line, "")
+}
+
+/// What a student should notice about a step, in one or two sentences.
+pub fn what_to_notice(step: &protocol::Step) -> &'static str {
+    use protocol::Step;
+    match step {
+        Step::Socket { .. } => "socket() makes an endpoint; it is not connected to anything yet.",
+        Step::Bind { .. } => {
+            "bind() gives the socket its address: the (host, port) clients will use."
+        }
+        Step::Listen { .. } => {
+            "listen(5) turns the socket into a listening socket: the operating system now completes handshakes and queues up to 5 clients until accept() takes them."
+        }
+        Step::AcceptPaused => {
+            "The server stopped calling accept(): new clients still connect (the OS finishes the handshake) but wait in the backlog queue."
+        }
+        Step::AcceptResumed => {
+            "The server calls accept() again and takes waiting clients from the queue."
+        }
+        Step::Accept { .. } => {
+            "accept() returns a NEW socket for this client; the listening socket keeps listening for the next one."
+        }
+        Step::Connect { .. } => {
+            "connect() starts the three-way handshake (SYN, SYN-ACK, ACK) with the server."
+        }
+        Step::Connected { .. } => {
+            "connect() returned: the handshake is done. Notice it can finish before the server's accept(): the OS completes it."
+        }
+        Step::Send { .. } => {
+            "send() copies bytes into the socket's buffer; TCP delivers them as a stream, not as separate messages."
+        }
+        Step::Recv { .. } => {
+            "recv() returns whatever bytes have arrived, up to the size asked: two sends may come as one recv, or one send as two."
+        }
+        Step::RecvEof => {
+            "recv() returned 0 bytes (b''): the other side closed its sending direction. This is how a program knows the conversation is over."
+        }
+        Step::SendTo { .. } => {
+            "sendto() sends one datagram to an address; no connection is needed."
+        }
+        Step::RecvFrom { .. } => {
+            "recvfrom() returns exactly one datagram and who sent it; datagrams are never merged."
+        }
+        Step::Shutdown => {
+            "shutdown(SHUT_WR) says \"I will send no more\" but keeps reading: the peer's recv() returns b''."
+        }
+        Step::Close => {
+            "close() releases the socket; the peer sees end-of-file (or a reset if data was unread)."
+        }
+        Step::Print { .. } => "A line the lab's program prints to its terminal.",
+        Step::Error { .. } => "The call failed; the explanation below says why.",
+    }
+}
+
+const SERVER_TASK1: &str = r#"# server.py (Task 1): accept connections
 import socket
 
-# create a socket: AF_INET means IPv4, SOCK_STREAM means TCP
+# AF_INET means IPv4, SOCK_STREAM means TCP
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-Host = socket.gethostname()  # the name of this machine
-Port = 1234                  # the port clients will connect to
-s.bind((Host, Port))         # tie the socket to (host, port)
-s.listen(5)                  # listen; queue up to 5 waiting clients
+Host = socket.gethostname()  # this machine
+Port = 1234
+# tie the socket to (host, port)
+s.bind((Host, Port))
+# listen; queue up to 5 waiting clients
+s.listen(5)
 
 while True:
-    # now our endpoint knows about the OTHER endpoint.
-    # accept() waits for a client and returns a NEW socket for it;
-    # s keeps listening for the next client
+    # now our endpoint knows about the OTHER
+    # endpoint. accept() waits for a client and
+    # returns a NEW socket for it; s keeps
+    # listening for the next client
     clientsocket, address = s.accept()
     print(f"Connection from {address} has been established.")
-    clientsocket.close()     # done with this client
+    # done with this client
+    clientsocket.close()
 "#;
 
 const CLIENT_TASK1: &str = r#"# client.py (Task 1): connect to the server
 import socket
 
-# the same kind of socket as the server's: IPv4, TCP
+# the same kind of socket: IPv4, TCP
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-# no bind(): the operating system picks a free port for the client.
-# connect() does the three-way handshake with the listening server
+# no bind(): the OS picks the client's port.
+# connect() does the three-way handshake
 s.connect((socket.gethostname(), 1234))
-s.close()                    # hang up
+# hang up
+s.close()
 "#;
 
-const SERVER_TASK2: &str = r#"# server.py (Task 2): greet every client that connects
+const SERVER_TASK2: &str = r#"# server.py (Task 2): greet each client
 import socket
 
-# create a socket: AF_INET means IPv4, SOCK_STREAM means TCP
+# AF_INET means IPv4, SOCK_STREAM means TCP
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-Host = socket.gethostname()  # the name of this machine
-Port = 1234                  # the port clients will connect to
-s.bind((Host, Port))         # tie the socket to (host, port)
-s.listen(5)                  # listen; queue up to 5 waiting clients
+Host = socket.gethostname()  # this machine
+Port = 1234
+# tie the socket to (host, port)
+s.bind((Host, Port))
+# listen; queue up to 5 waiting clients
+s.listen(5)
 
 while True:
     # accept() returns a NEW socket for this client
     clientsocket, address = s.accept()
     print(f"Connection from {address} has been established.")
-    # send the message as bytes on the client's socket
+    # send the message, as bytes, to this client
     clientsocket.send(bytes("Thank you for connecting\n", "utf-8"))
-    clientsocket.close()     # the client's recv() now returns b''
+    # the client's recv() now returns b''
+    clientsocket.close()
 "#;
 
-const CLIENT_TASK2: &str = r#"# client.py (Task 2): connect and print the server's message
+const CLIENT_TASK2: &str = r#"# client.py (Task 2): print the server's message
 import socket
 
-# the same kind of socket as the server's: IPv4, TCP
+# the same kind of socket: IPv4, TCP
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.connect((socket.gethostname(), 1234))  # handshake with the server
-# recv() waits for bytes; 1024 is the most it returns at once
+# the three-way handshake with the server
+s.connect((socket.gethostname(), 1234))
+# wait for bytes; at most 1024 at once
 msg = s.recv(1024)
-print(msg.decode("utf-8"))   # bytes -> text, then show it
+# bytes -> text, then show it
+print(msg.decode("utf-8"))
 s.close()
 "#;
 
 const SERVER_TASK3: &str = r#"# server.py (Task 3): an echo server
 import socket
 
-# create a socket: AF_INET means IPv4, SOCK_STREAM means TCP
+# AF_INET means IPv4, SOCK_STREAM means TCP
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-Host = socket.gethostname()  # the name of this machine
-Port = 1234                  # the port clients will connect to
-s.bind((Host, Port))         # tie the socket to (host, port)
-s.listen(5)                  # listen; queue up to 5 waiting clients
+Host = socket.gethostname()  # this machine
+Port = 1234
+# tie the socket to (host, port)
+s.bind((Host, Port))
+# listen; queue up to 5 waiting clients
+s.listen(5)
 
 while True:
     # accept() returns a NEW socket for this client
     clientsocket, address = s.accept()
     print(f"Connection from {address} has been established.")
     while True:
-        # recv() returns what has arrived so far: TCP is a byte
-        # stream, so two sends may arrive as one recv
+        # what has arrived so far: TCP is a byte
+        # stream, two sends may come as one recv
         data = clientsocket.recv(1024)
-        if not data:         # b'' means the client closed its side
+        # b'' means the client closed its side
+        if not data:
             break
-        clientsocket.send(data)  # send the same bytes back
+        # send the same bytes back
+        clientsocket.send(data)
     clientsocket.close()
 "#;
 
-const CLIENT_TASK3: &str = r#"# client.py (Task 3): send messages and print the echo
+const CLIENT_TASK3: &str = r#"# client.py (Task 3): send, print the echo
 import socket
 
-# the same kind of socket as the server's: IPv4, TCP
+# the same kind of socket: IPv4, TCP
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.connect((socket.gethostname(), 1234))  # handshake with the server
+# the three-way handshake with the server
+s.connect((socket.gethostname(), 1234))
 
 while True:
-    msg = input("> ")        # what the student types
+    # what the student types
+    msg = input("> ")
     if not msg:
         break
-    s.send(msg.encode("utf-8"))  # text -> bytes, then send
-    data = s.recv(1024)      # wait for the echo
+    # text -> bytes, then send
+    s.send(msg.encode("utf-8"))
+    # wait for the echo
+    data = s.recv(1024)
     print("Echo:", data.decode("utf-8"))
 
-s.shutdown(socket.SHUT_WR)   # "I will send no more" (the server sees b'')
+# "I will send no more": the server gets b''
+s.shutdown(socket.SHUT_WR)
 s.close()
 "#;
 
-const SERVER_UDP: &str = r#"# server.py (UDP): an echo server without connections
+const SERVER_UDP: &str = r#"# server.py (UDP): echo without connections
 import socket
 
-# SOCK_DGRAM means UDP: messages (datagrams), not a byte stream
+# SOCK_DGRAM means UDP: datagrams, not a stream
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-Host = socket.gethostname()  # the name of this machine
-Port = 1234                  # the port clients send to
-s.bind((Host, Port))         # tie the socket to (host, port)
-# no listen() and no accept(): UDP has no connections
+Host = socket.gethostname()  # this machine
+Port = 1234
+# tie the socket to (host, port)
+s.bind((Host, Port))
+# no listen() and no accept() in UDP
 
 while True:
-    # recvfrom() returns one whole datagram and who sent it
+    # one whole datagram, and who sent it
     data, address = s.recvfrom(1024)
-    s.sendto(data, address)  # send it back to that sender
+    # send it back to that sender
+    s.sendto(data, address)
 "#;
 
-const CLIENT_UDP: &str = r#"# client.py (UDP): send a datagram and read the echo
+const CLIENT_UDP: &str = r#"# client.py (UDP): send a datagram
 import socket
 
 # SOCK_DGRAM means UDP
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-server = (socket.gethostname(), 1234)  # where to send; no connect()
-s.sendto(b"hello", server)   # one sendto() = one datagram
-data, address = s.recvfrom(1024)  # one recvfrom() = one datagram
+# where to send; there is no connect()
+server = (socket.gethostname(), 1234)
+# one sendto() is one datagram
+s.sendto(b"hello", server)
+# one recvfrom() reads one datagram
+data, address = s.recvfrom(1024)
 print("Echo:", data.decode("utf-8"))
 s.close()
 "#;
@@ -342,7 +463,10 @@ mod tests {
                     if task == Task::Udp && lane == Lane::Server && step == "close" {
                         continue;
                     }
-                    assert!(task.line_for(lane, step).is_some(), "{task:?} {lane:?} {step}");
+                    assert!(
+                        task.line_for(lane, step).is_some(),
+                        "{task:?} {lane:?} {step}"
+                    );
                 }
             }
         }
@@ -358,6 +482,16 @@ mod tests {
     }
 
     #[test]
+    fn comments_are_split_outside_strings() {
+        assert_eq!(
+            split_comment("s.listen(5)  # queue up to 5"),
+            ("s.listen(5)  ", "# queue up to 5")
+        );
+        assert_eq!(split_comment("x = \"#1\"  # n"), ("x = \"#1\"  ", "# n"));
+        assert_eq!(split_comment("import socket"), ("import socket", ""));
+    }
+
+    #[test]
     fn tasks_round_trip_their_values() {
         for task in Task::ALL {
             assert_eq!(Task::from_value(task.value()), Some(task));
@@ -365,5 +499,9 @@ mod tests {
         assert_eq!(Task::from_value("chat"), None);
         assert_eq!(Task::Udp.transport(), Transport::Udp);
         assert_eq!(Task::for_server(Mode::Echo, Transport::Udp), Task::Udp);
+        let sample = crate::export::parse_json(crate::sample::TRACE).unwrap();
+        assert_eq!(Task::infer(&sample), Some(Task::Echo));
+        assert_eq!(Task::infer(&sample[..8]), Some(Task::Connect));
+        assert_eq!(Task::infer(&[]), None);
     }
 }

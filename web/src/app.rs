@@ -1,0 +1,157 @@
+//! The page: one reducer for all state, the bridge connection, and the
+//! layout of the components.
+
+use crate::browser;
+use crate::components::{
+    CodePanel, Composer, EventDetail, EventLog, ExportBar, FilterBar, Header, LabControls, Notices,
+    PlaybackBar, SequenceDiagram,
+};
+use crate::hooks::{use_bridge, use_interval};
+use crate::sample;
+use crate::state::{Action, BridgeStatus, LabState, Theme};
+use protocol::Transport;
+use yew::prelude::*;
+
+/// The state the page opens with: saved display preferences applied.
+fn initial_state() -> LabState {
+    let mut state = LabState::default();
+    state.theme = browser::load_pref("theme")
+        .map(|v| Theme::from_value(&v))
+        .unwrap_or_default();
+    state.projector = browser::load_pref("projector").as_deref() == Some("1");
+    state
+}
+
+#[component]
+pub fn App() -> Html {
+    let lab = use_reducer(initial_state);
+    use_bridge(&lab);
+
+    // Components get this one callback; it never changes, so it never
+    // makes a memoised component render again.
+    let onaction = {
+        let dispatcher = lab.dispatcher();
+        use_callback((), move |action: Action, _| dispatcher.dispatch(action))
+    };
+    use_interval(
+        lab.playing,
+        lab.speed.interval_ms(),
+        onaction.reform(|()| Action::Tick),
+    );
+
+    // `?demo` loads the sample trace (`?demo=8` also selects event 8).
+    {
+        let onaction = onaction.clone();
+        use_effect_with((), move |_| {
+            if let Some(value) = browser::query("demo") {
+                onaction.emit(Action::Import(sample::TRACE.to_string()));
+                if let Ok(seq) = value.parse() {
+                    onaction.emit(Action::Select(seq));
+                }
+            }
+        });
+    }
+    // Display preferences live on <html>, where the CSS reads them.
+    use_effect_with((lab.theme, lab.projector), |&(theme, projector)| {
+        let theme_attr = (theme != Theme::Auto).then_some(theme.value());
+        browser::set_root_attribute("data-theme", theme_attr);
+        browser::set_root_attribute("data-projector", projector.then_some("on"));
+        browser::save_pref("theme", theme.value());
+        browser::save_pref("projector", if projector { "1" } else { "0" });
+    });
+
+    let online = lab.status == BridgeStatus::Open;
+    let conn = lab.conn();
+    let can_send = online && conn.is_some_and(|c| c.can_send());
+    let can_shutdown = can_send && conn.is_some_and(|c| c.transport == Transport::Tcp);
+    let can_close = online && conn.is_some_and(|c| !c.closed);
+    let selected_entry = lab.selected.and_then(|seq| lab.trace.get(seq)).cloned();
+    let code_selection = selected_entry
+        .as_ref()
+        .map(|e| (e.event.lane, e.event.step.name()));
+    let number = lab
+        .selected
+        .map_or(0, |seq| seq.saturating_sub(lab.trace.first_seq()) + 1);
+    let position = match (lab.selected, lab.trace.len()) {
+        (_, 0) => "No events".to_string(),
+        (Some(_), n) if lab.replay => format!("Step {number} of {n}"),
+        (Some(_), n) => format!("Event {number} of {n}"),
+        (None, n) => format!("{n} events, live"),
+    };
+
+    html! {
+        <div class="app">
+            <Header
+                status={lab.status}
+                bridge={lab.bridge.as_ref().map(|b| AttrValue::from(b.bridge.clone()))}
+                projector={lab.projector}
+                theme={lab.theme}
+                onaction={onaction.clone()}
+            />
+            <main class="layout">
+                <div class="column left">
+                    <LabControls
+                        {online}
+                        task={lab.task}
+                        server={lab.server().cloned()}
+                        conns={lab.conns.clone()}
+                        current_conn={lab.current_conn}
+                        public_server={lab.bridge.as_ref().and_then(|b| b.public_server.clone())}
+                        onaction={onaction.clone()}
+                    />
+                    <Notices notices={lab.notices.clone()} onaction={onaction.clone()} />
+                    <Composer {can_send} {can_shutdown} {can_close} onaction={onaction.clone()} />
+                    if let Some(limits) = lab.bridge.as_ref().map(|b| &b.limits) {
+                        <p class="limits">
+                            { format!(
+                                "This bridge allows {} servers and {} clients per page, {} bytes per message, {} s idle.",
+                                limits.max_servers, limits.max_connections, limits.max_message_bytes, limits.idle_timeout_secs
+                            ) }
+                        </p>
+                    }
+                </div>
+                <section class="column trace" aria-labelledby="trace-title">
+                    <h2 id="trace-title" class="sr-only">{ "Trace" }</h2>
+                    <PlaybackBar
+                        playing={lab.playing}
+                        live={lab.selected.is_none() && !lab.replay}
+                        speed={lab.speed}
+                        position={AttrValue::from(position)}
+                        has_events={!lab.trace.is_empty()}
+                        onaction={onaction.clone()}
+                    />
+                    <div class="views">
+                        <div class="panel view diagram-panel">
+                            <SequenceDiagram
+                                trace={lab.trace.clone()}
+                                filter={lab.filter.clone()}
+                                selected={lab.selected}
+                                shown_upto={lab.shown_upto()}
+                                onaction={onaction.clone()}
+                            />
+                        </div>
+                        <div class="panel view log-panel">
+                            <FilterBar
+                                filter={lab.filter.clone()}
+                                conns={lab.trace.conns().to_vec()}
+                                onaction={onaction.clone()}
+                            />
+                            <EventLog
+                                trace={lab.trace.clone()}
+                                filter={lab.filter.clone()}
+                                selected={lab.selected}
+                                shown_upto={lab.shown_upto()}
+                                onaction={onaction.clone()}
+                            />
+                        </div>
+                    </div>
+                    <ExportBar trace={lab.trace.clone()} onaction={onaction.clone()} />
+                </section>
+                <div class="column right">
+                    <EventDetail entry={selected_entry} {number} />
+                    <CodePanel task={lab.task} selected={code_selection} />
+                </div>
+            </main>
+        </div>
+    }
+}

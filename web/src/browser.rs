@@ -1,0 +1,118 @@
+//! The few browser calls the page makes besides the WebSocket (which lives
+//! in `hooks::use_bridge`): downloads, reading a chosen file, the address
+//! bar, the `<html>` element's attributes, saved preferences.
+//!
+//! Each fails quietly (returns `None` or does nothing) when the browser
+//! says no: none of them is worth breaking the page for.
+
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, BlobPropertyBag, File, HtmlAnchorElement, Url};
+
+/// Offers `content` as a file download named `filename`.
+pub fn download(filename: &str, mime: &str, content: &str) {
+    let Some(document) = document() else {
+        return;
+    };
+    let parts = js_sys::Array::of1(&JsValue::from_str(content));
+    let options = BlobPropertyBag::new();
+    options.set_type(mime);
+    let Ok(blob) = Blob::new_with_str_sequence_and_options(&parts, &options) else {
+        return;
+    };
+    let Ok(url) = Url::create_object_url_with_blob(&blob) else {
+        return;
+    };
+    if let Some(anchor) = document
+        .create_element("a")
+        .ok()
+        .and_then(|a| a.dyn_into::<HtmlAnchorElement>().ok())
+    {
+        anchor.set_href(&url);
+        anchor.set_download(filename);
+        anchor.click();
+    }
+    let _ = Url::revoke_object_url(&url);
+}
+
+/// Reads a file the student chose, as text.
+pub async fn read_text(file: File) -> Result<String, String> {
+    let text = JsFuture::from(file.text())
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    text.as_string()
+        .ok_or_else(|| "the file is not text".to_string())
+}
+
+/// The `?name` or `?name=value` part of the page's address.
+pub fn query(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
+    params.get(name)
+}
+
+/// `ws://host/ws` or, under https, `wss://host/ws`, for the page's host.
+pub fn bridge_url() -> Option<String> {
+    let location = web_sys::window()?.location();
+    let scheme = if location.protocol().ok()? == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
+    Some(format!("{scheme}://{}/ws", location.host().ok()?))
+}
+
+/// Sets (or removes, for `None`) an attribute of `<html>`: the CSS reads
+/// `data-theme` and `data-projector` from there.
+pub fn set_root_attribute(name: &str, value: Option<&str>) {
+    let Some(root) = document().and_then(|d| d.document_element()) else {
+        return;
+    };
+    let _ = match value {
+        Some(value) => root.set_attribute(name, value),
+        None => root.remove_attribute(name),
+    };
+}
+
+/// A saved preference.
+pub fn load_pref(key: &str) -> Option<String> {
+    web_sys::window()?
+        .local_storage()
+        .ok()??
+        .get_item(&format!("socket-lab.{key}"))
+        .ok()?
+}
+
+/// Saves a preference (private windows may refuse; that is fine).
+pub fn save_pref(key: &str, value: &str) {
+    if let Some(Ok(Some(storage))) = web_sys::window().map(|w| w.local_storage()) {
+        let _ = storage.set_item(&format!("socket-lab.{key}"), value);
+    }
+}
+
+/// Scrolls `container` (only it, never the page) so the element with this
+/// id is in view. Does nothing when the container does not scroll, as on a
+/// phone where panels are stacked and the page scrolls instead.
+pub fn reveal_in(container: &web_sys::Element, id: &str) {
+    let Some(element) = document().and_then(|d| d.get_element_by_id(id)) else {
+        return;
+    };
+    if container.scroll_height() <= container.client_height() {
+        return;
+    }
+    let outer = container.get_bounding_client_rect();
+    let inner = element.get_bounding_client_rect();
+    let margin = 8.0;
+    let shift = if inner.top() < outer.top() + margin {
+        inner.top() - outer.top() - margin
+    } else if inner.bottom() > outer.bottom() - margin {
+        (inner.bottom() - outer.bottom() + margin).min(inner.top() - outer.top() - margin)
+    } else {
+        return;
+    };
+    container.set_scroll_top(container.scroll_top() + shift as i32);
+}
+
+fn document() -> Option<web_sys::Document> {
+    web_sys::window()?.document()
+}

@@ -1,0 +1,78 @@
+use crate::browser;
+use crate::lab::{Task, split_comment};
+use protocol::Lane;
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct CodePanelProps {
+    pub task: Task,
+    /// The selected event's side and call (`Step::name()`), if any.
+    pub selected: Option<(Lane, &'static str)>,
+}
+
+/// The lab's `server.py` and `client.py` for the task, with the line that
+/// made the selected event highlighted.
+#[component]
+pub fn CodePanel(props: &CodePanelProps) -> Html {
+    let highlight = props
+        .selected
+        .and_then(|(lane, call)| Some((lane, props.task.line_for(lane, call)?)));
+    let panel_ref = use_node_ref();
+    {
+        let panel_ref = panel_ref.clone();
+        use_effect_with(highlight, move |highlight| {
+            if let (Some((lane, line)), Some(panel)) =
+                (highlight, panel_ref.cast::<web_sys::Element>())
+            {
+                browser::reveal_in(&panel, &line_id(*lane, *line));
+            }
+        });
+    }
+    let program = |lane: Lane, name: &str| {
+        let lit = highlight.filter(|(l, _)| *l == lane).map(|(_, n)| n);
+        html! {
+            <figure class="program">
+                <figcaption>{ name }</figcaption>
+                <pre><code>
+                    { for props.task.program(lane).lines().enumerate().map(|(i, line)| {
+                        let n = i + 1;
+                        let (code, comment) = split_comment(line);
+                        html! {
+                            <span
+                                id={line_id(lane, n)}
+                                class={classes!("line", (lit == Some(n)).then_some("highlight"))}
+                                data-line={n.to_string()}
+                            >
+                                <span class="ln" aria-hidden="true">{ n }</span>
+                                { code }
+                                <span class="comment">{ comment }</span>
+                                { "\n" }
+                            </span>
+                        }
+                    }) }
+                </code></pre>
+            </figure>
+        }
+    };
+    let note = match (props.selected, highlight) {
+        (None, _) => "Select an event to see the line of the lab's code that made it.",
+        (Some(_), None) => "The lab's code has no line for this event (the bridge did it).",
+        (Some(_), Some(_)) => "The highlighted line made the selected event.",
+    };
+    html! {
+        <section id="lab-code" class="panel code" aria-labelledby="code-title" ref={panel_ref}>
+            <h2 id="code-title">{ "The lab's code: " }{ props.task.title() }</h2>
+            <p class="hint">{ note }</p>
+            { program(Lane::Server, "server.py") }
+            { program(Lane::Client, "client.py") }
+        </section>
+    }
+}
+
+fn line_id(lane: Lane, line: usize) -> String {
+    let side = match lane {
+        Lane::Server => "server",
+        Lane::Client => "client",
+    };
+    format!("code-{side}-{line}")
+}

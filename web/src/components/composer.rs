@@ -1,0 +1,118 @@
+use crate::state::Action;
+use protocol::{Bytes, Data};
+use web_sys::{HtmlSelectElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct ComposerProps {
+    /// A client is connected and may send.
+    pub can_send: bool,
+    /// The current client can half-close (TCP, not yet shut down).
+    pub can_shutdown: bool,
+    /// The current client is not closed yet.
+    pub can_close: bool,
+    pub onaction: Callback<Action>,
+}
+
+/// What the student types, as text or hex, and the half-close and close
+/// buttons. The draft is this component's own state, as in todomvc.
+#[component]
+pub fn Composer(props: &ComposerProps) -> Html {
+    let draft = use_state(String::new);
+    let hex = use_state(|| false);
+
+    // What the draft would send, or why it cannot be sent.
+    let parsed: Result<Data, String> = if *hex {
+        Bytes::from_hex(&draft)
+            .map(Data::Hex)
+            .map_err(|e| format!("Not hex: {e}"))
+    } else {
+        Ok(Data::Text((*draft).clone()))
+    };
+    let count = match &parsed {
+        Ok(data) if data.len() == 1 => "1 byte".to_string(),
+        Ok(data) => format!("{} bytes", data.len()),
+        Err(why) => why.clone(),
+    };
+
+    let send = {
+        let draft = draft.clone();
+        let parsed = parsed.clone();
+        let onaction = props.onaction.clone();
+        let can_send = props.can_send;
+        Callback::from(move |()| {
+            if !can_send || draft.is_empty() {
+                return;
+            }
+            match &parsed {
+                Ok(data) => {
+                    onaction.emit(Action::Send(data.clone()));
+                    draft.set(String::new());
+                }
+                Err(why) => onaction.emit(Action::Warn(why.clone())),
+            }
+        })
+    };
+    let on_input = {
+        let draft = draft.clone();
+        Callback::from(move |e: InputEvent| {
+            draft.set(e.target_unchecked_into::<HtmlTextAreaElement>().value());
+        })
+    };
+    let on_key = {
+        let send = send.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            // Enter sends; Shift+Enter is a new line; composing (IME) is left alone.
+            if e.key() == "Enter" && !e.shift_key() && !e.is_composing() {
+                e.prevent_default();
+                send.emit(());
+            }
+        })
+    };
+    let on_mode = {
+        let hex = hex.clone();
+        Callback::from(move |e: Event| {
+            hex.set(e.target_unchecked_into::<HtmlSelectElement>().value() == "hex");
+        })
+    };
+    let placeholder = if *hex {
+        "Hex bytes, e.g. 68 65 6c 6c 6f 0a"
+    } else {
+        "Type a message. Enter sends, Shift+Enter adds a new line"
+    };
+    html! {
+        <section class="panel composer" aria-labelledby="composer-title">
+            <h2 id="composer-title">{ "Send from the client" }</h2>
+            <label for="message-input" class="sr-only">{ "Message" }</label>
+            <textarea
+                id="message-input"
+                rows="2"
+                value={(*draft).clone()}
+                placeholder={placeholder}
+                oninput={on_input}
+                onkeydown={on_key}
+                aria-describedby="byte-count"
+            />
+            <div class="buttons">
+                <label class="inline" for="send-mode">{ "As" }</label>
+                <select id="send-mode" onchange={on_mode}>
+                    <option value="text" selected={!*hex}>{ "Text" }</option>
+                    <option value="hex" selected={*hex}>{ "Hex" }</option>
+                </select>
+                <span id="byte-count" class={classes!("byte-count", parsed.is_err().then_some("bad"))}>
+                    { count }
+                </span>
+                <button id="send-button" type="button" class="primary"
+                    disabled={!props.can_send || draft.is_empty() || parsed.is_err()}
+                    onclick={send.reform(|_| ())}>{ "send()" }</button>
+            </div>
+            <div class="buttons">
+                <button id="shutdown-button" type="button" disabled={!props.can_shutdown}
+                    title="shutdown(SHUT_WR): send no more, keep receiving"
+                    onclick={props.onaction.reform(|_| Action::Shutdown)}>{ "shutdown(SHUT_WR)" }</button>
+                <button id="close-button" type="button" disabled={!props.can_close}
+                    onclick={props.onaction.reform(|_| Action::Close)}>{ "close()" }</button>
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,59 @@
+use crate::state::{Action, BridgeStatus, Theme};
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct HeaderProps {
+    pub status: BridgeStatus,
+    /// The bridge's version, once it said hello.
+    pub bridge: Option<AttrValue>,
+    pub projector: bool,
+    pub theme: Theme,
+    pub onaction: Callback<Action>,
+}
+
+/// The title bar: the connection badge and the display toggles.
+#[component]
+pub fn Header(props: &HeaderProps) -> Html {
+    let (glyph, text) = match props.status {
+        BridgeStatus::Connecting => ("◌", "Connecting to the bridge…".to_string()),
+        BridgeStatus::Open => (
+            "●",
+            match &props.bridge {
+                Some(version) => format!("Connected (bridge {version})"),
+                None => "Connected".to_string(),
+            },
+        ),
+        BridgeStatus::Closed => ("○", "Disconnected: reconnecting…".to_string()),
+    };
+    let on_projector = props.onaction.reform(|_| Action::ToggleProjector);
+    let on_theme = props.onaction.reform(|_| Action::CycleTheme);
+    let theme_label = match props.theme {
+        Theme::Auto => "Theme: system",
+        Theme::Light => "Theme: light",
+        Theme::Dark => "Theme: dark",
+    };
+    html! {
+        <header class="topbar">
+            <h1>{ "Socket Lab" }</h1>
+            <span
+                id="ws-status"
+                class={classes!("badge", props.status.value())}
+                data-state={props.status.value()}
+                role="status"
+                title="The WebSocket between this page and the bridge"
+            >
+                <span aria-hidden="true">{ glyph }</span>{ " " }{ text }
+            </span>
+            <span class="spacer"></span>
+            <button
+                id="projector-toggle"
+                type="button"
+                aria-pressed={props.projector.to_string()}
+                onclick={on_projector}
+            >
+                { "Projector mode" }
+            </button>
+            <button id="theme-toggle" type="button" onclick={on_theme}>{ theme_label }</button>
+        </header>
+    }
+}

@@ -1,0 +1,28 @@
+//! The page's components, one per file. Each takes what it shows as props
+//! and reports what the student did through an `on*` callback.
+
+mod code_panel;
+mod composer;
+mod event_detail;
+mod event_log;
+mod event_row;
+mod export_bar;
+mod filter_bar;
+mod header;
+mod lab_controls;
+mod notices;
+mod playback_bar;
+mod sequence_diagram;
+
+pub use code_panel::CodePanel;
+pub use composer::Composer;
+pub use event_detail::EventDetail;
+pub use event_log::EventLog;
+pub use event_row::EventRow;
+pub use export_bar::ExportBar;
+pub use filter_bar::FilterBar;
+pub use header::Header;
+pub use lab_controls::LabControls;
+pub use notices::Notices;
+pub use playback_bar::PlaybackBar;
+pub use sequence_diagram::SequenceDiagram;

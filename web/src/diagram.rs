@@ -1,0 +1,427 @@
+//! The sequence diagram's geometry, and the SVG text of it for export.
+//!
+//! Three vertical lanes, time going down, one row per event:
+//!
+//! - **Browser**: this page. Commands go to the bridge over the WebSocket
+//!   `/ws` and trace reports come back; that hop is drawn dashed, because
+//!   it is not the socket the lab is about.
+//! - **Client socket**: the real TCP/UDP socket the bridge opened for the
+//!   page (what the lab's `client.py` would be).
+//! - **Server**: the lab server (the lab's `server.py`).
+//!
+//! Arrows run from a `send()` to the `recv()`s that read its bytes, from
+//! `connect()` to `accept()`, and from `close()` to the peer's end-of-file,
+//! as [`crate::trace`] matched them. Geometry is plain numbers so it can be
+//! tested natively; the page draws it with yew and [`to_svg`] writes it out
+//! as a file.
+
+use crate::format;
+use crate::trace::Entry;
+use protocol::{Lane, Step};
+use std::collections::HashMap;
+use std::fmt::Write;
+
+/// Width of the drawing, in SVG units.
+pub const WIDTH: f64 = 660.0;
+/// Height of one event's row.
+pub const ROW: f64 = 30.0;
+/// Where the first row starts (below the lane headers).
+pub const TOP: f64 = 64.0;
+/// The x of the Browser, Client socket and Server lanes.
+pub const BROWSER_X: f64 = 100.0;
+pub const CLIENT_X: f64 = 280.0;
+pub const SERVER_X: f64 = 600.0;
+/// The most characters of a label drawn (the log shows all of it).
+pub const LABEL_CHARS: usize = 42;
+
+/// The lanes' headers: x and title.
+pub const LANES: [(f64, &str, &str); 3] = [
+    (BROWSER_X, "Browser", "this page"),
+    (CLIENT_X, "Client socket", "in the bridge"),
+    (SERVER_X, "Server", "lab server"),
+];
+
+/// One event's row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub seq: u64,
+    pub y: f64,
+    pub lane: Lane,
+    /// x of the event's lane.
+    pub x: f64,
+    /// `Step::name()`.
+    pub call: &'static str,
+    /// The bridge's time, `"12.345"` (ms).
+    pub time: String,
+    /// The call's label (`recv() -> 5 bytes "hello"`), beside its lane.
+    pub label: Label,
+    /// `format::direction(..).class`: colours and shapes by kind.
+    pub class: &'static str,
+}
+
+/// Text placed at a point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Label {
+    pub x: f64,
+    pub y: f64,
+    /// `"start"`, `"middle"` or `"end"` (SVG `text-anchor`).
+    pub anchor: &'static str,
+    pub text: String,
+}
+
+/// An arrow between the client socket and the server lanes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arrow {
+    /// The event the arrow ends at.
+    pub seq: u64,
+    pub x1: f64,
+    pub y1: f64,
+    pub x2: f64,
+    pub y2: f64,
+    /// `Step::name()` of the event it starts from (`connect`, `send`,
+    /// `shutdown`, ...): an arrow is named by the call that sent it.
+    pub call: &'static str,
+    /// `Step::name()` of the event it ends at (`accept`, `recv`, ...).
+    pub to_call: &'static str,
+    /// Whether its start is in the window (otherwise it starts at the top).
+    pub from_in_view: bool,
+    /// `"handshake"`, `"data"` or `"fin"`.
+    pub class: &'static str,
+}
+
+/// The WebSocket hop between the page and the bridge's client socket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hop {
+    pub seq: u64,
+    pub y: f64,
+    /// True for a command from the page; false for a report to it.
+    pub to_bridge: bool,
+    /// `Step::name()` of the client-socket event.
+    pub call: &'static str,
+    pub text: &'static str,
+}
+
+/// Everything to draw, for a window of events.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Diagram {
+    pub height: f64,
+    pub rows: Vec<Row>,
+    pub arrows: Vec<Arrow>,
+    pub hops: Vec<Hop>,
+}
+
+fn lane_x(lane: Lane) -> f64 {
+    match lane {
+        Lane::Client => CLIENT_X,
+        Lane::Server => SERVER_X,
+    }
+}
+
+fn other(lane: Lane) -> Lane {
+    match lane {
+        Lane::Client => Lane::Server,
+        Lane::Server => Lane::Client,
+    }
+}
+
+fn arrow_class(step: &Step) -> &'static str {
+    match step {
+        Step::Accept { .. } => "handshake",
+        Step::RecvEof => "fin",
+        _ => "data",
+    }
+}
+
+/// Whether the bridge's client socket did this because the page asked
+/// (`Some(true)`), reported it to the page (`Some(false)`), or neither.
+fn hop(step: &Step) -> Option<(bool, &'static str)> {
+    match step {
+        Step::Connect { .. } => Some((true, "/ws: connect")),
+        Step::Send { .. } | Step::SendTo { .. } => Some((true, "/ws: send")),
+        Step::Shutdown => Some((true, "/ws: shutdown")),
+        Step::Close => Some((true, "/ws: close")),
+        Step::Connected { .. }
+        | Step::Recv { .. }
+        | Step::RecvFrom { .. }
+        | Step::RecvEof
+        | Step::Error { .. } => Some((false, "/ws: trace")),
+        _ => None,
+    }
+}
+
+/// Lays out `entries` (a window of the trace, oldest first). Arrows from
+/// events above the window start at its top edge.
+pub fn layout<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Diagram {
+    let mut diagram = Diagram::default();
+    let mut row_of: HashMap<u64, usize> = HashMap::new();
+    for entry in entries {
+        let y = TOP + ROW * (diagram.rows.len() as f64 + 0.5);
+        let step = &entry.event.step;
+        let lane = entry.event.lane;
+        let x = lane_x(lane);
+        let text = shorten(&format::summary(step), LABEL_CHARS);
+        let call = step.name();
+        // Every event's label sits on its own row beside its lane, so
+        // labels never overlap; arrows are the lines between rows.
+        let y_text = y + 4.0;
+        let label = match lane {
+            Lane::Client => Label {
+                x: x + 10.0,
+                y: y_text,
+                anchor: "start",
+                text,
+            },
+            Lane::Server => Label {
+                x: x - 10.0,
+                y: y_text,
+                anchor: "end",
+                text,
+            },
+        };
+        let from_x = lane_x(other(lane));
+        for link in &entry.links {
+            let from = row_of.get(&link.seq).map(|&r| diagram.rows[r].y);
+            diagram.arrows.push(Arrow {
+                seq: entry.seq,
+                x1: from_x,
+                y1: from.unwrap_or(TOP),
+                x2: x,
+                y2: y,
+                call: link.call,
+                to_call: call,
+                from_in_view: from.is_some(),
+                class: arrow_class(step),
+            });
+        }
+        if lane == Lane::Client
+            && let Some((to_bridge, text)) = hop(step)
+        {
+            diagram.hops.push(Hop {
+                seq: entry.seq,
+                y,
+                to_bridge,
+                call,
+                text,
+            });
+        }
+        row_of.insert(entry.seq, diagram.rows.len());
+        diagram.rows.push(Row {
+            seq: entry.seq,
+            y,
+            lane,
+            x,
+            call,
+            time: format!(
+                "{}.{:03}",
+                entry.event.at_us / 1000,
+                entry.event.at_us % 1000
+            ),
+            label,
+            class: format::direction(step).class,
+        });
+    }
+    diagram.height = TOP + ROW * diagram.rows.len() as f64 + 24.0;
+    diagram
+}
+
+/// At most `max` characters, with `…` when cut.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+/// XML-escapes text for SVG.
+pub fn escape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Styles for the standalone SVG file (the page has its own in CSS).
+const EXPORT_STYLE: &str = "text{font:12px ui-monospace,Menlo,Consolas,monospace;fill:#1b1b1b}\
+.lane-title{font-weight:bold;font-size:13px}.lane-sub{fill:#555;font-size:11px}\
+.lifeline{stroke:#888;stroke-dasharray:4 4}.time{fill:#555;font-size:11px}\
+.arrow{stroke-width:1.6;fill:none}.arrow.data{stroke:#1f5fbf}.arrow.handshake{stroke:#1a7f37}\
+.arrow.fin{stroke:#6e4aa8;stroke-dasharray:6 3}.hop{stroke:#777;stroke-dasharray:3 3;fill:none}\
+.hop-text{fill:#555;font-size:10px}.dot.error{fill:#c62828}.dot{fill:#333}\
+.ah{fill:#333}.label{paint-order:stroke;stroke:#fff;stroke-width:4px;stroke-linejoin:round}";
+
+/// The diagram as a standalone SVG document (for the lab report).
+pub fn to_svg(diagram: &Diagram) -> String {
+    let h = diagram.height;
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {h}" width="{WIDTH}" height="{h}" font-family="monospace"><style>{EXPORT_STYLE}</style>"#
+    );
+    out.push_str(r#"<defs><marker id="ah" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path class="ah" d="M0,0L10,5L0,10z"/></marker></defs>"#);
+    let _ = write!(out, r##"<rect width="{WIDTH}" height="{h}" fill="#fff"/>"##);
+    for (x, title, sub) in LANES {
+        let _ = write!(
+            out,
+            r#"<text class="lane-title" x="{x}" y="22" text-anchor="middle">{title}</text><text class="lane-sub" x="{x}" y="38" text-anchor="middle">{sub}</text><line class="lifeline" x1="{x}" y1="{TOP}" x2="{x}" y2="{h}"/>"#
+        );
+    }
+    for hop in &diagram.hops {
+        let (x1, x2) = if hop.to_bridge {
+            (BROWSER_X, CLIENT_X)
+        } else {
+            (CLIENT_X, BROWSER_X)
+        };
+        let _ = write!(
+            out,
+            r#"<line class="hop" data-call="{}" x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" marker-end="url(#ah)"/><text class="hop-text" x="{tx}" y="{ty}" text-anchor="middle">{}</text>"#,
+            hop.call,
+            hop.text,
+            y = hop.y,
+            tx = (BROWSER_X + CLIENT_X) / 2.0,
+            ty = hop.y - 4.0,
+        );
+    }
+    for arrow in &diagram.arrows {
+        let _ = write!(
+            out,
+            r#"<line class="arrow {}" data-call="{}" data-to-call="{}" x1="{}" y1="{}" x2="{}" y2="{}" marker-end="url(#ah)"/>"#,
+            arrow.class, arrow.call, arrow.to_call, arrow.x1, arrow.y1, arrow.x2, arrow.y2
+        );
+    }
+    for row in &diagram.rows {
+        let _ = write!(
+            out,
+            r#"<text class="time" x="6" y="{}">{}</text><circle class="dot {}" cx="{}" cy="{}" r="4"/>"#,
+            row.y + 4.0,
+            row.time,
+            row.class,
+            row.x,
+            row.y
+        );
+        write_label(&mut out, &row.label);
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+fn write_label(out: &mut String, label: &Label) {
+    let _ = write!(
+        out,
+        r#"<text class="label" x="{}" y="{}" text-anchor="{}">{}</text>"#,
+        label.x,
+        label.y,
+        label.anchor,
+        escape_xml(&label.text)
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::Trace;
+    use protocol::{Bytes, TraceEvent};
+
+    fn ev(lane: Lane, step: Step) -> TraceEvent {
+        TraceEvent {
+            at_us: 1500,
+            lane,
+            server: Some(1),
+            conn: Some(1),
+            server_conn: None,
+            step,
+        }
+    }
+
+    fn echo_trace() -> Trace {
+        let mut trace = Trace::with_cap(100);
+        trace.push(ev(Lane::Server, Step::Listen { backlog: 5 }));
+        trace.push(ev(
+            Lane::Client,
+            Step::Connect {
+                target: "127.0.0.1:1234".into(),
+            },
+        ));
+        trace.push(ev(
+            Lane::Server,
+            Step::Accept {
+                peer: "127.0.0.1:5000".into(),
+                local: "127.0.0.1:1234".into(),
+            },
+        ));
+        trace.push(ev(
+            Lane::Client,
+            Step::Send {
+                data: Bytes(b"<hi>".to_vec()),
+            },
+        ));
+        trace.push(ev(
+            Lane::Server,
+            Step::Recv {
+                data: Bytes(b"<hi>".to_vec()),
+            },
+        ));
+        trace
+    }
+
+    /// connect() draws an arrow to accept(), send() to recv(), labelled
+    /// with the receiving call; set-up calls sit on their own lane.
+    #[test]
+    fn arrows_join_the_matched_calls() {
+        let trace = echo_trace();
+        let d = layout(trace.iter().map(|e| &**e));
+        assert_eq!(d.rows.len(), 5);
+        let calls: Vec<_> = d.arrows.iter().map(|a| (a.call, a.to_call)).collect();
+        assert_eq!(calls, vec![("connect", "accept"), ("send", "recv")]);
+        assert!(d.arrows.iter().all(|a| a.from_in_view));
+        let recv = &d.arrows[1];
+        assert_eq!((recv.x1, recv.x2), (CLIENT_X, SERVER_X));
+        assert_eq!(recv.y1, d.rows[3].y);
+        assert_eq!(recv.y2, d.rows[4].y);
+        assert_eq!(d.rows[4].label.text, "recv() -> 4 bytes \"<hi>\"");
+        assert_eq!(d.rows[0].label.text, "listen(5)");
+        assert!(d.rows[0].label.x < SERVER_X);
+        assert!(d.rows[1].label.x > CLIENT_X);
+        // The page's commands cross the WebSocket hop first.
+        let hops: Vec<_> = d.hops.iter().map(|h| (h.call, h.to_bridge)).collect();
+        assert_eq!(hops, vec![("connect", true), ("send", true)]);
+    }
+
+    /// An arrow whose start scrolled out of the window starts at the top.
+    #[test]
+    fn arrows_from_outside_the_window_start_at_the_top() {
+        let trace = echo_trace();
+        let d = layout(trace.iter().skip(4).map(|e| &**e));
+        assert_eq!(d.arrows.len(), 1);
+        assert_eq!(d.arrows[0].y1, TOP);
+        assert!(!d.arrows[0].from_in_view);
+        assert_eq!(d.arrows[0].call, "send");
+    }
+
+    /// The exported SVG is a document with escaped payload text, arrows
+    /// marked by call, and the three lanes.
+    #[test]
+    fn svg_export_is_escaped_and_complete() {
+        let trace = echo_trace();
+        let svg = to_svg(&layout(trace.iter().map(|e| &**e)));
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+        assert!(svg.trim_end().ends_with("</svg>"));
+        assert!(svg.contains("recv() -&gt; 4 bytes &quot;&lt;hi&gt;&quot;"));
+        assert!(!svg.contains("<hi>"));
+        assert!(
+            svg.contains(r#"class="arrow handshake" data-call="connect" data-to-call="accept""#)
+        );
+        assert!(svg.contains(r#"class="arrow data" data-call="send" data-to-call="recv""#));
+        for (_, title, _) in LANES {
+            assert!(svg.contains(title));
+        }
+        assert!(svg.contains(">1.500</text>"));
+    }
+}

@@ -1,0 +1,7 @@
+//! The page's hooks.
+
+mod use_bridge;
+mod use_interval;
+
+pub use use_bridge::use_bridge;
+pub use use_interval::use_interval;

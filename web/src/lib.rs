@@ -1,0 +1,36 @@
+//! Socket Lab's page: the lab's client, and the views of what its sockets
+//! did, drawn from the bridge's trace.
+//!
+//! # Layout
+//!
+//! - [`app`]: the page; holds the state and lays out the components.
+//! - [`state`]: all state in one reducer, changed only by `Action`s.
+//! - [`trace`]: the recorded events, cheap to append, with their arrows.
+//! - [`filter`]: which events the log shows.
+//! - [`diagram`]: the sequence diagram's geometry, and SVG export.
+//! - [`export`]: JSON and Mermaid export, and loading a trace file.
+//! - [`lab`]: the lab's Python programs and which line makes which call.
+//! - [`format`]: times, directions and byte previews as the page writes them.
+//! - [`sample`]: a small recorded trace (`?demo`).
+//! - [`browser`]: the few browser calls (downloads, files, the address bar).
+//! - [`hooks`]: `use_bridge` (the WebSocket: the only network code) and
+//!   `use_interval` (replay).
+//! - [`components`]: one component per file; they only dispatch actions.
+//!
+//! Everything but `app`, `browser`, `hooks` and `components` is plain Rust,
+//! tested natively with `cargo test -p web`.
+
+pub mod app;
+pub mod browser;
+pub mod components;
+pub mod diagram;
+pub mod export;
+pub mod filter;
+pub mod format;
+pub mod hooks;
+pub mod lab;
+pub mod sample;
+pub mod state;
+pub mod trace;
+
+pub use app::App;

@@ -150,6 +150,12 @@ impl Bridge {
                 );
             }
         }
+        // A Performance API mark, so tools (the benchmark, the browser's
+        // own profiler) can read how long after navigation the page got
+        // its connection to the bridge.
+        if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+            let _ = performance.mark("socket-lab:connected");
+        }
         self.dispatcher.dispatch(Action::BridgeOpened);
     }
 

@@ -29,9 +29,18 @@ impl Spawned {
         let bridge_http = free_addr()?;
         let bridge_lab = free_addr()?;
         // The echo server: a plain lab server in echo mode, allowed plenty of
-        // clients (the scale run connects one per session).
+        // clients (the scale run connects one per session) and a backlog
+        // that does not drop the ramp's bursts of connects (the lab's 5
+        // would: dropped SYNs are retried only after a second).
         let echo = Command::new(bin)
-            .args(["--mode", "echo", "--max-connections", "20000"])
+            .args([
+                "--mode",
+                "echo",
+                "--max-connections",
+                "20000",
+                "--backlog",
+                "1024",
+            ])
             .arg("--lab")
             .arg(echo_addr.to_string())
             .arg("--http")

@@ -44,6 +44,10 @@ pub struct Endpoints {
     pub http: SocketAddr,
     /// The echo server, which the bridge must allow as a target.
     pub echo: SocketAddr,
+    /// The echo server is the bridge's own public lab server: `/ws`
+    /// clients then connect to `Target::Public`, as the page does, and see
+    /// the server's side of their connection too.
+    pub echo_is_public: bool,
 }
 
 /// One open connection to the echo server, by one of the paths.
@@ -88,8 +92,12 @@ impl Client {
                     &mut ws,
                     &ClientMsg::Connect {
                         conn: CONN,
-                        target: Target::Addr {
-                            addr: ep.echo.to_string(),
+                        target: if ep.echo_is_public {
+                            Target::Public
+                        } else {
+                            Target::Addr {
+                                addr: ep.echo.to_string(),
+                            }
                         },
                         transport: Transport::Tcp,
                     },
@@ -146,74 +154,85 @@ impl Client {
     }
 
     /// Sends `messages` copies of `payload` while reading the echo
-    /// concurrently; returns when every byte has come back.
-    pub async fn stream(self, messages: usize, payload: &[u8]) -> Result<(), Error> {
+    /// concurrently (in this task: no hand-over between threads); returns
+    /// when every byte has come back.
+    pub async fn stream(&mut self, messages: usize, payload: &[u8]) -> Result<(), Error> {
         let total = messages * payload.len();
         match self {
             Client::Tcp(stream) => {
-                let (mut rd, mut wr) = stream.into_split();
-                let payload = payload.to_vec();
-                let writer = tokio::spawn(async move {
+                let (mut rd, mut wr) = stream.split();
+                let writer = async {
                     for _ in 0..messages {
-                        wr.write_all(&payload).await?;
+                        wr.write_all(payload).await?;
                     }
-                    Ok::<_, std::io::Error>(wr)
-                });
-                let mut buf = vec![0u8; 64 * 1024];
-                let mut got = 0;
-                while got < total {
-                    let n = rd.read(&mut buf).await?;
-                    if n == 0 {
-                        return Err("echo server closed early".into());
+                    Ok::<_, Error>(())
+                };
+                let reader = async {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let mut got = 0;
+                    while got < total {
+                        let n = rd.read(&mut buf).await?;
+                        if n == 0 {
+                            return Err("echo server closed early".into());
+                        }
+                        got += n;
                     }
-                    got += n;
-                }
-                writer.await??;
+                    Ok::<_, Error>(())
+                };
+                tokio::try_join!(writer, reader)?;
                 Ok(())
             }
             Client::Relay(ws) => {
-                let (mut tx, mut rx) = ws.split();
+                let (mut tx, mut rx) = (&mut **ws).split();
                 let frame = bytes::Bytes::copy_from_slice(payload);
-                let writer = tokio::spawn(async move {
+                let writer = async {
                     for _ in 0..messages {
                         tx.feed(Message::Binary(frame.clone())).await?;
                     }
                     tx.flush().await?;
-                    Ok::<_, tokio_tungstenite::tungstenite::Error>(tx)
-                });
-                let mut got = 0;
-                while got < total {
-                    match rx.next().await {
-                        Some(Ok(Message::Binary(b))) => got += b.len(),
-                        Some(Ok(Message::Close(c))) => return Err(format!("closed: {c:?}").into()),
-                        Some(Ok(_)) => {}
-                        Some(Err(e)) => return Err(e.into()),
-                        None => return Err("relay closed".into()),
+                    Ok::<_, Error>(())
+                };
+                let reader = async {
+                    let mut got = 0;
+                    while got < total {
+                        match rx.next().await {
+                            Some(Ok(Message::Binary(b))) => got += b.len(),
+                            Some(Ok(Message::Close(c))) => {
+                                return Err(format!("closed: {c:?}").into());
+                            }
+                            Some(Ok(_)) => {}
+                            Some(Err(e)) => return Err(e.into()),
+                            None => return Err("relay closed".into()),
+                        }
                     }
-                }
-                let _sink = writer.await??;
+                    Ok::<_, Error>(())
+                };
+                tokio::try_join!(writer, reader)?;
                 Ok(())
             }
             Client::Ws(ws) => {
-                let (mut tx, mut rx) = ws.split();
+                let (mut tx, mut rx) = (&mut **ws).split();
                 let text = serde_json::to_string(&send_command(payload)?)?;
-                let writer = tokio::spawn(async move {
+                let writer = async {
                     for _ in 0..messages {
                         tx.feed(Message::text(text.clone())).await?;
                     }
                     tx.flush().await?;
-                    Ok::<_, tokio_tungstenite::tungstenite::Error>(tx)
-                });
-                let mut got = 0;
-                while got < total {
-                    let msg = rx.next().await.ok_or("session closed")??;
-                    match classify(msg)? {
-                        Event::Received(n) => got += n,
-                        Event::Failed(why) => return Err(why.into()),
-                        _ => {}
+                    Ok::<_, Error>(())
+                };
+                let reader = async {
+                    let mut got = 0;
+                    while got < total {
+                        let msg = rx.next().await.ok_or("session closed")??;
+                        match classify(msg)? {
+                            Event::Received(n) => got += n,
+                            Event::Failed(why) => return Err(why.into()),
+                            _ => {}
+                        }
                     }
-                }
-                let _sink = writer.await??;
+                    Ok::<_, Error>(())
+                };
+                tokio::try_join!(writer, reader)?;
                 Ok(())
             }
         }

@@ -52,6 +52,14 @@ struct Args {
     /// Without --spawn: the bridge's process id, for CPU time and memory.
     #[arg(long)]
     pid: Option<u32>,
+    /// Without --spawn: the echo server is the bridge's public lab server
+    /// (the `/ws` clients then use `Target::Public`).
+    #[arg(long)]
+    echo_is_public: bool,
+    /// With --spawn: measure against the echo server in its own process
+    /// instead of the bridge's own public lab server.
+    #[arg(long)]
+    separate_echo: bool,
     /// Request-reply (echo) or streaming.
     #[arg(long, value_enum, default_value = "echo")]
     workload: Workload,
@@ -140,21 +148,38 @@ async fn main() -> Result<(), client::Error> {
     } else {
         None
     };
-    let (ep, pid) = match &spawned {
-        Some(s) => (s.endpoints(), Some(s.bridge_pid())),
-        None => (
-            Endpoints {
+    // Throughput runs against the bridge's own public lab server (what a
+    // class uses; the relay's hop to it stays inside one process) unless
+    // --separate-echo; the scale run always uses the separate echo server,
+    // so that each session costs the bridge two descriptors, not three.
+    let (ep, scale_ep, pid, echo_pid) = match &spawned {
+        Some(s) if args.separate_echo => (
+            s.endpoints(),
+            s.endpoints(),
+            Some(s.bridge_pid()),
+            Some(s.echo_pid()),
+        ),
+        Some(s) => (
+            s.endpoints_in_bridge(),
+            s.endpoints(),
+            Some(s.bridge_pid()),
+            None,
+        ),
+        None => {
+            let ep = Endpoints {
                 http: args.http,
                 echo: args.echo,
-            },
-            args.pid,
-        ),
+                echo_is_public: args.echo_is_public,
+            };
+            (ep, ep, args.pid, None)
+        }
     };
 
     out.line(&json!({
         "bench": "setup",
         "bridge": ep.http.to_string(),
         "echo": ep.echo.to_string(),
+        "echo_server": if ep.echo_is_public { "the bridge's public lab server" } else { "a separate process" },
         "bridge_pid": pid,
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     }));
@@ -198,38 +223,26 @@ async fn main() -> Result<(), client::Error> {
     };
 
     for spec in specs {
-        let mut baseline: Option<(f64, u64)> = None;
-        for path in PathKind::ALL {
-            // The JSON protocol caps one message's size; 64 KiB payloads are
-            // the byte relay's business, not the page's.
-            if path == PathKind::Ws && spec.size > 16 * 1024 {
-                continue;
-            }
-            let mut report = run(path, ep, spec, pid).await;
-            let rate = report["msgs_per_s"].as_f64().unwrap_or(0.0);
-            let p50 = report["rtt_p50_us"].as_u64().unwrap_or(0);
-            match baseline {
-                None => baseline = Some((rate, p50)),
-                Some((base_rate, base_p50)) => {
-                    report["throughput_vs_tcp"] = json!(ratio(rate, base_rate));
-                    if spec.workload == Workload::Echo {
-                        report["p50_vs_tcp"] = json!(ratio(p50 as f64, base_p50 as f64));
-                    }
-                }
-            }
-            out.line(&report);
+        // The JSON protocol caps one message's size; 64 KiB payloads are
+        // the byte relay's business, not the page's.
+        let paths: Vec<PathKind> = PathKind::ALL
+            .into_iter()
+            .filter(|&p| !(p == PathKind::Ws && spec.size > 16 * 1024))
+            .collect();
+        for line in run(&paths, ep, spec, pid, echo_pid).await {
+            out.line(&line);
         }
     }
 
     let scale = if args.all { Some(10_000) } else { args.scale };
     if let Some(sessions) = scale {
-        for line in scale::run(ep, pid, sessions).await {
+        for line in scale::run(scale_ep, pid, sessions).await {
             out.line(&line);
         }
     }
 
     if args.all || args.page {
-        out.line(&page::run(&args.dist, ep).await);
+        out.line(&page::run(&args.dist, scale_ep).await);
     }
 
     if let Some(spawned) = spawned {
@@ -246,98 +259,152 @@ fn ratio(value: f64, base: f64) -> f64 {
     }
 }
 
-/// Runs one workload over one path and reports it as a JSON object.
-async fn run(path: PathKind, ep: Endpoints, spec: Spec, pid: Option<u32>) -> Value {
+/// Rounds each workload is split into. The paths take turns round by
+/// round, so a burst of noise from other work on this shared machine lands
+/// on all of them alike, and the ratios stay fair.
+const ROUNDS: usize = 10;
+
+/// What one path did over all rounds.
+#[derive(Default)]
+struct Tally {
+    elapsed: Duration,
+    cpu: Duration,
+    /// The echo server's CPU time: what the same bytes cost a plain server.
+    echo_cpu: Duration,
+    latencies: Latencies,
+    messages: usize,
+    errors: usize,
+    first_error: Option<String>,
+}
+
+impl Tally {
+    fn error(&mut self, e: impl ToString) {
+        self.errors += 1;
+        self.first_error.get_or_insert_with(|| e.to_string());
+    }
+}
+
+/// Runs one workload over every path, in interleaved rounds, and reports
+/// one JSON object per path with its ratios to raw TCP.
+async fn run(
+    paths: &[PathKind],
+    ep: Endpoints,
+    spec: Spec,
+    pid: Option<u32>,
+    echo_pid: Option<u32>,
+) -> Vec<Value> {
     let payload: Vec<u8> = (0..spec.size).map(|i| b'a' + (i % 26) as u8).collect();
+    let per_round = spec.messages.div_ceil(ROUNDS).max(1);
+    let mut tallies: Vec<Tally> = paths.iter().map(|_| Tally::default()).collect();
 
     // Connect everyone first: the clock measures traffic, not handshakes.
-    let mut clients = Vec::with_capacity(spec.connections);
-    let mut errors = 0usize;
-    let mut first_error = None;
-    for _ in 0..spec.connections {
-        match Client::connect(path, ep).await {
-            Ok(c) => clients.push(c),
-            Err(e) => {
-                errors += 1;
-                first_error.get_or_insert(e.to_string());
+    let mut clients: Vec<Vec<Client>> = Vec::new();
+    for (path, tally) in paths.iter().zip(&mut tallies) {
+        let mut these = Vec::with_capacity(spec.connections);
+        for _ in 0..spec.connections {
+            match Client::connect(*path, ep).await {
+                Ok(c) => these.push(c),
+                Err(e) => tally.error(e),
             }
         }
+        clients.push(these);
     }
 
-    let cpu_before = pid.and_then(stats::cpu_time);
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(clients.len());
-    for mut client in clients {
-        let payload = payload.clone();
-        let messages = spec.messages;
-        let workload = spec.workload;
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Latencies::default();
-            match workload {
-                Workload::Echo => {
-                    let mut buf = Vec::with_capacity(payload.len());
-                    for _ in 0..messages {
-                        let t = Instant::now();
-                        client.round_trip(&payload, &mut buf).await?;
-                        latencies.record(t.elapsed());
+    for _ in 0..ROUNDS {
+        for (these, tally) in clients.iter_mut().zip(&mut tallies) {
+            let cpu_before = pid.and_then(stats::cpu_time);
+            let echo_before = echo_pid.and_then(stats::cpu_time);
+            let started = Instant::now();
+            let tasks = these.iter_mut().map(|client| {
+                let payload = &payload;
+                async move {
+                    let mut latencies = Latencies::default();
+                    match spec.workload {
+                        Workload::Echo => {
+                            let mut buf = Vec::with_capacity(payload.len());
+                            for _ in 0..per_round {
+                                let t = Instant::now();
+                                client.round_trip(payload, &mut buf).await?;
+                                latencies.record(t.elapsed());
+                            }
+                        }
+                        Workload::Stream => client.stream(per_round, payload).await?,
                     }
+                    Ok::<_, client::Error>(latencies)
                 }
-                Workload::Stream => client.stream(messages, &payload).await?,
+            });
+            // All connections of this path at once, in this task.
+            let results = futures_util::future::join_all(tasks).await;
+            tally.elapsed += started.elapsed();
+            if let (Some(a), Some(b)) = (cpu_before, pid.and_then(stats::cpu_time)) {
+                tally.cpu += b.saturating_sub(a);
             }
-            Ok::<_, client::Error>(latencies)
-        }));
-    }
-    let mut latencies = Latencies::default();
-    let mut completed = 0usize;
-    for task in tasks {
-        match task.await {
-            Ok(Ok(l)) => {
-                latencies.extend(l);
-                completed += 1;
+            if let (Some(a), Some(b)) = (echo_before, echo_pid.and_then(stats::cpu_time)) {
+                tally.echo_cpu += b.saturating_sub(a);
             }
-            Ok(Err(e)) => {
-                errors += 1;
-                first_error.get_or_insert(e.to_string());
-            }
-            Err(e) => {
-                errors += 1;
-                first_error.get_or_insert(e.to_string());
+            for result in results {
+                match result {
+                    Ok(l) => {
+                        tally.latencies.extend(l);
+                        tally.messages += per_round;
+                    }
+                    Err(e) => tally.error(e),
+                }
             }
         }
     }
-    let elapsed = started.elapsed().max(Duration::from_micros(1));
-    let cpu_after = pid.and_then(stats::cpu_time);
 
-    let messages = completed * spec.messages;
-    let secs = elapsed.as_secs_f64();
-    let cpu_us_per_msg = match (cpu_before, cpu_after) {
-        (Some(a), Some(b)) if messages > 0 => {
-            Some(((b - a).as_secs_f64() * 1e6 / messages as f64 * 100.0).round() / 100.0)
+    let mut reports: Vec<Value> = Vec::new();
+    let mut baseline: Option<(f64, u64)> = None;
+    // With the echo server inside the bridge, the raw TCP rounds show what
+    // echoing alone costs the bridge; the rest of a path's CPU is the path's.
+    let echo_cost = tallies
+        .first()
+        .filter(|t| t.messages > 0)
+        .map(|t| t.cpu.as_secs_f64() / t.messages as f64);
+    for (path, mut tally) in paths.iter().zip(tallies) {
+        let secs = tally.elapsed.as_secs_f64().max(1e-6);
+        let rate = tally.messages as f64 / secs;
+        let mut report = json!({
+            "bench": "throughput",
+            "path": path.name(),
+            "workload": spec.workload.name(),
+            "connections": spec.connections,
+            "messages_per_connection": per_round * ROUNDS,
+            "payload_bytes": spec.size,
+            "seconds": (secs * 1000.0).round() / 1000.0,
+            "msgs_per_s": rate.round(),
+            "mb_per_s": ((tally.messages * spec.size) as f64 / secs / 1e6 * 100.0).round() / 100.0,
+            "errors": tally.errors,
+            "bridge_cpu_us_per_msg": (pid.is_some() && tally.messages > 0).then(||
+                (tally.cpu.as_secs_f64() * 1e6 / tally.messages as f64 * 100.0).round() / 100.0),
+            "bridge_rss_kib": pid.and_then(stats::rss_kib),
+            "echo_server_cpu_us_per_msg": (echo_pid.is_some() && tally.messages > 0).then(||
+                (tally.echo_cpu.as_secs_f64() * 1e6 / tally.messages as f64 * 100.0).round() / 100.0),
+        });
+        let p50 = tally.latencies.percentile(50.0);
+        if spec.workload == Workload::Echo {
+            report["rtt_p50_us"] = json!(p50);
+            report["rtt_p90_us"] = json!(tally.latencies.percentile(90.0));
+            report["rtt_p99_us"] = json!(tally.latencies.percentile(99.0));
         }
-        _ => None,
-    };
-    let mut report = json!({
-        "bench": "throughput",
-        "path": path.name(),
-        "workload": spec.workload.name(),
-        "connections": spec.connections,
-        "messages_per_connection": spec.messages,
-        "payload_bytes": spec.size,
-        "seconds": (secs * 1000.0).round() / 1000.0,
-        "msgs_per_s": (messages as f64 / secs).round(),
-        "mb_per_s": ((messages * spec.size) as f64 / secs / 1e6 * 100.0).round() / 100.0,
-        "errors": errors,
-        "bridge_cpu_us_per_msg": cpu_us_per_msg,
-        "bridge_rss_kib": pid.and_then(stats::rss_kib),
-    });
-    if spec.workload == Workload::Echo {
-        report["rtt_p50_us"] = json!(latencies.percentile(50.0));
-        report["rtt_p90_us"] = json!(latencies.percentile(90.0));
-        report["rtt_p99_us"] = json!(latencies.percentile(99.0));
-        report["round_trips"] = json!(latencies.len());
+        match baseline {
+            None => baseline = Some((rate, p50)),
+            Some((base_rate, base_p50)) => {
+                if let (Some(echo_cost), true) = (echo_cost, pid.is_some() && tally.messages > 0) {
+                    let own = tally.cpu.as_secs_f64() / tally.messages as f64 - echo_cost;
+                    report["path_cpu_us_per_msg"] = json!((own * 1e6 * 100.0).round() / 100.0);
+                }
+                report["throughput_vs_tcp"] = json!(ratio(rate, base_rate));
+                if spec.workload == Workload::Echo {
+                    report["p50_vs_tcp"] = json!(ratio(p50 as f64, base_p50 as f64));
+                }
+            }
+        }
+        if let Some(e) = tally.first_error {
+            report["first_error"] = json!(e);
+        }
+        reports.push(report);
     }
-    if let Some(e) = first_error {
-        report["first_error"] = json!(e);
-    }
-    report
+    reports
 }

@@ -12,7 +12,10 @@ use tokio::process::{Child, Command};
 pub struct Spawned {
     echo: Child,
     bridge: Child,
+    /// The separate echo server.
     endpoints: Endpoints,
+    /// The bridge's own public lab server (in echo mode).
+    bridge_lab: SocketAddr,
 }
 
 impl Spawned {
@@ -49,9 +52,11 @@ impl Spawned {
             .stdout(Stdio::null())
             .kill_on_drop(true)
             .spawn()?;
-        // The bridge under test, which may relay to the echo server.
+        // The bridge under test: its public lab server is an echo server
+        // too, and it may relay to the separate one.
         let bridge = Command::new(bin)
-            .args(["--max-sessions", "20000"])
+            .args(["--max-sessions", "20000", "--mode", "echo"])
+            .args(["--max-connections", "20000", "--backlog", "1024"])
             .arg("--lab")
             .arg(bridge_lab.to_string())
             .arg("--http")
@@ -64,22 +69,39 @@ impl Spawned {
             .spawn()?;
         wait_listening(echo_addr).await?;
         wait_listening(bridge_http).await?;
+        wait_listening(bridge_lab).await?;
         Ok(Spawned {
             echo,
             bridge,
             endpoints: Endpoints {
                 http: bridge_http,
                 echo: echo_addr,
+                echo_is_public: false,
             },
+            bridge_lab,
         })
     }
 
+    /// Endpoints with the echo server in its own process.
     pub fn endpoints(&self) -> Endpoints {
         self.endpoints
     }
 
+    /// Endpoints with the bridge's own public lab server as the echo server.
+    pub fn endpoints_in_bridge(&self) -> Endpoints {
+        Endpoints {
+            echo: self.bridge_lab,
+            echo_is_public: true,
+            ..self.endpoints
+        }
+    }
+
     pub fn bridge_pid(&self) -> u32 {
         self.bridge.id().unwrap_or(0)
+    }
+
+    pub fn echo_pid(&self) -> u32 {
+        self.echo.id().unwrap_or(0)
     }
 
     /// Asks both to stop (SIGTERM, as Ctrl-C would) and waits for them.

@@ -31,20 +31,23 @@ impl Latencies {
     }
 }
 
-/// CPU time (user + system) a process has used so far, from /proc.
+/// CPU time a process has used so far (all its threads), from the
+/// scheduler's own accounting in /proc/PID/task/*/schedstat: nanoseconds,
+/// not the 10 ms ticks of /proc/PID/stat, so short runs measure well.
 pub fn cpu_time(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may contain spaces; fields after ')' are fixed.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line, so 11 and 12
-    // after the ')' (which ends field 2).
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    let ticks = clock_ticks();
-    Some(Duration::from_secs_f64(
-        (utime + stime) as f64 / ticks as f64,
-    ))
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total_ns: u64 = 0;
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue; // the thread ended meanwhile
+        };
+        total_ns += stat
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Some(Duration::from_nanos(total_ns))
 }
 
 /// Resident memory of a process in KiB, from /proc.
@@ -65,17 +68,6 @@ pub fn fd_limit() -> Option<u64> {
         .find(|l| l.starts_with("Max open files"))
         .and_then(|l| l.split_whitespace().nth(3))
         .and_then(|v| v.parse().ok())
-}
-
-fn clock_ticks() -> u64 {
-    // USER_HZ is 100 on every Linux this runs on; `getconf CLK_TCK` agrees.
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100)
 }
 
 #[cfg(test)]

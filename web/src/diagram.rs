@@ -12,8 +12,10 @@
 //! Arrows run from a `send()` to the `recv()`s that read its bytes, from
 //! `connect()` to `accept()`, and from `close()` to the peer's end-of-file,
 //! as [`crate::trace`] matched them. Geometry is plain numbers so it can be
-//! tested natively; the page draws it with yew and [`to_svg`] writes it out
-//! as a file.
+//! tested natively. The page draws it one event at a time ([`row`],
+//! [`arrows_to`], [`hop_of`] in memoised components, so a new event costs
+//! one row); [`layout`] puts the same pieces together for [`to_svg`], which
+//! writes it out as a file.
 
 use crate::format;
 use crate::trace::Entry;
@@ -149,78 +151,135 @@ fn hop(step: &Step) -> Option<(bool, &'static str)> {
     }
 }
 
+/// The y of the middle of the row at `index` (counted from the top).
+pub fn row_y(index: usize) -> f64 {
+    TOP + ROW * (index as f64 + 0.5)
+}
+
+/// The height of a drawing of `rows` rows.
+pub fn height(rows: usize) -> f64 {
+    TOP + ROW * rows as f64 + 24.0
+}
+
+/// Rows the page's drawing grows by at a time.
+pub const GROW_ROWS: usize = 8;
+
+/// Up to this many rows the page's drawing is exactly as tall as its rows.
+pub const EXACT_ROWS: usize = 32;
+
+/// The height the page draws `rows` rows at. Resizing an SVG makes the
+/// browser lay out every text in it again, so a long drawing grows in
+/// steps of [`GROW_ROWS`]: most new events then only add their own row,
+/// and nothing else in the drawing changes. A short one costs little to
+/// lay out again, and fits its rows exactly (no blank rows at the end).
+pub fn page_height(rows: usize) -> f64 {
+    if rows <= EXACT_ROWS {
+        height(rows)
+    } else {
+        height(rows.div_ceil(GROW_ROWS) * GROW_ROWS)
+    }
+}
+
+/// The row of `entry`, drawn at `index`: where its dot and label go.
+pub fn row(entry: &Entry, index: usize) -> Row {
+    let y = row_y(index);
+    let step = &entry.event.step;
+    let lane = entry.event.lane;
+    let x = lane_x(lane);
+    let text = shorten(&format::summary(step), LABEL_CHARS);
+    // Every event's label sits on its own row beside its lane, so labels
+    // never overlap; arrows are the lines between rows.
+    let y_text = y + 4.0;
+    let label = match lane {
+        Lane::Client => Label {
+            x: x + 10.0,
+            y: y_text,
+            anchor: "start",
+            text,
+        },
+        Lane::Server => Label {
+            x: x - 10.0,
+            y: y_text,
+            anchor: "end",
+            text,
+        },
+    };
+    Row {
+        seq: entry.seq,
+        y,
+        lane,
+        x,
+        call: step.name(),
+        time: format!(
+            "{}.{:03}",
+            entry.event.at_us / 1000,
+            entry.event.at_us % 1000
+        ),
+        label,
+        class: format::direction(step).class,
+    }
+}
+
+/// The arrows that end at `entry`, drawn at `index`. `from_y` gives the y
+/// of each of its links' start (`None` when that event is not drawn: the
+/// arrow then starts at the top edge).
+pub fn arrows_to(
+    entry: &Entry,
+    index: usize,
+    from_y: impl Fn(u64) -> Option<f64>,
+) -> impl Iterator<Item = Arrow> {
+    let y = row_y(index);
+    let step = &entry.event.step;
+    let x = lane_x(entry.event.lane);
+    let from_x = lane_x(other(entry.event.lane));
+    let (seq, to_call, class) = (entry.seq, step.name(), arrow_class(step));
+    entry.links.iter().map(move |link| {
+        let from = from_y(link.seq);
+        Arrow {
+            seq,
+            x1: from_x,
+            y1: from.unwrap_or(TOP),
+            x2: x,
+            y2: y,
+            call: link.call,
+            to_call,
+            from_in_view: from.is_some(),
+            class,
+        }
+    })
+}
+
+/// The WebSocket hop drawn beside `entry` at `index`, if it has one.
+pub fn hop_of(entry: &Entry, index: usize) -> Option<Hop> {
+    let step = &entry.event.step;
+    if entry.event.lane != Lane::Client {
+        return None;
+    }
+    let (to_bridge, text) = hop(step)?;
+    Some(Hop {
+        seq: entry.seq,
+        y: row_y(index),
+        to_bridge,
+        call: step.name(),
+        text,
+    })
+}
+
 /// Lays out `entries` (a window of the trace, oldest first). Arrows from
 /// events above the window start at its top edge.
 pub fn layout<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Diagram {
     let mut diagram = Diagram::default();
-    let mut row_of: HashMap<u64, usize> = HashMap::new();
-    for entry in entries {
-        let y = TOP + ROW * (diagram.rows.len() as f64 + 0.5);
-        let step = &entry.event.step;
-        let lane = entry.event.lane;
-        let x = lane_x(lane);
-        let text = shorten(&format::summary(step), LABEL_CHARS);
-        let call = step.name();
-        // Every event's label sits on its own row beside its lane, so
-        // labels never overlap; arrows are the lines between rows.
-        let y_text = y + 4.0;
-        let label = match lane {
-            Lane::Client => Label {
-                x: x + 10.0,
-                y: y_text,
-                anchor: "start",
-                text,
-            },
-            Lane::Server => Label {
-                x: x - 10.0,
-                y: y_text,
-                anchor: "end",
-                text,
-            },
-        };
-        let from_x = lane_x(other(lane));
-        for link in &entry.links {
-            let from = row_of.get(&link.seq).map(|&r| diagram.rows[r].y);
-            diagram.arrows.push(Arrow {
-                seq: entry.seq,
-                x1: from_x,
-                y1: from.unwrap_or(TOP),
-                x2: x,
-                y2: y,
-                call: link.call,
-                to_call: call,
-                from_in_view: from.is_some(),
-                class: arrow_class(step),
-            });
-        }
-        if lane == Lane::Client
-            && let Some((to_bridge, text)) = hop(step)
-        {
-            diagram.hops.push(Hop {
-                seq: entry.seq,
-                y,
-                to_bridge,
-                call,
-                text,
-            });
-        }
-        row_of.insert(entry.seq, diagram.rows.len());
-        diagram.rows.push(Row {
-            seq: entry.seq,
-            y,
-            lane,
-            x,
-            call,
-            time: format!(
-                "{}.{:03}",
-                entry.event.at_us / 1000,
-                entry.event.at_us % 1000
-            ),
-            label,
-            class: format::direction(step).class,
-        });
+    let mut y_of: HashMap<u64, f64> = HashMap::new();
+    for (index, entry) in entries.into_iter().enumerate() {
+        diagram
+            .arrows
+            .extend(arrows_to(entry, index, |seq| y_of.get(&seq).copied()));
+        diagram.hops.extend(hop_of(entry, index));
+        let row = row(entry, index);
+        y_of.insert(entry.seq, row.y);
+        diagram.rows.push(row);
     }
-    diagram.height = TOP + ROW * diagram.rows.len() as f64 + 24.0;
+    diagram.height = height(diagram.rows.len());
     diagram
 }
 
@@ -403,6 +462,38 @@ mod tests {
         assert_eq!(d.arrows[0].y1, TOP);
         assert!(!d.arrows[0].from_in_view);
         assert_eq!(d.arrows[0].call, "send");
+    }
+
+    /// Drawing one row at a time gives what laying out the window gives,
+    /// and the page's drawing grows in whole steps.
+    #[test]
+    fn rows_drawn_alone_match_the_layout() {
+        let trace = echo_trace();
+        let entries: Vec<&Entry> = trace.iter().map(|e| &**e).collect();
+        let d = layout(entries.iter().copied());
+        let y_of = |seq: u64| d.rows.iter().find(|r| r.seq == seq).map(|r| r.y);
+        let mut arrows = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            assert_eq!(row(entry, i), d.rows[i]);
+            arrows.extend(arrows_to(entry, i, y_of));
+        }
+        assert_eq!(arrows, d.arrows);
+        let hops: Vec<_> = entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| hop_of(e, i))
+            .collect();
+        assert_eq!(hops, d.hops);
+        assert_eq!(d.height, height(5));
+        assert_eq!(page_height(5), height(5));
+        assert_eq!(page_height(EXACT_ROWS), height(EXACT_ROWS));
+        let long = EXACT_ROWS + 1;
+        assert_eq!(
+            page_height(long),
+            height(long.div_ceil(GROW_ROWS) * GROW_ROWS)
+        );
+        assert_eq!(page_height(long), page_height(long + 1));
+        assert!(page_height(long) >= height(long));
     }
 
     /// The exported SVG is a document with escaped payload text, arrows

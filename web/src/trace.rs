@@ -73,7 +73,9 @@ pub struct Trace {
     /// Events dropped from the front to respect `cap`.
     dropped: u64,
     cap: usize,
-    flows: Flows,
+    /// Shared like the chunks: a state change that is not an append (a
+    /// click, a filter) copies a pointer, not every unread send.
+    flows: Rc<Flows>,
     /// Connection ids seen, for the connection filter.
     conns: Rc<Vec<ConnId>>,
 }
@@ -96,7 +98,7 @@ impl Trace {
             first_seq: 0,
             dropped: 0,
             cap: cap.max(CHUNK),
-            flows: Flows::default(),
+            flows: Rc::default(),
             conns: Rc::default(),
         }
     }
@@ -214,7 +216,7 @@ impl Trace {
         let Matches {
             here: links,
             earlier,
-        } = self.flows.observe(seq, &event);
+        } = Rc::make_mut(&mut self.flows).observe(seq, &event);
         if let Some(conn) = event.conn
             && self.conns.len() < MAX_CONNS
             && !self.conns.contains(&conn)
@@ -302,9 +304,11 @@ struct Matches {
 }
 
 /// Sends not yet matched to the reads that received them, per connection.
+/// Each connection's part is shared too: an append copies the map of
+/// pointers and the one connection it touches.
 #[derive(Debug, Clone, Default)]
 struct Flows {
-    by_conn: HashMap<ConnId, ConnFlows>,
+    by_conn: HashMap<ConnId, Rc<ConnFlows>>,
 }
 
 /// The two directions of one connection.
@@ -413,7 +417,7 @@ impl Flows {
         if self.by_conn.len() >= MAX_CONNS && !self.by_conn.contains_key(&conn) {
             self.by_conn.clear();
         }
-        let flows = self.by_conn.entry(conn).or_default();
+        let flows = Rc::make_mut(self.by_conn.entry(conn).or_default());
         match (&event.step, event.lane) {
             (Step::Connect { .. }, Lane::Client) => {
                 // A new connect on this id starts afresh.
@@ -628,6 +632,9 @@ mod tests {
         assert_eq!(trace.len(), CHUNK + 2);
         assert!(Rc::ptr_eq(&before.chunks[0], &trace.chunks[0]));
         assert_ne!(before, trace);
+        // A copy that is not appended to shares the arrow bookkeeping.
+        let copy = trace.clone();
+        assert!(Rc::ptr_eq(&copy.flows, &trace.flows));
     }
 
     /// The window holds the newest events, or those around the selected

@@ -37,11 +37,15 @@ pub fn CodePanel(props: &CodePanelProps) -> Html {
                     { for props.task.program(lane).lines().enumerate().map(|(i, line)| {
                         let n = i + 1;
                         let (code, comment) = split_comment(line);
+                        // A long line wraps under its own indentation (see
+                        // `.line` in style.css).
+                        let indent = line.len() - line.trim_start().len();
                         html! {
                             <span
                                 id={line_id(lane, n)}
                                 class={classes!("line", (lit == Some(n)).then_some("highlight"))}
                                 data-line={n.to_string()}
+                                style={format!("--indent: {indent}")}
                             >
                                 <span class="ln" aria-hidden="true">{ n }</span>
                                 { code }

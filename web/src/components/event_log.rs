@@ -6,7 +6,7 @@ use crate::trace::Trace;
 use yew::prelude::*;
 
 /// Rows drawn at once: the newest ones, or those around the selection.
-const LOG_WINDOW: usize = 200;
+const LOG_WINDOW: usize = 100;
 
 #[derive(Properties, PartialEq)]
 pub struct EventLogProps {

@@ -3,6 +3,8 @@
 
 mod code_panel;
 mod composer;
+mod diagram_dot;
+mod diagram_row;
 mod event_detail;
 mod event_log;
 mod event_row;
@@ -16,6 +18,8 @@ mod sequence_diagram;
 
 pub use code_panel::CodePanel;
 pub use composer::Composer;
+pub use diagram_dot::DiagramDot;
+pub use diagram_row::DiagramRow;
 pub use event_detail::EventDetail;
 pub use event_log::EventLog;
 pub use event_row::EventRow;

@@ -1,11 +1,17 @@
-use crate::diagram::{self, BROWSER_X, CLIENT_X, LANES, Label, ROW, TOP, WIDTH};
+use crate::components::{DiagramDot, DiagramRow};
+use crate::diagram::{self, LANES, ROW, TOP, WIDTH};
 use crate::filter::Filter;
 use crate::state::Action;
 use crate::trace::Trace;
+use std::collections::HashMap;
 use yew::prelude::*;
 
-/// Events drawn at once: the newest, or those around the selection.
-const DIAGRAM_WINDOW: usize = 120;
+/// Events drawn at once: the newest, or those around the selection. About
+/// six screens of the panel; the log and the exports have the rest.
+const DIAGRAM_WINDOW: usize = 80;
+
+/// Where the lane titles end and the lifelines begin, in the header.
+const HEAD_TITLES: f64 = 46.0;
 
 #[derive(Properties, PartialEq)]
 pub struct SequenceDiagramProps {
@@ -20,9 +26,18 @@ pub struct SequenceDiagramProps {
 
 /// The sequence diagram: Browser, Client socket and Server lanes, time
 /// going down, arrows from each send to the recv that read it.
+///
+/// Each event is two memoised components (its row under the arrows, its
+/// dot and label over them), keyed by `seq` and compared by pointer, so a
+/// new event draws one row and leaves the others alone. The lane titles
+/// are a drawing of their own that stays at the top while the rows scroll.
 #[component]
 pub fn SequenceDiagram(props: &SequenceDiagramProps) -> Html {
     let scroll_ref = use_node_ref();
+    let onselect = {
+        let onaction = props.onaction.clone();
+        use_callback((), move |seq: u64, _| onaction.emit(Action::Select(seq)))
+    };
     let end = props.shown_upto.map_or(u64::MAX, |s| s + 1);
     let conn = props.filter.conn;
     let window = props.trace.window(
@@ -34,37 +49,39 @@ pub fn SequenceDiagram(props: &SequenceDiagramProps) -> Html {
     let hidden_before = window
         .first()
         .is_some_and(|first| first.seq > props.trace.first_seq());
-    let d = diagram::layout(window.iter().map(|e| &***e));
+    let index_of: HashMap<u64, usize> =
+        window.iter().enumerate().map(|(i, e)| (e.seq, i)).collect();
 
     // Follow the newest event when live; keep the selection in view.
     {
         let scroll_ref = scroll_ref.clone();
         let selected_y = props
             .selected
-            .and_then(|seq| d.rows.iter().find(|r| r.seq == seq))
-            .map(|r| r.y);
-        let last = window.last().map(|e| e.seq);
-        use_effect_with((selected_y.map(|y| y as i64), last), move |(y, _)| {
+            .and_then(|seq| index_of.get(&seq))
+            .map(|&i| diagram::row_y(i));
+        let last_y = window.len().checked_sub(1).map(diagram::row_y);
+        let key = (selected_y.map(|y| y as i64), last_y.map(|y| y as i64));
+        use_effect_with(key, move |&(selected_y, last_y)| {
             if let Some(el) = scroll_ref.cast::<web_sys::Element>() {
                 let scale = f64::from(el.client_width()) / WIDTH;
-                match y {
-                    Some(y) => {
-                        let target = (*y as f64 * scale) as i32 - el.client_height() / 2;
-                        el.set_scroll_top(target.max(0));
-                    }
-                    None => el.set_scroll_top(el.scroll_height()),
-                }
+                let height = f64::from(el.client_height());
+                // The drawing grows in steps, so "the end" is the last row,
+                // not the bottom of the drawing: never scroll past it.
+                let end = last_y.map_or(0.0, |y| (y as f64 + ROW) * scale - height);
+                let target = match selected_y {
+                    Some(y) => (y as f64 * scale - height / 2.0).min(end),
+                    None => end,
+                };
+                el.set_scroll_top(target.max(0.0) as i32);
             }
         });
     }
 
-    let height = d.height;
-    let label = |label: &Label, class: &'static str| {
-        html! {
-            <text class={class} x={label.x.to_string()} y={label.y.to_string()} text-anchor={label.anchor}>
-                { &label.text }
-            </text>
-        }
+    let height = diagram::page_height(window.len());
+    let lanes_x = || {
+        LANES
+            .iter()
+            .map(|(x, title, sub)| (x.to_string(), *title, *sub))
     };
     html! {
         <div class="diagram-wrap">
@@ -74,13 +91,25 @@ pub fn SequenceDiagram(props: &SequenceDiagramProps) -> Html {
                 </p>
             }
             <div class="diagram-scroll" ref={scroll_ref}>
+                <svg class="lane-heads" viewBox={format!("0 0 {WIDTH} {TOP}")} aria-hidden="true"
+                    preserveAspectRatio="xMidYMin meet">
+                    { for lanes_x().map(|(x, title, sub)| html! {
+                        <g class="lane">
+                            <text class="lane-title" x={x.clone()} y="22" text-anchor="middle">{ title }</text>
+                            <text class="lane-sub" x={x.clone()} y="38" text-anchor="middle">{ sub }</text>
+                            <line class="lifeline" x1={x.clone()} y1={HEAD_TITLES.to_string()} x2={x} y2={TOP.to_string()} />
+                        </g>
+                    }) }
+                </svg>
+                // The rows' drawing starts where the header ends: its
+                // viewBox begins at TOP, so rows keep their coordinates.
                 <svg
                     id="sequence-diagram"
-                    viewBox={format!("0 0 {WIDTH} {height}")}
+                    viewBox={format!("0 {TOP} {WIDTH} {}", height - TOP)}
                     role="img"
                     aria-label="Sequence diagram of the trace: the event log below lists the same events"
                     preserveAspectRatio="xMidYMin meet"
-                    style={format!("aspect-ratio: {WIDTH} / {height}")}
+                    style={format!("aspect-ratio: {WIDTH} / {}", height - TOP)}
                 >
                     <defs>
                         <marker id="ah" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
@@ -91,59 +120,27 @@ pub fn SequenceDiagram(props: &SequenceDiagramProps) -> Html {
                     // list with unkeyed siblings by position, which would
                     // rebuild every row when one is added.
                     <g class="lanes">
-                    { for LANES.iter().map(|(x, title, sub)| html! {
-                        <g class="lane">
-                            <text class="lane-title" x={x.to_string()} y="22" text-anchor="middle">{ *title }</text>
-                            <text class="lane-sub" x={x.to_string()} y="38" text-anchor="middle">{ *sub }</text>
-                            <line class="lifeline" x1={x.to_string()} y1={TOP.to_string()} x2={x.to_string()} y2={height.to_string()} />
-                        </g>
+                    { for lanes_x().map(|(x, _, _)| html! {
+                        <line class="lifeline" x1={x.clone()} y1={TOP.to_string()} x2={x} y2={height.to_string()} />
                     }) }
                     </g>
                     <g class="rows">
-                    { for d.rows.iter().map(|row| {
-                        let seq = row.seq;
-                        let onclick = props.onaction.reform(move |_| Action::Select(seq));
+                    { for window.iter().enumerate().map(|(index, entry)| {
+                        let from_y = entry
+                            .links
+                            .iter()
+                            .map(|l| index_of.get(&l.seq).map(|&i| diagram::row_y(i)))
+                            .collect::<Vec<_>>();
                         html! {
-                            <g key={format!("r{seq}")}
-                                class={classes!("drow", (props.selected == Some(seq)).then_some("selected"))}
-                                data-seq={seq.to_string()} {onclick}>
-                                <rect class="hit" x="0" y={(row.y - ROW / 2.0).to_string()} width={WIDTH.to_string()} height={ROW.to_string()} />
-                                <text class="time" x="4" y={(row.y + 4.0).to_string()}>{ &row.time }</text>
-                            </g>
+                            <DiagramRow key={format!("r{}", entry.seq)} entry={(*entry).clone()} {index} {from_y}
+                                selected={props.selected == Some(entry.seq)} onselect={onselect.clone()} />
                         }
-                    }) }
-                    </g>
-                    <g class="hops">
-                    { for d.hops.iter().map(|hop| {
-                        let (x1, x2) = if hop.to_bridge { (BROWSER_X, CLIENT_X) } else { (CLIENT_X, BROWSER_X) };
-                        html! {
-                            <g key={format!("h{}", hop.seq)} class="hop-g">
-                                <line class="hop" data-call={hop.call} x1={x1.to_string()} y1={hop.y.to_string()}
-                                    x2={x2.to_string()} y2={hop.y.to_string()} marker-end="url(#ah)" />
-                                <text class="hop-text" x={((BROWSER_X + CLIENT_X) / 2.0).to_string()} y={(hop.y - 4.0).to_string()} text-anchor="middle">
-                                    { hop.text }
-                                </text>
-                            </g>
-                        }
-                    }) }
-                    </g>
-                    <g class="arrows">
-                    { for d.arrows.iter().enumerate().map(|(i, a)| html! {
-                        <g key={format!("a{}-{i}", a.seq)} class="arrow-g">
-                            <line class={classes!("arrow", a.class)} data-call={a.call}
-                                data-to-call={a.to_call}
-                                x1={a.x1.to_string()} y1={a.y1.to_string()} x2={a.x2.to_string()} y2={a.y2.to_string()}
-                                marker-end="url(#ah)" />
-                        </g>
                     }) }
                     </g>
                     <g class="dots">
-                    { for d.rows.iter().map(|row| html! {
-                        <g key={format!("d{}", row.seq)} class={classes!("dot-g", (props.selected == Some(row.seq)).then_some("selected"))}>
-                            <circle class={classes!("dot", row.class, format!("lane-{}", crate::format::lane_name(row.lane)))}
-                                cx={row.x.to_string()} cy={row.y.to_string()} r="4.5" />
-                            { label(&row.label, "row-label") }
-                        </g>
+                    { for window.iter().enumerate().map(|(index, entry)| html! {
+                        <DiagramDot key={format!("d{}", entry.seq)} entry={(*entry).clone()} {index}
+                            selected={props.selected == Some(entry.seq)} />
                     }) }
                     </g>
                 </svg>

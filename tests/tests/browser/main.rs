@@ -369,6 +369,25 @@ async fn readme_screenshot() {
         )
         .await;
     }
+    // Select the server's last recv(): the page explains it and highlights
+    // `data = clientsocket.recv(1024)` in the lab's server.py.
+    let rows = browser
+        .client
+        .find_all(Locator::Css(
+            "#event-log .event-row[data-lane=server][data-call=recv]",
+        ))
+        .await
+        .expect("server recv rows");
+    rows.last()
+        .expect("a server recv row")
+        .click()
+        .await
+        .expect("select it");
+    let highlighted = browser.text_of("#lab-code .highlight").await;
+    assert!(
+        highlighted.contains("recv("),
+        "highlighted line: {highlighted:?}"
+    );
     browser.screenshot(&screenshot_path("readme")).await;
     if let Some(dir) = std::env::var_os("SOCKET_LAB_SCREENSHOT_DIR") {
         browser

@@ -397,3 +397,59 @@ async fn readme_screenshot() {
     browser.close().await;
     bridge.stop().await.expect("bridge stops");
 }
+
+/// The backlog lesson: with accept() paused and listen(5), six clients
+/// complete the handshake (Linux queues backlog + 1), and the seventh times
+/// out (its SYNs are dropped, not refused); the page explains why.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_seventh_client_times_out_when_the_backlog_is_full() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let browser = open_page(&bridge, 1280, 720).await;
+    choose_task(&browser, "echo").await;
+    click(&browser, "start-server").await;
+    wait_for_row(
+        &browser,
+        ".event-row[data-lane=server][data-call=listen]",
+        "listen(5)",
+    )
+    .await;
+    click(&browser, "pause-accept").await;
+    wait_for_row(
+        &browser,
+        ".event-row[data-lane=server][data-call=accept_paused]",
+        "",
+    )
+    .await;
+    for _ in 0..7 {
+        click(&browser, "connect-client").await;
+    }
+    let explanation = browser.text_of(".error-explanation").await;
+    assert!(
+        explanation.contains("backlog"),
+        "the 7th client should time out with a word on the backlog: {explanation:?}"
+    );
+    let connected = browser
+        .client
+        .execute(
+            "return document.querySelectorAll(\
+             '#event-log .event-row[data-lane=client][data-call=connected]').length;",
+            vec![],
+        )
+        .await
+        .expect("count connected rows");
+    assert_eq!(connected, 6, "backlog 5 lets six handshakes complete");
+    let accepted = browser
+        .client
+        .execute(
+            "return document.querySelectorAll(\
+             '#event-log .event-row[data-lane=server][data-call=accept]').length;",
+            vec![],
+        )
+        .await
+        .expect("count accept rows");
+    assert_eq!(accepted, 0, "nobody is accepted while accept() is paused");
+    browser.screenshot(&screenshot_path("backlog")).await;
+    browser.close().await;
+    bridge.stop().await.expect("bridge stops");
+}

@@ -5,6 +5,8 @@
 //!
 //! - [`clock`]: the one monotonic clock every trace event is stamped with.
 //! - [`trace`]: [`trace::Tracer`], how a lab server reports each step.
+//! - [`route`]: routes, which deliver a shared server's events to the one
+//!   session whose socket made the connection.
 //! - [`lab`]: [`lab::LabServer`] (Tasks 1-3 over TCP) and
 //!   [`lab::UdpEchoServer`], on real sockets.
 //! - [`error`]: the bridge's [`Error`] and the student-facing error kinds.
@@ -28,6 +30,7 @@ pub mod http;
 pub mod lab;
 pub mod metrics;
 pub mod relay;
+pub mod route;
 pub mod session;
 pub mod trace;
 

@@ -1,18 +1,28 @@
 //! [`Tracer`]: how a lab server reports every step it takes.
 //!
-//! A lab server does not know who is watching. It sends each
-//! [`TraceEvent`] into a `tokio::sync::broadcast` channel; every browser
-//! session that takes part subscribes. A broadcast channel is bounded: a
-//! session that falls behind loses the oldest events and is told how many
-//! (it never makes the server wait, and never grows without bound).
+//! A lab server does not know who is watching. Its events go two ways:
 //!
-//! When nobody is subscribed, building an event (which copies the bytes of
-//! every `recv`) would be wasted work, so [`Tracer::emit_data`] builds it
-//! only when someone is listening. Each event is also logged through
-//! `tracing`, the way the lab's Python server prints what it does.
+//! - **Routes** (see [`crate::route`]): the events of a connection that a
+//!   browser session's socket made go straight to that one session, tagged
+//!   with the page's id for the connection. This is how the public server,
+//!   shared by a whole class, reaches each student: the cost of an event
+//!   does not grow with the number of students.
+//! - **The broadcast**: every subscriber gets every event. For watchers
+//!   that want everything: a session's own private server (it is the only
+//!   one watching), or a view of the whole public server. A broadcast
+//!   channel is bounded: a subscriber that falls behind loses the oldest
+//!   events and is told how many.
+//!
+//! Neither way ever makes the server wait. When nobody is watching,
+//! building an event (which copies the bytes of every `recv`) would be
+//! wasted work, so [`Tracer::emit_data`] builds it only when someone is.
+//! Each event is also logged through `tracing`, the way the lab's Python
+//! server prints what it does.
 
 use crate::clock::Clock;
-use protocol::{Lane, ServerId, Step, TraceEvent};
+use crate::route::{Route, RouteGuard, RouteSink, RouteTable};
+use protocol::{ConnId, Lane, ServerId, Step, TraceEvent};
+use std::net::SocketAddr;
 use tokio::sync::broadcast;
 
 /// How many events a lagging subscriber may fall behind before it loses
@@ -32,10 +42,16 @@ pub fn channel() -> TraceSender {
 pub struct Tracer {
     clock: Clock,
     server: ServerId,
-    /// Subscribers (browser sessions) receive from this. Cloning a
-    /// `Tracer` shares the channel, so every connection task of a server
-    /// publishes into the same stream.
+    /// Subscribers receive from this. Cloning a `Tracer` shares the
+    /// channel, so every connection task of a server publishes into the
+    /// same stream.
     events: TraceSender,
+    /// Which session each connection's events go to, by the address the
+    /// connection comes from. Shared by clones, like `events`.
+    routes: RouteTable,
+    /// Set on the tracer of one accepted connection whose peer was in
+    /// `routes` ([`Tracer::for_peer`]): looked up once, used for every event.
+    route: Option<Route>,
 }
 
 impl Tracer {
@@ -45,6 +61,8 @@ impl Tracer {
             clock,
             server,
             events,
+            routes: RouteTable::default(),
+            route: None,
         }
     }
 
@@ -53,9 +71,38 @@ impl Tracer {
         self.server
     }
 
-    /// A new receiver of this server's events, from now on.
+    /// A new receiver of all of this server's events, from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<TraceEvent> {
         self.events.subscribe()
+    }
+
+    /// How many broadcast subscribers there are now.
+    pub fn subscriber_count(&self) -> usize {
+        self.events.receiver_count()
+    }
+
+    /// Routes the events of the connection that will come from `local` (a
+    /// client socket's bound address) into `sink`, tagged `conn`, until the
+    /// guard is dropped. Register before connecting, so the route exists
+    /// when the server's `accept()` returns.
+    pub fn route(&self, local: SocketAddr, sink: &RouteSink, conn: ConnId) -> RouteGuard {
+        self.routes.insert(local, sink, conn)
+    }
+
+    /// How many routes are registered now.
+    pub fn route_count(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// This tracer, for the events of one peer: a connection accepted from
+    /// `peer`, or (UDP) a datagram from it. If a session routed that
+    /// address, the events also go to it. One lookup, whatever the number
+    /// of routes; do it once per connection.
+    pub fn for_peer(&self, peer: SocketAddr) -> Tracer {
+        Tracer {
+            route: self.routes.lookup(peer),
+            ..self.clone()
+        }
     }
 
     /// The clock events are stamped with.
@@ -67,36 +114,49 @@ impl Tracer {
     /// listening socket itself).
     pub fn emit(&self, server_conn: Option<u64>, step: Step) {
         log_step(self.server, server_conn, &step);
-        if self.events.receiver_count() > 0 {
-            self.publish(server_conn, step);
-        }
+        self.publish(server_conn, step);
     }
 
     /// Publishes a step that carries bytes (`recv`, `send`), building it only
-    /// if anyone will see it: a subscriber, or a log at DEBUG level. This
-    /// keeps an unwatched echo server from copying every byte it moves.
+    /// if anyone will see it: a route, a subscriber, or a log at DEBUG
+    /// level. This keeps an unwatched echo server from copying every byte
+    /// it moves.
     pub fn emit_data(&self, server_conn: Option<u64>, step: impl FnOnce() -> Step) {
-        let watched = self.events.receiver_count() > 0;
+        let watched = self.route.is_some() || self.events.receiver_count() > 0;
         if !watched && !tracing::enabled!(tracing::Level::DEBUG) {
             return;
         }
         let step = step();
         log_step(self.server, server_conn, &step);
-        if watched {
-            self.publish(server_conn, step);
-        }
+        self.publish(server_conn, step);
     }
 
     fn publish(&self, server_conn: Option<u64>, step: Step) {
-        // An error here only means the last subscriber just left.
-        let _ = self.events.send(TraceEvent {
+        let subscribed = self.events.receiver_count() > 0;
+        if self.route.is_none() && !subscribed {
+            return;
+        }
+        let event = TraceEvent {
             at_us: self.clock.now_us(),
             lane: Lane::Server,
             server: Some(self.server),
+            // The page's id for a connection means something to that page
+            // only: the route adds it, the broadcast goes without.
             conn: None,
             server_conn,
             step,
-        });
+        };
+        match &self.route {
+            Some(route) if subscribed => {
+                route.deliver(event.clone());
+                // An error here only means the last subscriber just left.
+                let _ = self.events.send(event);
+            }
+            Some(route) => route.deliver(event),
+            None => {
+                let _ = self.events.send(event);
+            }
+        }
     }
 }
 
@@ -153,5 +213,32 @@ mod tests {
         assert_eq!(event.lane, Lane::Server);
         assert_eq!(event.step.name(), "send");
         assert!(events.try_recv().is_err());
+    }
+
+    /// A connection from a routed address reaches its route (tagged with
+    /// the page's id) and the broadcast (untagged); another peer's events
+    /// reach the broadcast only.
+    #[tokio::test]
+    async fn a_routed_peer_goes_to_its_route_and_the_broadcast() {
+        let tracer = Tracer::new(Clock::start(), 0, channel());
+        let mut everything = tracer.subscribe();
+        let (sink, mut routed) = crate::route::route_queue(8, 1 << 16);
+        let ours: SocketAddr = "127.0.0.1:40001".parse().expect("literal");
+        let theirs: SocketAddr = "127.0.0.1:40002".parse().expect("literal");
+        let guard = tracer.route(ours, &sink, 5);
+        assert_eq!(tracer.route_count(), 1);
+        tracer.for_peer(theirs).emit(Some(1), Step::Close);
+        tracer.for_peer(ours).emit(Some(2), Step::Close);
+        let mine = routed.recv().await.expect("routed");
+        assert_eq!((mine.conn, mine.server_conn), (Some(5), Some(2)));
+        assert!(
+            futures_util::FutureExt::now_or_never(routed.recv()).is_none(),
+            "nothing else was routed"
+        );
+        let all: Vec<_> = std::iter::from_fn(|| everything.try_recv().ok()).collect();
+        assert_eq!(all.len(), 2);
+        assert!(all.iter().all(|event| event.conn.is_none()));
+        drop(guard);
+        assert_eq!(tracer.route_count(), 0);
     }
 }

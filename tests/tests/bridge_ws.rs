@@ -140,6 +140,14 @@ impl Page {
         }
     }
 
+    /// An event already seen: `step` (by name) on `lane` for `conn`.
+    fn seen_step(&self, lane: Lane, conn: ConnId, step: &str) -> TraceEvent {
+        self.events(lane, conn)
+            .find(|event| event.step.name() == step)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {lane:?} {step} of conn {conn} seen"))
+    }
+
     async fn until_refused(&mut self) -> (Refusal, String) {
         match self
             .until("refused", |msg| matches!(msg, ServerMsg::Refused { .. }))
@@ -488,6 +496,139 @@ async fn the_three_tasks_on_the_public_server() {
         }
         bridge.stop().await.expect("clean stop");
     }
+}
+
+/// A whole class on the public server: 50 sessions connect, one echoes.
+/// The server routes each connection's events to the one session that made
+/// it: the others get none of the echoing session's events, no session
+/// subscribes to the public server's broadcast (so an event costs the same
+/// however many students are connected), and closing a connection removes
+/// its route.
+#[tokio::test]
+async fn public_server_events_go_only_to_the_session_that_made_the_connection() {
+    const CLASS: usize = 50;
+    const ECHOES: usize = 20;
+    let bridge = start(Mode::Echo).await;
+    let mut pages = Vec::new();
+    for _ in 0..CLASS {
+        let mut page = Page::open(&bridge).await;
+        page.connect(1, Target::Public).await;
+        page.until_step(Lane::Client, 1, "connected").await;
+        page.until_step(Lane::Server, 1, "accept").await;
+        pages.push(page);
+    }
+    let tracer = &bridge.lab.tracer;
+    assert_eq!(
+        tracer.subscriber_count(),
+        0,
+        "no session watches everything"
+    );
+    assert_eq!(tracer.route_count(), CLASS, "one route per connection");
+
+    let (echoer, others) = pages.split_first_mut().expect("a class");
+    for i in 0..ECHOES {
+        echoer.send_text(1, &format!("echo {i:02}\n")).await;
+        let want = (i + 1) * "echo 00\n".len();
+        while echoer.bytes(Lane::Client, 1, "recv").len() < want {
+            echoer.next().await;
+        }
+    }
+    // The echoer's last events were published before its last echo came
+    // back. Each other session now ends its own connection and waits for
+    // the server's close of it, which its queue delivers after anything the
+    // server sent it earlier: had any of the echoer's events been sent to
+    // it, it would have them by now.
+    for page in others.iter_mut() {
+        page.say(ClientMsg::Shutdown { conn: 1 }).await;
+        page.until_step(Lane::Server, 1, "close").await;
+    }
+    echoer.say(ClientMsg::Shutdown { conn: 1 }).await;
+    echoer.until_step(Lane::Server, 1, "close").await;
+
+    let server_conn_of = |page: &Page| {
+        page.seen_step(Lane::Server, 1, "accept")
+            .server_conn
+            .expect("accept names the server's connection")
+    };
+    let echoer_conn = server_conn_of(echoer);
+    let mut expected = vec!["accept", "print"];
+    expected.extend(["recv", "send"].repeat(ECHOES));
+    expected.extend(["recv_eof", "close"]);
+    let echoer_steps: Vec<_> = echoer
+        .events(Lane::Server, 1)
+        .map(|e| e.step.name())
+        .collect();
+    assert_eq!(echoer_steps, expected, "the echoer sees all of its own");
+    for page in others.iter() {
+        let own = server_conn_of(page);
+        assert_ne!(own, echoer_conn);
+        for msg in &page.seen {
+            if let ServerMsg::Trace(event) = msg
+                && event.lane == Lane::Server
+            {
+                assert_eq!(event.server_conn, Some(own), "only its own: {event:?}");
+                assert_eq!(event.conn, Some(1), "tagged with the page's id");
+            }
+        }
+        assert_eq!(
+            page.steps(Lane::Server, 1),
+            ["accept", "print", "recv_eof", "close"]
+        );
+    }
+    assert_eq!(bridge.metrics().dropped_events, 0);
+
+    // Closing the client sockets removes their routes.
+    for page in pages.iter_mut() {
+        page.say(ClientMsg::Close { conn: 1 }).await;
+        page.until_step(Lane::Client, 1, "close").await;
+    }
+    assert_eq!(bridge.lab.tracer.route_count(), 0);
+    bridge.stop().await.expect("clean stop");
+}
+
+/// The public UDP echo server routes too: the session sees the datagrams
+/// of its own socket, tagged with its id, and not a terminal user's.
+#[tokio::test]
+async fn public_udp_events_go_only_to_the_session_that_sent_them() {
+    let bridge = start(Mode::Echo).await;
+    let udp_addr = bridge.lab.udp_addr.expect("a public UDP server");
+    let mut page = Page::open(&bridge).await;
+    page.say(ClientMsg::Connect {
+        conn: 4,
+        target: Target::Addr {
+            addr: udp_addr.to_string(),
+        },
+        transport: Transport::Udp,
+    })
+    .await;
+    page.until_step(Lane::Client, 4, "connected").await;
+    // A terminal user's datagram, echoed before ours is sent.
+    let other = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("binds");
+    other.send_to(b"not yours", udp_addr).await.expect("sends");
+    let mut buf = [0u8; 16];
+    other.recv_from(&mut buf).await.expect("echoed");
+    page.send_text(4, "ours").await;
+    page.until_step(Lane::Server, 4, "send_to").await;
+    page.until_step(Lane::Client, 4, "recv_from").await;
+    let other_addr = other.local_addr().expect("local").to_string();
+    for msg in &page.seen {
+        if let ServerMsg::Trace(event) = msg
+            && event.lane == Lane::Server
+        {
+            assert_eq!(event.conn, Some(4), "only ours: {event:?}");
+            if let Step::RecvFrom { peer, .. } | Step::SendTo { peer, .. } = &event.step {
+                assert_ne!(*peer, other_addr);
+            }
+        }
+    }
+    assert_eq!(page.steps(Lane::Server, 4), ["recv_from", "send_to"]);
+    assert_eq!(
+        bridge.lab.udp_tracer.as_ref().map(|t| t.subscriber_count()),
+        Some(0)
+    );
+    bridge.stop().await.expect("clean stop");
 }
 
 /// UDP: a private echo server answers a connected UDP socket's datagram.

@@ -20,11 +20,14 @@ pub struct PublicLab {
     pub udp_addr: Option<SocketAddr>,
     /// The task the TCP server plays.
     pub mode: Mode,
-    /// Subscribe here to watch the TCP server. Its `socket`, `bind` and
-    /// `listen` steps happened before anyone could subscribe; they are in
-    /// the log, not in a new subscriber's stream.
+    /// The TCP server's tracer. Browser sessions register routes here, so
+    /// each gets the events of its own connections only; subscribe to
+    /// watch everything. Its `socket`, `bind` and `listen` steps happened
+    /// before anyone could subscribe; they are in the log, not in a new
+    /// subscriber's stream.
     pub tracer: Tracer,
-    /// Subscribe here to watch the UDP echo server. A separate stream (with
+    /// The UDP echo server's tracer (routes by the sender's address, as
+    /// for TCP; subscribe to watch everything). A separate stream (with
     /// the same server id, [`PUBLIC_SERVER`]), so a TCP view is not mixed
     /// with datagrams.
     pub udp_tracer: Option<Tracer>,

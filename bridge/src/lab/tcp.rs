@@ -170,7 +170,11 @@ impl LabServer {
                     // accept() returns a *new* socket for this client; the
                     // listening socket keeps listening for the next one.
                     let local = stream.local_addr().unwrap_or(self.local);
-                    self.tracer.emit(
+                    // Which browser session (if any) made this connection:
+                    // looked up once, here, so each event of the connection
+                    // goes straight to that session (see `crate::route`).
+                    let tracer = self.tracer.for_peer(peer);
+                    tracer.emit(
                         Some(conn),
                         Step::Accept {
                             peer: peer.to_string(),
@@ -185,7 +189,7 @@ impl LabServer {
                         peer,
                         config: self.config.clone(),
                         limits,
-                        tracer: self.tracer.clone(),
+                        tracer,
                     };
                     let shutdown = shutdown.clone();
                     clients.spawn(async move {

@@ -100,16 +100,19 @@ impl UdpEchoServer {
                 }
             };
             let datagram = &buf[..n];
-            self.tracer.emit_data(None, || Step::RecvFrom {
+            // If a browser session's socket sent this datagram, its events
+            // go straight to that session (see `crate::route`).
+            let tracer = self.tracer.for_peer(peer);
+            tracer.emit_data(None, || Step::RecvFrom {
                 peer: peer.to_string(),
                 data: datagram.into(),
             });
             match self.socket.send_to(datagram, peer).await {
-                Ok(_) => self.tracer.emit_data(None, || Step::SendTo {
+                Ok(_) => tracer.emit_data(None, || Step::SendTo {
                     peer: peer.to_string(),
                     data: datagram.into(),
                 }),
-                Err(err) => self.tracer.emit(
+                Err(err) => tracer.emit(
                     None,
                     Step::Error {
                         kind: error_kind(&err),

@@ -11,6 +11,8 @@ use super::outbox::Outbox;
 use crate::clock::Clock;
 use crate::error::error_kind;
 use crate::metrics::Metrics;
+use crate::route::{RouteGuard, RouteSink};
+use crate::trace::Tracer;
 use protocol::{ConnId, Family, Lane, Refusal, ServerId, ServerMsg, Step, TraceEvent, Transport};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -64,10 +66,24 @@ pub struct ClientConnection {
     pub clock: Clock,
     pub outbox: Outbox,
     /// The session's map of its sockets' local addresses, so the
-    /// server-lane forwarders can tell which accepted peer is ours.
+    /// forwarders of its private servers can tell which accepted peer is
+    /// ours.
     pub locals: Locals,
+    /// Set when it goes to the public server: where to register this
+    /// socket's address, so the server sends this connection's events to
+    /// this session.
+    pub route: Option<PublicRoute>,
     pub connect_timeout: Duration,
     pub read_chunk: usize,
+}
+
+/// How the public server's events of one connection find their session.
+#[derive(Debug)]
+pub struct PublicRoute {
+    /// The public server's tracer, which holds its routes.
+    pub tracer: Tracer,
+    /// The session's queue for them.
+    pub sink: RouteSink,
 }
 
 /// Why the connection stopped early (already reported as an event).
@@ -136,12 +152,16 @@ impl ClientConnection {
         })
         .await;
         // Binding to an ephemeral port *before* connect() tells us our own
-        // address now, so when the server's accept() reports its peer, the
-        // session can already tell that this connection is that peer.
+        // address now, so the server's accept() can be told, before it
+        // returns, that this peer is ours: its events are routed to this
+        // session from its very first one. An implementation detail, not a
+        // step of the lab: the Python client never calls bind() (connect()
+        // picks the port itself), so the trace shows no bind() here.
         self.check(socket.bind(bind_addr_for(addr))).await?;
-        if let Ok(local) = socket.local_addr() {
-            self.locals.insert(local, self.conn);
-        }
+        // Held until this connection ends: the route must be there when the
+        // server accepts, which may be long after connect() (the
+        // connection can wait in the server's backlog).
+        let _route = self.register(socket.local_addr());
         self.emit(Step::Connect {
             target: self.target.clone(),
         })
@@ -264,9 +284,8 @@ impl ClientConnection {
         let socket = self
             .check(UdpSocket::bind(bind_addr_for(addr)).await)
             .await?;
-        if let Ok(local) = socket.local_addr() {
-            self.locals.insert(local, self.conn);
-        }
+        // Routed for as long as the socket lives (see `play_tcp`).
+        let _route = self.register(socket.local_addr());
         // A "connected" UDP socket only remembers its peer: no handshake,
         // nothing is sent until the first sendto().
         self.emit(Step::Connect {
@@ -307,6 +326,15 @@ impl ClientConnection {
                 },
             }
         }
+    }
+
+    /// Remembers our socket's bound address `local`, and routes the public
+    /// server's events of connections from it to this session.
+    fn register(&self, local: io::Result<SocketAddr>) -> Option<RouteGuard> {
+        let local = local.ok()?;
+        self.locals.insert(local, self.conn);
+        let route = self.route.as_ref()?;
+        Some(route.tracer.route(local, &route.sink, self.conn))
     }
 
     /// Reports a client-lane step.

@@ -1,35 +1,61 @@
 //! [`ServerLane`]: forwards a lab server's trace events to one session, so
 //! the student sees the server's side of their own connections.
 //!
-//! A private server belongs to the session: all its events go to the page.
-//! The public server is shared by the whole class: only the events of
-//! connections that came from this session's sockets are forwarded. The
-//! link is the address pair: the peer the server's `accept()` returned is
-//! the local address of one of our client sockets.
+//! Two sources, one forwarder ([`LaneEvents`]):
+//!
+//! - A private server belongs to the session: the lane subscribes to its
+//!   broadcast and forwards every event, linking each accepted connection
+//!   to the page's id by the address pair (the peer the server's
+//!   `accept()` returned is the local address of one of our sockets).
+//! - The public server is shared by the whole class: the server itself
+//!   routes the events of this session's connections here, already tagged
+//!   with the page's ids (see [`crate::route`]), and nobody else's. The
+//!   session never sees another student's events, so their number does not
+//!   slow it down.
 
 use super::Locals;
 use super::outbox::Outbox;
 use crate::metrics::Metrics;
+use crate::route::RouteReceiver;
 use protocol::{ConnId, Refusal, ServerId, ServerMsg, Step, TraceEvent};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::sync::broadcast;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
 /// The most accepted connections of one server a session keeps track of.
 const MAX_TRACKED: usize = 1024;
 
+/// Where a lane's events come from. Both are bounded and neither makes the
+/// server wait: if this session falls behind, it loses events and is told
+/// how many.
+#[derive(Debug)]
+pub enum LaneEvents {
+    /// All events of a server only this session watches (its private
+    /// server); the lane finds the page's connection ids itself.
+    All(broadcast::Receiver<TraceEvent>),
+    /// The events of this session's own connections to a shared server,
+    /// routed here and tagged with the page's connection ids at the source.
+    Routed(RouteReceiver),
+}
+
+impl LaneEvents {
+    async fn recv(&mut self) -> Result<TraceEvent, RecvError> {
+        match self {
+            LaneEvents::All(events) => events.recv().await,
+            LaneEvents::Routed(events) => events.recv().await,
+        }
+    }
+}
+
 /// One server's events, on their way to one session.
 #[derive(Debug)]
 pub struct ServerLane {
     pub server: ServerId,
-    /// The server's event stream. A broadcast receiver: if this session
-    /// falls behind, it loses the oldest events and is told how many,
-    /// while the server itself never waits.
-    pub events: broadcast::Receiver<TraceEvent>,
-    /// Forward only events of our own connections (the public server).
-    pub only_ours: bool,
+    pub events: LaneEvents,
+    /// Our sockets' local addresses, to link a private server's accepted
+    /// connections to the page's ids.
     pub locals: Locals,
     pub outbox: Outbox,
     pub metrics: Arc<Metrics>,
@@ -47,8 +73,8 @@ impl ServerLane {
             };
             let mut event = match received {
                 Ok(event) => event,
-                Err(broadcast::error::RecvError::Closed) => return,
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                Err(RecvError::Closed) => return,
+                Err(RecvError::Lagged(missed)) => {
                     self.metrics.dropped_events(missed);
                     let note = ServerMsg::Refused {
                         reason: Refusal::Limit,
@@ -66,9 +92,8 @@ impl ServerLane {
                     continue;
                 }
             };
-            event.conn = self.conn_of(&event, &mut ours);
-            if self.only_ours && event.conn.is_none() {
-                continue;
+            if let LaneEvents::All(_) = self.events {
+                event.conn = self.conn_of(&event, &mut ours);
             }
             if self.outbox.send(ServerMsg::Trace(event)).await.is_err() {
                 return;
@@ -76,7 +101,7 @@ impl ServerLane {
         }
     }
 
-    /// The page's connection this event belongs to, if any.
+    /// The page's connection a private server's event belongs to, if any.
     fn conn_of(&self, event: &TraceEvent, ours: &mut HashMap<u64, ConnId>) -> Option<ConnId> {
         match (&event.step, event.server_conn) {
             (Step::Accept { peer, .. }, Some(server_conn)) => {

@@ -32,15 +32,16 @@ mod connection;
 mod forward;
 mod outbox;
 
-pub use connection::{ClientConnection, ConnCommand};
-pub use forward::ServerLane;
+pub use connection::{ClientConnection, ConnCommand, PublicRoute};
+pub use forward::{LaneEvents, ServerLane};
 pub use outbox::{Outbox, Queued};
 
 use crate::clock::Clock;
 use crate::config::{AllowList, SessionLimits, normalize_target};
 use crate::lab::{LabConfig, LabControl, LabLimits, LabServer, PublicLab, UdpEchoServer};
 use crate::metrics::Metrics;
-use crate::trace::{self, Tracer};
+use crate::route::{self, RouteSink};
+use crate::trace::{self, TRACE_CAPACITY, Tracer};
 use axum::extract::ws::{CloseFrame, Message};
 use connection::{COMMAND_QUEUE, SocketBudget};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -76,8 +77,10 @@ pub struct SessionEnv {
     pub metrics: Arc<Metrics>,
 }
 
-/// The local addresses of a session's client sockets, so a server's
-/// `accept()` peer can be matched to the page's connection id.
+/// The local addresses of a session's client sockets, so a private
+/// server's `accept()` peer can be matched to the page's connection id.
+/// (The public server needs no such matching: it routes each connection's
+/// events here already tagged, see [`crate::route`].)
 #[derive(Debug, Clone, Default)]
 pub struct Locals {
     /// Shared by the session's connection tasks (which insert) and its
@@ -146,9 +149,11 @@ pub struct RelaySession {
     locals: Locals,
     servers: HashMap<ServerId, PrivateServer>,
     conns: HashMap<ConnId, ConnHandle>,
-    /// Whether we already forward the public TCP / UDP server's events.
-    public_tcp_lane: bool,
-    public_udp_lane: bool,
+    /// This session's queue for the public servers' events (TCP and UDP),
+    /// made with its forwarder on the first connection to them. Each such
+    /// connection registers a route into it, so the servers send this
+    /// session the events of its own connections and nobody else's.
+    public_route: Option<RouteSink>,
 }
 
 /// A private lab server this session started.
@@ -201,8 +206,7 @@ impl RelaySession {
             locals: Locals::default(),
             servers: HashMap::new(),
             conns: HashMap::new(),
-            public_tcp_lane: false,
-            public_udp_lane: false,
+            public_route: None,
         }
     }
 
@@ -434,7 +438,7 @@ impl RelaySession {
         let addr = SocketAddr::new(ip, 0);
         let tracer = Tracer::new(self.env.clock, server, trace::channel());
         // Subscribe before binding, so the page sees socket/bind/listen.
-        self.forward(server, tracer.subscribe(), false);
+        self.forward(server, LaneEvents::All(tracer.subscribe()));
         let stop = self.token.child_token();
         let (local, control) = match transport {
             Transport::Tcp => {
@@ -493,16 +497,10 @@ impl RelaySession {
     }
 
     /// Forwards a server's events to this session.
-    fn forward(
-        &self,
-        server: ServerId,
-        events: tokio::sync::broadcast::Receiver<TraceEvent>,
-        only_ours: bool,
-    ) {
+    fn forward(&self, server: ServerId, events: LaneEvents) {
         let lane = ServerLane {
             server,
             events,
-            only_ours,
             locals: self.locals.clone(),
             outbox: self.outbox.clone(),
             metrics: self.env.metrics.clone(),
@@ -522,7 +520,12 @@ impl RelaySession {
                 format!("a session may have at most {limit} connections open: close one first");
             return self.refuse(Refusal::Limit, message, Some(conn), None).await;
         }
-        let Some((server, target, addr, transport)) = self.aim(conn, target, transport).await
+        let Some(Aim {
+            server,
+            target,
+            addr,
+            route,
+        }) = self.aim(conn, target, transport).await
         else {
             return;
         };
@@ -537,6 +540,7 @@ impl RelaySession {
             clock: self.env.clock,
             outbox: self.outbox.clone(),
             locals: self.locals.clone(),
+            route,
             connect_timeout: self.env.limits.connect_timeout,
             read_chunk: self.env.limits.read_chunk(),
         };
@@ -544,14 +548,8 @@ impl RelaySession {
         self.conns.insert(conn, ConnHandle { commands, stop });
     }
 
-    /// Where a connection goes: (server id, target text, address if known,
-    /// transport), or `None` after refusing it.
-    async fn aim(
-        &mut self,
-        conn: ConnId,
-        target: Target,
-        transport: Transport,
-    ) -> Option<(Option<ServerId>, String, Option<SocketAddr>, Transport)> {
+    /// Where a connection goes, or `None` after refusing it.
+    async fn aim(&mut self, conn: ConnId, target: Target, transport: Transport) -> Option<Aim> {
         let public = self.env.public.clone();
         let is_public = |addr: &str| {
             public.as_ref().is_some_and(|public| {
@@ -583,11 +581,21 @@ impl RelaySession {
                 }
                 // Ask the server's own address, as a student would.
                 let addr = self.server_addr(id)?;
-                Some((Some(id), addr.to_string(), Some(addr), transport))
+                Some(Aim {
+                    server: Some(id),
+                    target: addr.to_string(),
+                    addr: Some(addr),
+                    route: None,
+                })
             }
             Target::Addr { addr } if self.env.allow_targets.permits(&addr) => {
                 let resolved = addr.trim().parse::<SocketAddr>().ok();
-                Some((None, addr.trim().to_string(), resolved, transport))
+                Some(Aim {
+                    server: None,
+                    target: addr.trim().to_string(),
+                    addr: resolved,
+                    route: None,
+                })
             }
             Target::Addr { addr } => {
                 let message = format!(
@@ -600,11 +608,7 @@ impl RelaySession {
         }
     }
 
-    async fn aim_public(
-        &mut self,
-        conn: ConnId,
-        transport: Transport,
-    ) -> Option<(Option<ServerId>, String, Option<SocketAddr>, Transport)> {
+    async fn aim_public(&mut self, conn: ConnId, transport: Transport) -> Option<Aim> {
         let Some(public) = self.env.public.clone() else {
             let message = "this bridge runs no public lab server".to_string();
             self.refuse(Refusal::Unknown, message, Some(conn), Some(PUBLIC_SERVER))
@@ -624,17 +628,25 @@ impl RelaySession {
                 }
             },
         };
-        // Subscribe before connecting, so the server's accept() is seen.
-        let subscribed = match transport {
-            Transport::Tcp => &mut self.public_tcp_lane,
-            Transport::Udp => &mut self.public_udp_lane,
+        let sink = match &self.public_route {
+            Some(sink) => sink.clone(),
+            None => {
+                // Bounded like the outbox: a page that stops reading costs
+                // the bridge at most this much here too.
+                let (sink, receiver) =
+                    route::route_queue(TRACE_CAPACITY, self.env.limits.max_buffered_bytes);
+                self.forward(PUBLIC_SERVER, LaneEvents::Routed(receiver));
+                self.public_route = Some(sink.clone());
+                sink
+            }
         };
-        if !*subscribed {
-            *subscribed = true;
-            self.forward(PUBLIC_SERVER, tracer.subscribe(), true);
-        }
         let addr = connect_addr(addr);
-        Some((Some(PUBLIC_SERVER), addr.to_string(), Some(addr), transport))
+        Some(Aim {
+            server: Some(PUBLIC_SERVER),
+            target: addr.to_string(),
+            addr: Some(addr),
+            route: Some(PublicRoute { tracer, sink }),
+        })
     }
 
     /// The address of a private server (from its `ServerStarted`).
@@ -733,6 +745,18 @@ impl RelaySession {
         };
         let _ = self.outbox.send(refused).await;
     }
+}
+
+/// Where a connection goes.
+struct Aim {
+    /// The lab server it is aimed at, when it is one of the bridge's.
+    server: Option<ServerId>,
+    /// The target as the page will see it in `connect(...)`.
+    target: String,
+    /// The resolved address, if known yet.
+    addr: Option<SocketAddr>,
+    /// For the public server: how its events reach this session.
+    route: Option<PublicRoute>,
 }
 
 /// The address to connect to for a server listening on `addr`: a server

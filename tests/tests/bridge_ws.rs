@@ -1030,11 +1030,25 @@ async fn relay_round_trips_a_mebibyte() {
     let sending = {
         let data = data.clone();
         tokio::spawn(async move {
-            for chunk in data.chunks(32 * 1024) {
-                tx.send(Message::binary(chunk.to_vec()))
+            // Frames of every size, from 1 byte to 32 KiB, fed many at a
+            // time: the relay writes a single frame as it is and several
+            // waiting frames together; both must keep the bytes in order.
+            let sizes = [1, 7, 32, 100, 1500, 32 * 1024];
+            let mut rest = &data[..];
+            let mut i = 0;
+            while !rest.is_empty() {
+                let n = sizes[i % sizes.len()].min(rest.len());
+                let (chunk, tail) = rest.split_at(n);
+                tx.feed(Message::binary(chunk.to_vec()))
                     .await
                     .expect("sends");
+                rest = tail;
+                i += 1;
+                if i % 64 == 0 {
+                    tx.flush().await.expect("flushes");
+                }
             }
+            tx.flush().await.expect("flushes");
             tx
         })
     };

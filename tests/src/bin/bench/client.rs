@@ -60,6 +60,10 @@ pub enum Client {
 /// The id the `/ws` client gives its one connection.
 const CONN: u32 = 1;
 
+/// Messages a streaming `/ws` client keeps in flight (below the session's
+/// per-connection command queue).
+const WS_WINDOW: usize = 32;
+
 impl Client {
     /// Opens a connection by `path` and waits until it can carry bytes.
     pub async fn connect(path: PathKind, ep: Endpoints) -> Result<Client, Error> {
@@ -160,11 +164,15 @@ impl Client {
         let total = messages * payload.len();
         match self {
             Client::Tcp(stream) => {
-                let (mut rd, mut wr) = stream.split();
+                let (mut rd, wr) = stream.split();
+                // Buffered, as the WebSocket clients' writes are: a streaming
+                // client batches small messages into few system calls.
+                let mut wr = tokio::io::BufWriter::with_capacity(64 * 1024, wr);
                 let writer = async {
                     for _ in 0..messages {
                         wr.write_all(payload).await?;
                     }
+                    wr.flush().await?;
                     Ok::<_, Error>(())
                 };
                 let reader = async {
@@ -213,11 +221,16 @@ impl Client {
             Client::Ws(ws) => {
                 let (mut tx, mut rx) = (&mut **ws).split();
                 let text = serde_json::to_string(&send_command(payload)?)?;
+                // The session queues a bounded number of commands per
+                // connection and refuses more (it does not stall the whole
+                // session for one busy socket), so keep a window in flight,
+                // as a page that streams would.
+                let window = tokio::sync::Semaphore::new(WS_WINDOW);
                 let writer = async {
                     for _ in 0..messages {
-                        tx.feed(Message::text(text.clone())).await?;
+                        window.acquire().await?.forget();
+                        tx.send(Message::text(text.clone())).await?;
                     }
-                    tx.flush().await?;
                     Ok::<_, Error>(())
                 };
                 let reader = async {
@@ -225,7 +238,11 @@ impl Client {
                     while got < total {
                         let msg = rx.next().await.ok_or("session closed")??;
                         match classify(msg)? {
-                            Event::Received(n) => got += n,
+                            Event::Received(n) => {
+                                let before = got / payload.len();
+                                got += n;
+                                window.add_permits(got / payload.len() - before);
+                            }
                             Event::Failed(why) => return Err(why.into()),
                             _ => {}
                         }

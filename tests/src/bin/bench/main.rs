@@ -401,6 +401,10 @@ async fn run(
                 }
             }
         }
+        // Leave out what this run could not measure, rather than print null.
+        if let Some(map) = report.as_object_mut() {
+            map.retain(|_, v| !v.is_null());
+        }
         if let Some(e) = tally.first_error {
             report["first_error"] = json!(e);
         }

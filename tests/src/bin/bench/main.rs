@@ -235,8 +235,19 @@ async fn main() -> Result<(), client::Error> {
     }
 
     let scale = if args.all { Some(10_000) } else { args.scale };
+    let mut spawned = spawned;
+    let (mut scale_ep, mut scale_pid) = (scale_ep, pid);
     if let Some(sessions) = scale {
-        for line in scale::run(scale_ep, pid, sessions).await {
+        // A fresh bridge, so that memory per session is not blurred by what
+        // the throughput runs left in the allocator.
+        if let Some(old) = spawned.take() {
+            old.stop().await;
+            let fresh = spawn::Spawned::start(&args.bin).await?;
+            scale_ep = fresh.endpoints();
+            scale_pid = Some(fresh.bridge_pid());
+            spawned = Some(fresh);
+        }
+        for line in scale::run(scale_ep, scale_pid, sessions).await {
             out.line(&line);
         }
     }

@@ -136,6 +136,20 @@ async fn arrows(browser: &Browser, call: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Types `text` into the composer and presses Enter, as a student would.
+async fn type_and_send(browser: &Browser, text: &str) {
+    let input = browser
+        .client
+        .find(Locator::Id("message-input"))
+        .await
+        .expect("#message-input");
+    input.send_keys(text).await.expect("type");
+    input
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("Enter");
+}
+
 /// Starts "my server" for `task` and connects one client to it.
 async fn start_and_connect(browser: &Browser, task: &str) {
     choose_task(browser, task).await;
@@ -227,16 +241,7 @@ async fn task3_echo_shows_the_text_and_hex_on_both_lanes() {
     let bridge = start_bridge(Mode::Echo, &[]).await;
     let browser = open_page(&bridge, 1280, 720).await;
     start_and_connect(&browser, "echo").await;
-    let input = browser
-        .client
-        .find(Locator::Id("message-input"))
-        .await
-        .expect("#message-input");
-    input.send_keys("hello lab").await.expect("type");
-    input
-        .send_keys(&Key::Enter.to_string())
-        .await
-        .expect("Enter");
+    type_and_send(&browser, "hello lab").await;
     let sent = wait_for_row(
         &browser,
         ".event-row[data-lane=client][data-call=send]",
@@ -351,17 +356,8 @@ async fn readme_screenshot() {
     let bridge = start_bridge(Mode::Echo, &[]).await;
     let browser = open_page(&bridge, 1440, 900).await;
     start_and_connect(&browser, "echo").await;
-    let input = browser
-        .client
-        .find(Locator::Id("message-input"))
-        .await
-        .expect("#message-input");
     for line in ["hello", "socket lab"] {
-        input.send_keys(line).await.expect("type");
-        input
-            .send_keys(&Key::Enter.to_string())
-            .await
-            .expect("Enter");
+        type_and_send(&browser, line).await;
         wait_for_row(
             &browser,
             ".event-row[data-lane=client][data-call=recv]",

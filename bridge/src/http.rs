@@ -91,7 +91,7 @@ async fn ws(
     let limits = state.limits();
     let env = state.session_env();
     let shutdown = state.shutdown();
-    configure(upgrade, limits, 4096).on_upgrade(move |socket| async move {
+    configure(upgrade, limits, 4096, SESSION_WRITE_BUFFER).on_upgrade(move |socket| async move {
         // Held for the session's life: its place among --max-sessions,
         // and the task tracker's count that shutdown waits on.
         let _admission = admission;
@@ -165,7 +165,7 @@ async fn relay(
     };
     let shutdown = state.shutdown();
     let metrics = state.metrics();
-    configure(upgrade, limits.clone(), relay::CHUNK)
+    configure(upgrade, limits.clone(), relay::CHUNK, 0)
         .protocols(["binary"])
         .on_upgrade(move |socket| async move {
             let _admission = admission;
@@ -202,20 +202,27 @@ async fn connect(target: &str, limits: &SessionLimits) -> std::io::Result<TcpStr
     Ok(tcp)
 }
 
+/// How many bytes of small `/ws` messages the library gathers before it
+/// writes them (a session flushes after each burst anyway): a burst of
+/// trace events leaves in one system call, and an idle session keeps at
+/// most this much buffer.
+const SESSION_WRITE_BUFFER: usize = 4096;
+
 /// Sizes the WebSocket to the limits: the largest message and frame we
 /// read, and small buffers so an idle session costs little memory.
+/// `write_buffer` 0 writes each message out at once (the relay sends one
+/// large frame at a time, so gathering would only add a copy).
 fn configure(
     upgrade: WebSocketUpgrade,
     limits: SessionLimits,
     read_buffer: usize,
+    write_buffer: usize,
 ) -> WebSocketUpgrade {
     upgrade
         .max_message_size(limits.max_message_bytes)
         .max_frame_size(limits.max_message_bytes)
         .read_buffer_size(read_buffer)
-        // Write each message out at once; the session and the relay send
-        // one at a time, so nothing piles up in the library.
-        .write_buffer_size(0)
+        .write_buffer_size(write_buffer)
 }
 
 fn too_many() -> Response {

@@ -811,8 +811,23 @@ async fn write_messages<W>(
                 None => break None,
             },
         };
+        // Write this message and whatever else is already queued, then
+        // flush once: a burst of events (a recv and the server's steps
+        // that came with it) leaves in one system call, not one each.
+        // The messages stay held (and counted against the byte budget)
+        // until the flush has written them.
+        let batch = async {
+            feed_json(&mut sink, &queued).await?;
+            let mut held = Vec::new();
+            for _ in 1..WRITE_BATCH {
+                let Ok(next) = queue.try_recv() else { break };
+                feed_json(&mut sink, &next).await?;
+                held.push(next);
+            }
+            sink.flush().await
+        };
         tokio::select! {
-            sent = send_json(&mut sink, &queued) => if sent.is_err() { break None },
+            sent = batch => if sent.is_err() { break None },
             _ = shutdown.cancelled() => break close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
         }
     };
@@ -835,13 +850,25 @@ async fn write_messages<W>(
     let _ = tokio::time::timeout(grace, goodbye).await;
 }
 
+/// The most messages written out before one flush.
+const WRITE_BATCH: usize = 32;
+
 async fn send_json<W>(sink: &mut W, queued: &Queued) -> Result<(), axum::Error>
+where
+    W: Sink<Message, Error = axum::Error> + Unpin,
+{
+    feed_json(sink, queued).await?;
+    sink.flush().await
+}
+
+/// Hands a message to the WebSocket without flushing it.
+async fn feed_json<W>(sink: &mut W, queued: &Queued) -> Result<(), axum::Error>
 where
     W: Sink<Message, Error = axum::Error> + Unpin,
 {
     // Serializing a ServerMsg cannot fail (no maps with non-string keys).
     let json = serde_json::to_string(&queued.msg).unwrap_or_default();
-    sink.send(Message::Text(json.into())).await
+    sink.feed(Message::Text(json.into())).await
 }
 
 #[cfg(test)]

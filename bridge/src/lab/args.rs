@@ -194,25 +194,15 @@ mod tests {
         }
     }
 
-    /// `--help` names every flag and explains the modes.
+    /// The flags are well formed, and `--help` explains each mode by the
+    /// lab's task (that every flag is listed is checked on the real binary,
+    /// in `tests/cli.rs`).
     #[test]
-    fn help_explains_every_flag() {
+    fn help_explains_the_modes() {
         Cli::command().debug_assert();
         let help = Cli::command().render_long_help().to_string();
-        for flag in [
-            "--lab",
-            "--mode",
-            "--greeting",
-            "--backlog",
-            "--udp",
-            "--max-connections",
-            "--max-read",
-            "--idle-timeout",
-            "Task 1",
-            "Task 2",
-            "Task 3",
-        ] {
-            assert!(help.contains(flag), "{flag} missing from:\n{help}");
+        for task in ["Task 1", "Task 2", "Task 3"] {
+            assert!(help.contains(task), "{task} missing from:\n{help}");
         }
     }
 }

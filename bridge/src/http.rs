@@ -165,7 +165,7 @@ async fn relay(
     };
     let shutdown = state.shutdown();
     let metrics = state.metrics();
-    configure(upgrade, limits.clone(), relay::CHUNK, 0)
+    configure(upgrade, limits.clone(), relay::READ_BUFFER, 0)
         .protocols(["binary"])
         .on_upgrade(move |socket| async move {
             let _admission = admission;

@@ -87,6 +87,9 @@ struct Args {
     /// Also append every JSON line to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Only these paths (raw TCP always runs first: it is the baseline).
+    #[arg(long, value_delimiter = ',', value_enum)]
+    paths: Vec<PathKind>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -222,15 +225,25 @@ async fn main() -> Result<(), client::Error> {
         Vec::new()
     };
 
-    for spec in specs {
-        // The JSON protocol caps one message's size; 64 KiB payloads are
-        // the byte relay's business, not the page's.
-        let paths: Vec<PathKind> = PathKind::ALL
-            .into_iter()
-            .filter(|&p| !(p == PathKind::Ws && spec.size > 16 * 1024))
-            .collect();
-        for line in run(&paths, ep, spec, pid, echo_pid).await {
-            out.line(&line);
+    // With --all the suite runs twice: against the bridge's own lab server
+    // (a class's set-up), then against the echo server in its own process,
+    // where the bridge's CPU time is the relay's alone.
+    let mut arrangements = vec![(ep, echo_pid)];
+    if let (true, Some(s), false) = (args.all, &spawned, args.separate_echo) {
+        arrangements.push((s.endpoints(), Some(s.echo_pid())));
+    }
+    for (ep, echo_pid) in arrangements {
+        for spec in &specs {
+            // The JSON protocol caps one message's size; 64 KiB payloads
+            // are the byte relay's business, not the page's.
+            let paths: Vec<PathKind> = PathKind::ALL
+                .into_iter()
+                .filter(|&p| !(p == PathKind::Ws && spec.size > 16 * 1024))
+                .filter(|p| *p == PathKind::Tcp || args.paths.is_empty() || args.paths.contains(p))
+                .collect();
+            for line in run(&paths, ep, *spec, pid, echo_pid).await {
+                out.line(&line);
+            }
         }
     }
 
@@ -282,6 +295,11 @@ struct Tally {
     cpu: Duration,
     /// The echo server's CPU time: what the same bytes cost a plain server.
     echo_cpu: Duration,
+    /// This process's CPU time: what the client side costs.
+    client_cpu: Duration,
+    /// The bridge's CPU time in user space and in the kernel (10 ms ticks).
+    bridge_user: Duration,
+    bridge_kernel: Duration,
     latencies: Latencies,
     messages: usize,
     errors: usize,
@@ -313,7 +331,7 @@ async fn run(
     for (path, tally) in paths.iter().zip(&mut tallies) {
         let mut these = Vec::with_capacity(spec.connections);
         for _ in 0..spec.connections {
-            match Client::connect(*path, ep).await {
+            match Client::connect(*path, ep, spec.size).await {
                 Ok(c) => these.push(c),
                 Err(e) => tally.error(e),
             }
@@ -325,6 +343,8 @@ async fn run(
         for (these, tally) in clients.iter_mut().zip(&mut tallies) {
             let cpu_before = pid.and_then(stats::cpu_time);
             let echo_before = echo_pid.and_then(stats::cpu_time);
+            let client_before = stats::cpu_time(std::process::id());
+            let split_before = pid.and_then(stats::user_kernel);
             let started = Instant::now();
             let tasks = these.iter_mut().map(|client| {
                 let payload = &payload;
@@ -353,6 +373,13 @@ async fn run(
             if let (Some(a), Some(b)) = (echo_before, echo_pid.and_then(stats::cpu_time)) {
                 tally.echo_cpu += b.saturating_sub(a);
             }
+            if let (Some(a), Some(b)) = (client_before, stats::cpu_time(std::process::id())) {
+                tally.client_cpu += b.saturating_sub(a);
+            }
+            if let (Some(a), Some(b)) = (split_before, pid.and_then(stats::user_kernel)) {
+                tally.bridge_user += b.0.saturating_sub(a.0);
+                tally.bridge_kernel += b.1.saturating_sub(a.1);
+            }
             for result in results {
                 match result {
                     Ok(l) => {
@@ -366,7 +393,7 @@ async fn run(
     }
 
     let mut reports: Vec<Value> = Vec::new();
-    let mut baseline: Option<(f64, u64)> = None;
+    let mut baseline: Option<(f64, u64, f64)> = None;
     // With the echo server inside the bridge, the raw TCP rounds show what
     // echoing alone costs the bridge; the rest of a path's CPU is the path's.
     let echo_cost = tallies
@@ -390,9 +417,32 @@ async fn run(
             "bridge_cpu_us_per_msg": (pid.is_some() && tally.messages > 0).then(||
                 (tally.cpu.as_secs_f64() * 1e6 / tally.messages as f64 * 100.0).round() / 100.0),
             "bridge_rss_kib": pid.and_then(stats::rss_kib),
+            "echo_server": if ep.echo_is_public { "bridge" } else { "separate" },
             "echo_server_cpu_us_per_msg": (echo_pid.is_some() && tally.messages > 0).then(||
                 (tally.echo_cpu.as_secs_f64() * 1e6 / tally.messages as f64 * 100.0).round() / 100.0),
         });
+        let per_msg = |d: Duration| {
+            (d.as_secs_f64() * 1e6 / tally.messages.max(1) as f64 * 100.0).round() / 100.0
+        };
+        // Every process on the path: client, bridge (when it is on the
+        // path) and echo server. On 2 cores shared by all of them, this is
+        // what bounds the throughput once the cores are busy.
+        let on_path = *path != PathKind::Tcp || ep.echo_is_public;
+        let machine =
+            tally.client_cpu + tally.echo_cpu + if on_path { tally.cpu } else { Duration::ZERO };
+        let machine_us = per_msg(machine);
+        report["client_cpu_us_per_msg"] = json!(per_msg(tally.client_cpu));
+        report["machine_cpu_us_per_msg"] = json!(machine_us);
+        if pid.is_some() && on_path {
+            // Only over enough 10 ms ticks to mean something.
+            let ticks = tally.bridge_user + tally.bridge_kernel;
+            if ticks >= Duration::from_millis(200) {
+                report["bridge_kernel_share"] = json!(
+                    (tally.bridge_kernel.as_secs_f64() / ticks.as_secs_f64() * 100.0).round()
+                        / 100.0
+                );
+            }
+        }
         let p50 = tally.latencies.percentile(50.0);
         if spec.workload == Workload::Echo {
             report["rtt_p50_us"] = json!(p50);
@@ -400,11 +450,22 @@ async fn run(
             report["rtt_p99_us"] = json!(tally.latencies.percentile(99.0));
         }
         match baseline {
-            None => baseline = Some((rate, p50)),
-            Some((base_rate, base_p50)) => {
+            None => baseline = Some((rate, p50, machine_us)),
+            Some((base_rate, base_p50, base_machine)) => {
+                // The throughput ratio the CPU work alone allows, were the
+                // cores the only limit: compare it with throughput_vs_tcp.
+                report["cpu_bound_vs_tcp"] = json!(ratio(base_machine, machine_us));
                 if let (Some(echo_cost), true) = (echo_cost, pid.is_some() && tally.messages > 0) {
                     let own = tally.cpu.as_secs_f64() / tally.messages as f64 - echo_cost;
                     report["path_cpu_us_per_msg"] = json!((own * 1e6 * 100.0).round() / 100.0);
+                    if *path == PathKind::Relay {
+                        // Each request and each reply is one relayed
+                        // message, read from one socket and written to the
+                        // other: a round trip is two (a streamed message
+                        // likewise goes there and back).
+                        report["bridge_cpu_us_per_relayed_msg"] =
+                            json!((own / 2.0 * 1e6 * 100.0).round() / 100.0);
+                    }
                 }
                 report["throughput_vs_tcp"] = json!(ratio(rate, base_rate));
                 if spec.workload == Workload::Echo {

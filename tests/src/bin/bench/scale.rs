@@ -50,7 +50,7 @@ pub async fn run(ep: Endpoints, pid: Option<u32>, wanted: usize) -> Vec<Value> {
             for _ in 0..batch {
                 let payload = payload.clone();
                 tasks.push(tokio::spawn(async move {
-                    let mut client = Client::connect(PathKind::Ws, ep).await?;
+                    let mut client = Client::connect(PathKind::Ws, ep, 32).await?;
                     // Every session proves its connection with one echo.
                     client.round_trip(&payload, &mut Vec::new()).await?;
                     Ok::<_, crate::client::Error>(client)

@@ -50,6 +50,22 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_nanos(total_ns))
 }
 
+/// How a process's CPU time so far splits into user and kernel time, from
+/// /proc/PID/stat (in ticks of 10 ms: read it over a run of seconds).
+pub fn user_kernel(pid: u32) -> Option<(Duration, Duration)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: fields are counted after its ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line; USER_HZ is
+    // 100 on Linux whatever the kernel's own tick.
+    let tick = |i: usize| -> Option<Duration> {
+        Some(Duration::from_millis(
+            fields.get(i)?.parse::<u64>().ok()? * 10,
+        ))
+    };
+    Some((tick(11)?, tick(12)?))
+}
+
 /// Resident memory of a process in KiB, from /proc.
 pub fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -91,5 +107,13 @@ mod tests {
         let me = std::process::id();
         assert!(rss_kib(me).is_some_and(|kib| kib > 0));
         assert!(cpu_time(me).is_some());
+        // Burn some user time so the 10 ms ticks have something to count.
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < Duration::from_millis(50) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let (user, _kernel) = user_kernel(me).expect("this process's stat");
+        assert!(user >= Duration::from_millis(10), "user time {user:?}");
     }
 }

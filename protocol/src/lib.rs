@@ -15,6 +15,8 @@
 //!   is the socket the bridge opened on the page's behalf.
 //! - [`ErrorKind`]: the errors a student meets, each with one plain sentence.
 //! - [`Bytes`]: a byte string that travels as lower-case hex in JSON.
+//! - [`WatchCmd`] and [`WatchMsg`]: the instructor's view (`/watch`): every
+//!   session live, and one followed.
 //!
 //! # From the top
 //!
@@ -27,9 +29,11 @@ use std::fmt;
 
 mod bytes;
 mod error_kind;
+mod watch;
 
 pub use bytes::{Bytes, HexError};
 pub use error_kind::ErrorKind;
+pub use watch::{SessionId, SessionSummary, WatchCmd, WatchMsg};
 
 /// The version both sides name in their `hello`. A bridge refuses a page
 /// that speaks another version, with a clear error rather than confusion.

@@ -1,0 +1,121 @@
+//! The instructor's view: every session of a bridge, live, and one of them
+//! followed (to project it to the class).
+//!
+//! A separate WebSocket, `/watch?token=TOKEN`, carries it; the token is the
+//! bridge's instructor token (`--instructor-token`, or a random one the
+//! bridge prints at start). Students' `/ws` sessions never see this.
+//!
+//! # From the top
+//!
+//! 1. The bridge sends [`WatchMsg::Hello`], then [`WatchMsg::Sessions`]
+//!    whenever the list changed (at most a few times a second).
+//! 2. The instructor sends [`WatchCmd::Follow`] with a session id. The
+//!    bridge answers [`WatchMsg::Following`], then that session's recent
+//!    history and then its live messages, each as [`WatchMsg::Session`]:
+//!    exactly the [`ServerMsg`]s the student's page got, in order.
+//! 3. [`WatchCmd::Unfollow`] (or following another session) stops the
+//!    stream. When the followed session ends: [`WatchMsg::Ended`].
+
+use crate::ServerMsg;
+use serde::{Deserialize, Serialize};
+
+/// Identifies one `/ws` session of a bridge (1, 2, ... in order of opening).
+pub type SessionId = u64;
+
+/// What the instructor's page asks of `/watch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WatchCmd {
+    /// Stream this session's messages (history first), instead of any
+    /// session followed before.
+    Follow { session: SessionId },
+    /// Stop streaming.
+    Unfollow,
+}
+
+/// One session as the instructor's list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSummary {
+    pub id: SessionId,
+    /// The student's address as the bridge sees it (`IP:PORT`).
+    pub peer: String,
+    /// False once the student's page has gone (closed sessions stay in the
+    /// list for a while, so the instructor sees who left).
+    pub open: bool,
+    /// When the session opened and when it last did anything, in the
+    /// bridge's microseconds (the same clock as every `TraceEvent`).
+    pub opened_at_us: u64,
+    pub last_at_us: u64,
+    /// Private lab servers listening now.
+    pub servers: u32,
+    /// Client connections open now.
+    pub connections: u32,
+    /// Trace events so far.
+    pub events: u64,
+    /// Error events and refusals so far.
+    pub errors: u32,
+    /// The label of the latest trace event (`recv() -> 5 bytes`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<String>,
+}
+
+/// What `/watch` tells the instructor's page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WatchMsg {
+    /// The first message.
+    Hello {
+        version: u32,
+        /// The bridge's own version string.
+        bridge: String,
+    },
+    /// Every session the bridge has (open ones, then recently closed).
+    Sessions { sessions: Vec<SessionSummary> },
+    /// From now on, this session's messages follow. `dropped` counts the
+    /// oldest messages no longer kept in its history (0 if none).
+    Following { session: SessionId, dropped: u64 },
+    /// One message of the followed session, as its page got it.
+    Session { session: SessionId, msg: ServerMsg },
+    /// The instructor's page fell behind and `missed` messages of the
+    /// followed session were skipped.
+    Gap { session: SessionId, missed: u64 },
+    /// The followed session has ended.
+    Ended { session: SessionId },
+    /// The command could not be done (unknown session, bad JSON).
+    Refused { message: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Bytes, Lane, Step, TraceEvent};
+
+    #[test]
+    fn commands_are_tagged_json() {
+        let follow: WatchCmd = serde_json::from_str(r#"{"type":"follow","session":3}"#).unwrap();
+        assert_eq!(follow, WatchCmd::Follow { session: 3 });
+        let unfollow: WatchCmd = serde_json::from_str(r#"{"type":"unfollow"}"#).unwrap();
+        assert_eq!(unfollow, WatchCmd::Unfollow);
+    }
+
+    #[test]
+    fn a_session_message_carries_the_page_message_whole() {
+        let msg = WatchMsg::Session {
+            session: 7,
+            msg: ServerMsg::Trace(TraceEvent {
+                at_us: 12,
+                lane: Lane::Client,
+                server: None,
+                conn: Some(1),
+                server_conn: None,
+                step: Step::Send {
+                    data: Bytes(b"hi".to_vec()),
+                },
+            }),
+        };
+        let json = serde_json::to_string(&msg).unwrap();
+        assert!(json.starts_with(r#"{"type":"session","session":7,"msg":{"type":"trace""#));
+        let back: WatchMsg = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, msg);
+    }
+}

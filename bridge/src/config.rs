@@ -189,7 +189,8 @@ pub struct BridgeArgs {
           value_parser = clap::value_parser!(u32).range(4096..=(64 << 20)).map(|n| n as usize))]
     pub max_buffered_bytes: usize,
 
-    /// Seconds a browser session may send nothing before it is closed.
+    /// Seconds a browser session may send nothing before it is closed (and
+    /// a /relay may carry no bytes either way).
     #[arg(long = "session-idle-timeout", value_name = "SECS",
           default_value_t = SessionLimits::default().idle_timeout.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=86_400))]

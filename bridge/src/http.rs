@@ -169,7 +169,15 @@ async fn relay(
         .protocols(["binary"])
         .on_upgrade(move |socket| async move {
             let _admission = admission;
-            relay::run(socket, tcp, shutdown, limits.shutdown_grace, metrics).await;
+            relay::run(
+                socket,
+                tcp,
+                shutdown,
+                limits.idle_timeout,
+                limits.shutdown_grace,
+                metrics,
+            )
+            .await;
         })
 }
 

@@ -6,6 +6,9 @@
 //! relayed as their UTF-8 bytes (websockify's old base64 mode is not
 //! supported). The subprotocol `binary` is accepted and echoed.
 //!
+//! A relay with no bytes either way for `--session-idle-timeout` is closed
+//! (1001), as an idle `/ws` session is.
+//!
 //! Bounded both ways, with no queue of our own: a direction that cannot
 //! write stops reading. One WebSocket message (at most
 //! `--max-message-bytes`) waits for the TCP socket; one read buffer
@@ -25,9 +28,11 @@ use axum::extract::ws::{CloseFrame, Message};
 use bytes::BytesMut;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Bytes read from the TCP side at once (and so the largest frame sent).
@@ -41,11 +46,13 @@ pub const CHUNK: usize = 64 * 1024;
 /// each and small messages cheap.
 pub const READ_BUFFER: usize = 16 * 1024;
 
-/// Relays until either side closes, an error, or `shutdown`.
+/// Relays until either side closes, an error, `shutdown`, or `idle`
+/// passes with no bytes either way.
 pub async fn run<S>(
     socket: S,
     tcp: TcpStream,
     shutdown: CancellationToken,
+    idle: Duration,
     grace: Duration,
     metrics: Arc<Metrics>,
 ) where
@@ -54,6 +61,10 @@ pub async fn run<S>(
     metrics.relay_opened();
     let (mut ws_tx, mut ws_rx) = socket.split();
     let (mut tcp_rx, mut tcp_tx) = tcp.into_split();
+    // When bytes last moved, either way: milliseconds since `opened`.
+    let opened = Instant::now();
+    let last_active = AtomicU64::new(0);
+    let touch = || last_active.store(millis(opened.elapsed()), Ordering::Relaxed);
 
     // Browser -> TCP. Ends when the browser closes (or fails).
     //
@@ -94,6 +105,7 @@ pub async fn run<S>(
                     None => break, // nothing more right now
                 }
             }
+            touch();
             let written = if more {
                 let written = tcp_tx.write_all(&batch).await;
                 batch.clear();
@@ -122,6 +134,7 @@ pub async fn run<S>(
             match read {
                 Ok(0) => return close(1000, "the target closed the connection"),
                 Ok(_) => {
+                    touch();
                     let frame = Message::Binary(buf.split().freeze());
                     let sent = tokio::select! {
                         _ = shutdown.cancelled() => return close(1001, crate::session::SHUTDOWN_REASON),
@@ -136,9 +149,27 @@ pub async fn run<S>(
         }
     };
 
+    // A relay nobody uses holds a socket and a session slot: after `idle`
+    // with no bytes either way, it ends (as an idle `/ws` session does).
+    let watchdog = async {
+        loop {
+            let last = Duration::from_millis(last_active.load(Ordering::Relaxed));
+            let quiet = opened.elapsed().saturating_sub(last);
+            if quiet >= idle {
+                let reason = format!(
+                    "idle for {} with no bytes either way (--session-idle-timeout)",
+                    human(idle)
+                );
+                return close(1001, &reason);
+            }
+            tokio::time::sleep(idle - quiet).await;
+        }
+    };
+
     let ending = tokio::select! {
         ending = to_tcp => ending,
         ending = to_ws => ending,
+        ending = watchdog => ending,
     };
     // A close frame if we have a reason; either way flush what is pending
     // (including the library's answer to the browser's own close frame).
@@ -162,6 +193,19 @@ fn payload(message: Message) -> Option<bytes::Bytes> {
         Message::Ping(_) | Message::Pong(_) => Some(bytes::Bytes::new()),
         Message::Close(_) => None,
     }
+}
+
+/// `120 s`, or `300 ms` under a second.
+fn human(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn close(code: u16, reason: &str) -> Option<CloseFrame> {

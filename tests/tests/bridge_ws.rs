@@ -962,6 +962,53 @@ async fn an_idle_session_is_closed() {
     bridge.stop().await.expect("clean stop");
 }
 
+/// A /relay with no bytes either way for --session-idle-timeout is closed
+/// (1001, saying why); one that carries bytes stays open past that time.
+#[tokio::test]
+async fn an_idle_relay_is_closed_and_a_busy_one_is_not() {
+    let idle = Duration::from_millis(800);
+    let config = BridgeConfig {
+        limits: SessionLimits {
+            idle_timeout: idle,
+            ..SessionLimits::default()
+        },
+        ..BridgeConfig::default()
+    };
+    let bridge = start_with(config, Mode::Echo).await;
+    let url = format!("ws://{}/relay/{}", bridge.http_addr, bridge.lab_addr());
+    let (mut quiet, _) = connect_async(url.clone()).await.expect("relay opens");
+    let (mut busy, _) = connect_async(url).await.expect("relay opens");
+
+    // The busy one echoes a byte every 100 ms for twice the idle time.
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < idle * 2 {
+        busy.send(Message::binary(b"x".to_vec()))
+            .await
+            .expect("sends");
+        match tokio::time::timeout(WAIT, busy.next())
+            .await
+            .expect("in time")
+        {
+            Some(Ok(Message::Binary(bytes))) => assert_eq!(&bytes[..], b"x"),
+            other => panic!("the busy relay should echo, got {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The quiet one was closed meanwhile, with the reason.
+    match tokio::time::timeout(WAIT, quiet.next())
+        .await
+        .expect("in time")
+    {
+        Some(Ok(Message::Close(Some(frame)))) => {
+            assert_eq!(frame.code, CloseCode::Away);
+            assert!(frame.reason.contains("idle for 800 ms"), "{}", frame.reason);
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    bridge.stop().await.expect("clean stop");
+}
+
 /// Shutdown with live sessions (and a relay): every client gets a close
 /// frame 1001 "bridge shutting down", and the bridge stops in time.
 #[tokio::test]

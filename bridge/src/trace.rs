@@ -166,8 +166,8 @@ fn log_step(server: ServerId, conn: Option<u64>, step: &Step) {
     let conn = conn.map(|c| format!(" conn {c}")).unwrap_or_default();
     match step {
         Step::Print { text } => tracing::info!("{text}"),
-        Step::Error { kind, message } => {
-            tracing::warn!("server {server}{conn}: {}: {message}", kind.title())
+        Step::Error { message, .. } => {
+            tracing::warn!("server {server}{conn}: {}: {message}", step.label())
         }
         // `to_escaped_text` already escapes (`\n`, `\x00`); formatting
         // it with `{:?}` would escape the escapes (`\\n`).

@@ -371,7 +371,65 @@ pub enum Step {
         kind: ErrorKind,
         /// The operating system's own words.
         message: String,
+        /// The call that failed, when one did (a refusal by the bridge, or
+        /// an idle timeout between calls, names none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failed: Option<Call>,
     },
+}
+
+/// A socket call that can fail, in the lab's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Call {
+    Socket,
+    Bind,
+    Listen,
+    Accept,
+    Connect,
+    Send,
+    Recv,
+    SendTo,
+    RecvFrom,
+    Shutdown,
+    Close,
+}
+
+impl Call {
+    /// The name of the step this call makes ([`Step::name`]), so a failed
+    /// call maps to the same line of the lab's program as a good one.
+    pub fn step_name(self) -> &'static str {
+        match self {
+            Call::Socket => "socket",
+            Call::Bind => "bind",
+            Call::Listen => "listen",
+            Call::Accept => "accept",
+            Call::Connect => "connect",
+            Call::Send => "send",
+            Call::Recv => "recv",
+            Call::SendTo => "send_to",
+            Call::RecvFrom => "recv_from",
+            Call::Shutdown => "shutdown",
+            Call::Close => "close",
+        }
+    }
+
+    /// As the lab's Python spells it: `connect()`, `sendto()`.
+    pub fn python(self) -> &'static str {
+        match self {
+            Call::Socket => "socket()",
+            Call::Bind => "bind()",
+            Call::Listen => "listen()",
+            Call::Accept => "accept()",
+            Call::Connect => "connect()",
+            Call::Send => "send()",
+            Call::Recv => "recv()",
+            Call::SendTo => "sendto()",
+            Call::RecvFrom => "recvfrom()",
+            Call::Shutdown => "shutdown()",
+            Call::Close => "close()",
+        }
+    }
 }
 
 impl Step {
@@ -408,6 +466,11 @@ impl Step {
             Step::Shutdown => "shutdown(SHUT_WR)".to_string(),
             Step::Close => "close()".to_string(),
             Step::Print { text } => format!("print: {text}"),
+            Step::Error {
+                kind,
+                failed: Some(call),
+                ..
+            } => format!("{} failed: {}", call.python(), kind.title()),
             Step::Error { kind, .. } => format!("error: {}", kind.title()),
         }
     }
@@ -420,6 +483,19 @@ impl Step {
             | Step::SendTo { data, .. }
             | Step::RecvFrom { data, .. } => Some(data),
             _ => None,
+        }
+    }
+
+    /// The name of the call this step is about: [`Step::name`], except that
+    /// an error that names its failed call is about that call (`"connect"`
+    /// for a refused connection), so it maps to the same line of the lab's
+    /// program.
+    pub fn call_name(&self) -> &'static str {
+        match self {
+            Step::Error {
+                failed: Some(call), ..
+            } => call.step_name(),
+            step => step.name(),
         }
     }
 
@@ -562,6 +638,22 @@ mod tests {
             .label(),
             "socket(AF_INET6, SOCK_DGRAM)"
         );
+        let refused = Step::Error {
+            kind: ErrorKind::ConnectionRefused,
+            message: "Connection refused (os error 111)".into(),
+            failed: Some(Call::Connect),
+        };
+        assert_eq!(refused.label(), "connect() failed: Connection refused");
+        assert_eq!(refused.call_name(), "connect");
+        assert_eq!(refused.name(), "error");
+        // A bridge's own refusal names no call.
+        let json = r#"{"call":"error","kind":"not_allowed","message":"x"}"#;
+        let old: Step = serde_json::from_str(json).unwrap();
+        assert!(old.label().starts_with("error: "), "{}", old.label());
+        // The failed call travels by name, and only when there is one.
+        let json = serde_json::to_string(&refused).unwrap();
+        assert!(json.contains(r#""failed":"connect""#), "{json}");
+        assert_eq!(serde_json::from_str::<Step>(&json).unwrap(), refused);
     }
 
     /// The Task 1 line matches what the lab's Python server prints.

@@ -720,10 +720,13 @@ async fn connection_refused_is_an_event() {
     let mut page = Page::open(&bridge).await;
     page.connect(1, Target::Addr { addr }).await;
     let event = page.until_step(Lane::Client, 1, "error").await;
-    let Step::Error { kind, .. } = event.step else {
+    // The event names the call that failed, as a student would say it.
+    assert_eq!(event.step.label(), "connect() failed: Connection refused");
+    let Step::Error { kind, failed, .. } = event.step else {
         unreachable!()
     };
     assert_eq!(kind, ErrorKind::ConnectionRefused);
+    assert_eq!(failed, Some(protocol::Call::Connect));
     assert!(!kind.explanation().is_empty());
     page.until_step(Lane::Client, 1, "close").await;
     page.start_server(1, Mode::Echo, Transport::Tcp).await;

@@ -15,7 +15,7 @@
 use super::{LabConfig, LabControl, LabLimits};
 use crate::error::{Error, error_kind};
 use crate::trace::Tracer;
-use protocol::{Family, Mode, Step, Transport, connection_established};
+use protocol::{Call, Family, Mode, Step, Transport, connection_established};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,12 +43,13 @@ impl LabServer {
     /// `socket()`, `bind(addr)`, `listen(backlog)`: each step is traced, and
     /// a failure (address in use, say) is traced as an error too.
     pub fn bind(addr: SocketAddr, config: LabConfig, tracer: Tracer) -> Result<LabServer, Error> {
-        let fail = |source: io::Error| {
+        let fail = |call: Call, source: io::Error| {
             tracer.emit(
                 None,
                 Step::Error {
                     kind: error_kind(&source),
                     message: source.to_string(),
+                    failed: Some(call),
                 },
             );
             Error::Listen { addr, source }
@@ -58,7 +59,7 @@ impl LabServer {
         } else {
             (TcpSocket::new_v6(), Family::Ipv6)
         };
-        let socket = socket.map_err(fail)?;
+        let socket = socket.map_err(|e| fail(Call::Socket, e))?;
         tracer.emit(
             None,
             Step::Socket {
@@ -69,16 +70,20 @@ impl LabServer {
         // SO_REUSEADDR lets the server restart while old connections sit in
         // TIME_WAIT; a second *listener* on the same port still fails with
         // "address in use", which is the lesson worth keeping.
-        socket.set_reuseaddr(true).map_err(fail)?;
-        socket.bind(addr).map_err(fail)?;
-        let local = socket.local_addr().map_err(fail)?;
+        socket
+            .set_reuseaddr(true)
+            .map_err(|e| fail(Call::Socket, e))?;
+        socket.bind(addr).map_err(|e| fail(Call::Bind, e))?;
+        let local = socket.local_addr().map_err(|e| fail(Call::Bind, e))?;
         tracer.emit(
             None,
             Step::Bind {
                 addr: local.to_string(),
             },
         );
-        let listener = socket.listen(config.backlog).map_err(fail)?;
+        let listener = socket
+            .listen(config.backlog)
+            .map_err(|e| fail(Call::Listen, e))?;
         tracer.emit(
             None,
             Step::Listen {
@@ -207,7 +212,8 @@ impl LabServer {
                         None,
                         Step::Error {
                             kind: error_kind(&err),
-                            message: format!("accept() failed: {err}"),
+                            message: err.to_string(),
+                            failed: Some(Call::Accept),
                         },
                     );
                     tokio::select! {
@@ -244,31 +250,26 @@ struct Client {
 
 /// Why serving a client stopped early.
 enum ServeError {
-    Io(io::Error),
+    /// A call failed.
+    Io(Call, io::Error),
     /// The client kept the connection open but did nothing for this long:
     /// sent nothing (`reading`) or read nothing we sent (not `reading`).
-    Idle {
-        after: Duration,
-        reading: bool,
-    },
-}
-
-impl From<io::Error> for ServeError {
-    fn from(err: io::Error) -> Self {
-        ServeError::Io(err)
-    }
+    Idle { after: Duration, reading: bool },
 }
 
 impl ServeError {
     /// The error step the trace shows for this.
     fn step(self) -> Step {
         match self {
-            ServeError::Io(err) => Step::Error {
+            ServeError::Io(call, err) => Step::Error {
                 kind: error_kind(&err),
                 message: err.to_string(),
+                failed: Some(call),
             },
+            // The server gave up waiting in recv() (or in send()).
             ServeError::Idle { after, reading } => Step::Error {
                 kind: protocol::ErrorKind::Idle,
+                failed: Some(if reading { Call::Recv } else { Call::Send }),
                 message: if reading {
                     format!("the client sent nothing for {after:?}")
                 } else {
@@ -346,7 +347,8 @@ impl Client {
                 .map_err(|_| ServeError::Idle {
                     after: idle,
                     reading: true,
-                })??;
+                })?
+                .map_err(|e| ServeError::Io(Call::Recv, e))?;
             if n == 0 {
                 // recv() returned 0 bytes: the client closed its side.
                 self.tracer.emit(conn, Step::RecvEof);
@@ -376,7 +378,8 @@ impl Client {
             .map_err(|_| ServeError::Idle {
                 after: idle,
                 reading: false,
-            })??;
+            })?
+            .map_err(|e| ServeError::Io(Call::Send, e))?;
         Ok(())
     }
 }
@@ -545,7 +548,7 @@ mod tests {
         assert!(
             matches!(
                 &steps[..],
-                [_, Step::Error { kind: ErrorKind::Idle, message }, Step::Close]
+                [_, Step::Error { kind: ErrorKind::Idle, message, failed: Some(Call::Recv) }, Step::Close]
                     if message == "the client sent nothing for 300s"
             ),
             "{steps:?}"
@@ -568,7 +571,7 @@ mod tests {
         assert!(
             matches!(
                 steps.last_chunk::<2>(),
-                Some([Step::Error { kind: ErrorKind::Idle, message }, Step::Close])
+                Some([Step::Error { kind: ErrorKind::Idle, message, failed: Some(Call::Send) }, Step::Close])
                     if message.starts_with("the client read nothing")
             ),
             "{steps:?}"

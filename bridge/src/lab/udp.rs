@@ -6,7 +6,7 @@
 
 use crate::error::{Error, error_kind};
 use crate::trace::Tracer;
-use protocol::{Family, Step, Transport};
+use protocol::{Call, Family, Step, Transport};
 use std::net::SocketAddr;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
@@ -46,6 +46,7 @@ impl UdpEchoServer {
                     Step::Error {
                         kind: error_kind(&source),
                         message: source.to_string(),
+                        failed: Some(Call::Bind),
                     },
                 );
                 return Err(Error::Listen { addr, source });
@@ -93,7 +94,8 @@ impl UdpEchoServer {
                         None,
                         Step::Error {
                             kind: error_kind(&err),
-                            message: format!("recvfrom() failed: {err}"),
+                            message: err.to_string(),
+                            failed: Some(Call::RecvFrom),
                         },
                     );
                     continue;
@@ -116,7 +118,8 @@ impl UdpEchoServer {
                     None,
                     Step::Error {
                         kind: error_kind(&err),
-                        message: format!("sendto() failed: {err}"),
+                        message: err.to_string(),
+                        failed: Some(Call::SendTo),
                     },
                 ),
             }

@@ -13,7 +13,9 @@ use crate::error::error_kind;
 use crate::metrics::Metrics;
 use crate::route::{RouteGuard, RouteSink};
 use crate::trace::Tracer;
-use protocol::{ConnId, Family, Lane, Refusal, ServerId, ServerMsg, Step, TraceEvent, Transport};
+use protocol::{
+    Call, ConnId, Family, Lane, Refusal, ServerId, ServerMsg, Step, TraceEvent, Transport,
+};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -131,7 +133,8 @@ impl ClientConnection {
             Ok(Err(err)) => err,
             Err(_) => io::Error::new(io::ErrorKind::TimedOut, "looking up the name timed out"),
         };
-        self.fail(protocol::ErrorKind::BadAddress, &err).await
+        self.fail(Call::Connect, protocol::ErrorKind::BadAddress, &err)
+            .await
     }
 
     async fn play_tcp(
@@ -145,7 +148,7 @@ impl ClientConnection {
             SocketAddr::V4(_) => TcpSocket::new_v4(),
             SocketAddr::V6(_) => TcpSocket::new_v6(),
         };
-        let socket = self.check(socket).await?;
+        let socket = self.check(Call::Socket, socket).await?;
         self.emit(Step::Socket {
             family,
             transport: Transport::Tcp,
@@ -157,7 +160,8 @@ impl ClientConnection {
         // session from its very first one. An implementation detail, not a
         // step of the lab: the Python client never calls bind() (connect()
         // picks the port itself), so the trace shows no bind() here.
-        self.check(socket.bind(bind_addr_for(addr))).await?;
+        self.check(Call::Connect, socket.bind(bind_addr_for(addr)))
+            .await?;
         // Held until this connection ends: the route must be there when the
         // server accepts, which may be long after connect() (the
         // connection can wait in the server's backlog).
@@ -167,7 +171,7 @@ impl ClientConnection {
         })
         .await;
         let stream = match tokio::time::timeout(self.connect_timeout, socket.connect(addr)).await {
-            Ok(result) => self.check(result).await?,
+            Ok(result) => self.check(Call::Connect, result).await?,
             Err(_) => {
                 let err = io::Error::new(
                     io::ErrorKind::TimedOut,
@@ -176,13 +180,15 @@ impl ClientConnection {
                         self.connect_timeout.as_secs()
                     ),
                 );
-                return self.fail(protocol::ErrorKind::TimedOut, &err).await;
+                return self
+                    .fail(Call::Connect, protocol::ErrorKind::TimedOut, &err)
+                    .await;
             }
         };
         // Small lab messages should leave at once (no Nagle delay).
         let _ = stream.set_nodelay(true);
-        let local = self.check(stream.local_addr()).await?;
-        let peer = self.check(stream.peer_addr()).await?;
+        let local = self.check(Call::Connect, stream.local_addr()).await?;
+        let peer = self.check(Call::Connect, stream.peer_addr()).await?;
         self.locals.insert(local, self.conn);
         self.emit(Step::Connected {
             local: local.to_string(),
@@ -218,7 +224,7 @@ impl ClientConnection {
                         .await
                     }
                     Err(err) => {
-                        let _ = self.fail::<()>(error_kind(&err), &err).await;
+                        let _ = self.fail::<()>(Call::Recv, error_kind(&err), &err).await;
                         done.cancel();
                         return;
                     }
@@ -235,7 +241,7 @@ impl ClientConnection {
                 match command {
                     Some(ConnCommand::Send(bytes, budget)) if !shut => {
                         if let Err(err) = writer.write_all(&bytes).await {
-                            let _ = self.fail::<()>(error_kind(&err), &err).await;
+                            let _ = self.fail::<()>(Call::Send, error_kind(&err), &err).await;
                             done.cancel();
                             return;
                         }
@@ -251,7 +257,9 @@ impl ClientConnection {
                         match writer.shutdown().await {
                             Ok(()) => self.emit(Step::Shutdown).await,
                             Err(err) => {
-                                let _ = self.fail::<()>(error_kind(&err), &err).await;
+                                let _ = self
+                                    .fail::<()>(Call::Shutdown, error_kind(&err), &err)
+                                    .await;
                             }
                         }
                     }
@@ -282,7 +290,7 @@ impl ClientConnection {
         })
         .await;
         let socket = self
-            .check(UdpSocket::bind(bind_addr_for(addr)).await)
+            .check(Call::Socket, UdpSocket::bind(bind_addr_for(addr)).await)
             .await?;
         // Routed for as long as the socket lives (see `play_tcp`).
         let _route = self.register(socket.local_addr());
@@ -292,8 +300,9 @@ impl ClientConnection {
             target: self.target.clone(),
         })
         .await;
-        self.check(socket.connect(addr).await).await?;
-        let local = self.check(socket.local_addr()).await?;
+        self.check(Call::Connect, socket.connect(addr).await)
+            .await?;
+        let local = self.check(Call::Connect, socket.local_addr()).await?;
         self.emit(Step::Connected {
             local: local.to_string(),
             peer: addr.to_string(),
@@ -308,7 +317,7 @@ impl ClientConnection {
                     Ok(n) => self.emit(Step::RecvFrom { peer: peer.clone(), data: buf[..n].into() }).await,
                     // An ICMP "port unreachable" for an earlier datagram
                     // shows up here; the socket itself is still fine.
-                    Err(err) => { let _ = self.fail::<()>(error_kind(&err), &err).await; }
+                    Err(err) => { let _ = self.fail::<()>(Call::RecvFrom, error_kind(&err), &err).await; }
                 },
                 command = commands.recv() => match command {
                     Some(ConnCommand::Send(bytes, budget)) => {
@@ -316,7 +325,7 @@ impl ClientConnection {
                         drop(budget);
                         match sent {
                             Ok(_) => self.emit(Step::SendTo { peer: peer.clone(), data: bytes.into() }).await,
-                            Err(err) => { let _ = self.fail::<()>(error_kind(&err), &err).await; }
+                            Err(err) => { let _ = self.fail::<()>(Call::SendTo, error_kind(&err), &err).await; }
                         }
                     }
                     Some(ConnCommand::Shutdown) => {
@@ -364,20 +373,26 @@ impl ClientConnection {
     }
 
     /// Reports a failed call as an error step, and stops.
-    async fn fail<T>(&self, kind: protocol::ErrorKind, err: &io::Error) -> Result<T, Stop> {
+    async fn fail<T>(
+        &self,
+        call: Call,
+        kind: protocol::ErrorKind,
+        err: &io::Error,
+    ) -> Result<T, Stop> {
         self.emit(Step::Error {
             kind,
             message: err.to_string(),
+            failed: Some(call),
         })
         .await;
         Err(Stop)
     }
 
     /// The value, or the OS error reported as a step.
-    async fn check<T>(&self, result: io::Result<T>) -> Result<T, Stop> {
+    async fn check<T>(&self, call: Call, result: io::Result<T>) -> Result<T, Stop> {
         match result {
             Ok(value) => Ok(value),
-            Err(err) => self.fail(error_kind(&err), &err).await,
+            Err(err) => self.fail(call, error_kind(&err), &err).await,
         }
     }
 }

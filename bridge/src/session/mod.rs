@@ -709,6 +709,7 @@ impl RelaySession {
             step: Step::Error {
                 kind: ErrorKind::NotAllowed,
                 message: message.clone(),
+                failed: None,
             },
         };
         let _ = self.outbox.send(ServerMsg::Trace(event)).await;

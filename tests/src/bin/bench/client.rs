@@ -319,7 +319,7 @@ fn classify(msg: Message) -> Result<Event, Error> {
         ServerMsg::Trace(ev) if ev.lane == Lane::Client => match ev.step {
             Step::Connected { .. } => Event::Connected,
             Step::Recv { data } => Event::Received(data.len()),
-            Step::Error { kind, message } => Event::Failed(format!("{}: {message}", kind.title())),
+            step @ Step::Error { .. } => Event::Failed(step.label()),
             _ => Event::Other,
         },
         ServerMsg::Refused { message, .. } => Event::Failed(message),

@@ -229,10 +229,11 @@ mod tests {
             Step::Error {
                 kind: ErrorKind::ConnectionRefused,
                 message: "Connection refused (os error 111)".into(),
+                failed: Some(protocol::Call::Connect),
             },
         ));
         let text = to_mermaid(&trace);
-        assert!(text.contains("Note over C: error: Connection refused"));
+        assert!(text.contains("Note over C: connect() failed: Connection refused"));
         assert!(text.contains("Nothing is listening on that port"));
     }
 

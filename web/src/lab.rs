@@ -199,8 +199,10 @@ fn marker(task: Task, lane: Lane, step: &str) -> Option<&'static str> {
         (Lane::Client, "recv_from") => "s.recvfrom(",
         (Lane::Client, "shutdown") if task == Task::Echo => "s.shutdown(",
         (Lane::Client, "close") => "s.close()",
-        // Which call failed is not in the event; the server's usual
-        // failure is bind() (address in use), the client's is connect().
+        // An error that names its failed call maps to that call's line
+        // (see `Step::call_name`); for one that names none (from an older
+        // trace), the server's usual failure is bind() (address in use),
+        // the client's is connect().
         (_, "error") => match lane {
             Lane::Server => "s.bind(",
             Lane::Client if udp => "s.sendto(",

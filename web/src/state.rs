@@ -1092,6 +1092,7 @@ mod tests {
             Step::Error {
                 kind: ErrorKind::ConnectionRefused,
                 message: "Connection refused (os error 111)".into(),
+                failed: Some(protocol::Call::Connect),
             },
         ));
         let conn = state.conn().unwrap();

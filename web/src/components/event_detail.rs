@@ -43,9 +43,18 @@ pub fn EventDetail(props: &EventDetailProps) -> Html {
         }
     });
     let problem = match &event.step {
-        Step::Error { kind, message } => html! {
+        Step::Error {
+            kind,
+            message,
+            failed,
+        } => html! {
             <div class="detail-error">
-                <strong>{ kind.title() }</strong>{ ": " }{ message }
+                <strong>
+                    { failed.map_or_else(
+                        || kind.title().to_string(),
+                        |call| format!("{} failed: {}", call.python(), kind.title()),
+                    ) }
+                </strong>{ ": " }{ message }
                 <p class="detail-explanation">{ kind.explanation() }</p>
             </div>
         },

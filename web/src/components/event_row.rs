@@ -62,7 +62,7 @@ pub fn EventRow(props: &EventRowProps) -> Html {
     });
     let extra = match &event.step {
         Step::Print { text } => html! { <div class="ev-print">{ text }</div> },
-        Step::Error { kind, message } => html! {
+        Step::Error { kind, message, .. } => html! {
             <div class="ev-error">
                 <span class="ev-os">{ message }</span>
                 <p class="error-explanation">{ kind.explanation() }</p>

@@ -295,9 +295,9 @@ impl AppState {
     }
 }
 
-/// Serves the page, `/ws`, `/relay` and `/metrics` on `listener` until
-/// `shutdown` is cancelled; then closes every session (close code 1001)
-/// and returns within a bounded time.
+/// Serves the page, `/ws`, `/relay`, `/watch` and `/metrics` on
+/// `listener` until `shutdown` is cancelled; then closes every session and
+/// instructor view (close code 1001) and returns within a bounded time.
 pub async fn run(
     listener: TcpListener,
     bridge: Bridge,

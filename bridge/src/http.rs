@@ -35,7 +35,9 @@ use std::net::SocketAddr;
 use tokio::net::TcpStream;
 use tower_http::services::{ServeDir, ServeFile};
 
-/// The router for a bridge.
+/// The router for a bridge. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()`: `/ws` lists each
+/// session with the student's address.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/ws", get(ws))

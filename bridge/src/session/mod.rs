@@ -905,12 +905,18 @@ where
     W: Sink<Message, Error = axum::Error> + Unpin,
 {
     // Serializing a ServerMsg cannot fail (no maps with non-string keys).
-    let json = Utf8Bytes::from(serde_json::to_string(&queued.msg).unwrap_or_default());
-    if let Some(tap) = tap
-        && !matches!(queued.msg, ServerMsg::Hello { .. })
-    {
-        tap.record(&queued.msg, &json);
-    }
+    let mut json = serde_json::to_string(&queued.msg).unwrap_or_default();
+    let json = match tap {
+        Some(tap) if !matches!(queued.msg, ServerMsg::Hello { .. }) => {
+            // Kept in the history: without the spare room the string grew
+            // with (up to half of it), so its bound in bytes is its cost.
+            json.shrink_to_fit();
+            let json = Utf8Bytes::from(json);
+            tap.record(&queued.msg, &json);
+            json
+        }
+        _ => Utf8Bytes::from(json),
+    };
     sink.feed(Message::Text(json)).await
 }
 

@@ -515,6 +515,7 @@ mod tests {
                 Step::Error {
                     kind: protocol::ErrorKind::ConnectionRefused,
                     message: "refused".into(),
+                    failed: Some(protocol::Call::Connect),
                 },
             ),
             trace(13, 2, Step::Close),

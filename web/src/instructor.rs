@@ -76,6 +76,9 @@ impl WatchProblem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Followed {
     pub session: SessionId,
+    /// The student's address, from the list (kept when the list forgets
+    /// the session).
+    pub peer: Option<String>,
     /// The bridge said `following`: the session's messages are coming.
     pub streaming: bool,
     /// The oldest messages the bridge no longer kept for it.
@@ -87,9 +90,10 @@ pub struct Followed {
 }
 
 impl Followed {
-    fn new(session: SessionId) -> Followed {
+    fn new(session: SessionId, peer: Option<String>) -> Followed {
         Followed {
             session,
+            peer,
             streaming: false,
             dropped: 0,
             missed: 0,
@@ -212,7 +216,12 @@ impl InstructorState {
                 if self.followed.as_ref().is_some_and(|f| f.session == session) {
                     return;
                 }
-                self.followed = Some(Followed::new(session));
+                let peer = self
+                    .sessions
+                    .iter()
+                    .find(|s| s.id == session)
+                    .map(|s| s.peer.clone());
+                self.followed = Some(Followed::new(session, peer));
                 self.issue(WatchCmd::Follow { session });
             }
             WatchAction::Unfollow => {
@@ -250,7 +259,7 @@ impl InstructorState {
         // A new socket follows nothing: ask again (its history comes again).
         if let Some(followed) = &mut self.followed {
             let session = followed.session;
-            *followed = Followed::new(session);
+            *followed = Followed::new(session, followed.peer.take());
             self.issue(WatchCmd::Follow { session });
         }
     }
@@ -295,7 +304,7 @@ impl InstructorState {
                     *f = Followed {
                         streaming: true,
                         dropped,
-                        ..Followed::new(session)
+                        ..Followed::new(session, f.peer.take())
                     };
                 }
             }
@@ -382,6 +391,7 @@ mod tests {
         assert_eq!(cmd(&state), Some(&WatchCmd::Follow { session: 1 }));
         let f = state.followed.as_ref().unwrap();
         assert_eq!((f.session, f.streaming), (1, false));
+        assert_eq!(f.peer.as_deref(), Some("127.0.0.1:50001"));
         assert_eq!(state.followed_summary().unwrap().id, 1);
 
         let state = state
@@ -400,6 +410,7 @@ mod tests {
         let f = state.followed.as_ref().unwrap();
         assert!(f.streaming);
         assert_eq!((f.dropped, f.missed, f.ended), (40, 5, false));
+        assert_eq!(f.peer.as_deref(), Some("127.0.0.1:50001"));
         assert!(!state.followed_left());
 
         let state = state.reduce(got(WatchMsg::Ended { session: 1 }));

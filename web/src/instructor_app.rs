@@ -209,7 +209,6 @@ pub fn InstructorApp() -> Html {
                 <>
                     <SessionBar
                         followed={followed.clone()}
-                        peer={watch.followed_summary().map(|s| AttrValue::from(s.peer.clone()))}
                         left={watch.followed_left()}
                         online={watch.status == BridgeStatus::Open}
                         {projecting}

@@ -5,8 +5,6 @@ use yew::prelude::*;
 #[derive(Properties, PartialEq)]
 pub struct SessionBarProps {
     pub followed: Followed,
-    /// The student's address, while the list has it.
-    pub peer: Option<AttrValue>,
     /// The student's page has gone.
     pub left: bool,
     /// This page is connected to the bridge.
@@ -56,7 +54,7 @@ pub fn SessionBar(props: &SessionBarProps) -> Html {
             <div class="toolbar">
                 <h2 id="followed-title">
                     { format!("Session {}", f.session) }
-                    if let Some(peer) = &props.peer {
+                    if let Some(peer) = &f.peer {
                         <span class="followed-peer">{ " · " }{ peer }</span>
                     }
                 </h2>

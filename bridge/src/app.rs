@@ -16,6 +16,7 @@ use crate::http;
 use crate::lab::{self, LabArgs, PublicLab};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::session::SessionEnv;
+use crate::watch::{self, MAX_WATCHERS, Registry};
 use axum::serve::ListenerExt;
 use std::future::IntoFuture;
 use std::io;
@@ -38,16 +39,26 @@ pub struct Bridge {
     /// The clock every event is stamped with (the lab's own).
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
+    /// The token of the instructor's view (`/watch`): the configured one,
+    /// or a random one.
+    pub instructor_token: String,
 }
 
 impl Bridge {
-    /// A bridge with this configuration and public lab.
+    /// A bridge with this configuration and public lab. Without an
+    /// instructor token in `config`, it makes a random one.
     pub fn new(config: BridgeConfig, public: Option<PublicLab>, clock: Clock) -> Bridge {
+        let instructor_token = config
+            .instructor_token
+            .clone()
+            .filter(|token| !token.is_empty())
+            .unwrap_or_else(watch::random_token);
         Bridge {
             config,
             public,
             clock,
             metrics: Arc::new(Metrics::default()),
+            instructor_token,
         }
     }
 
@@ -64,6 +75,7 @@ impl Bridge {
         let http_addr = listener.local_addr()?;
         let bridge = Bridge::new(config, Some(public.clone()), clock);
         let metrics = bridge.metrics.clone();
+        let instructor_token = bridge.instructor_token.clone();
         let handle = tokio::spawn({
             let shutdown = shutdown.clone();
             async move {
@@ -77,6 +89,7 @@ impl Bridge {
             http_addr,
             lab: public,
             metrics,
+            instructor_token,
             shutdown,
             handle,
         })
@@ -103,6 +116,9 @@ pub struct RunningBridge {
     /// The public lab server (`lab.tcp_addr`, `lab.udp_addr`, its tracer).
     pub lab: PublicLab,
     pub metrics: Arc<Metrics>,
+    /// The token of the instructor's view: `/watch?token=...`, and the
+    /// page's `/?instructor=...`.
+    pub instructor_token: String,
     /// Cancel to shut the bridge down (what Ctrl-C does).
     pub shutdown: CancellationToken,
     /// The bridge's task: [`run`]'s result, after the lab has stopped too.
@@ -123,6 +139,20 @@ impl RunningBridge {
     /// `http://127.0.0.1:PORT/`.
     pub fn http_url(&self) -> String {
         format!("http://{}/", self.http_addr)
+    }
+
+    /// `ws://127.0.0.1:PORT/watch?token=TOKEN`: the instructor's view.
+    pub fn watch_url(&self) -> String {
+        format!(
+            "ws://{}/watch?token={}",
+            self.http_addr, self.instructor_token
+        )
+    }
+
+    /// `http://127.0.0.1:PORT/?instructor=TOKEN`: the page as the
+    /// instructor opens it (the link the bridge prints at start).
+    pub fn instructor_url(&self) -> String {
+        instructor_link(self.http_addr, &self.instructor_token)
     }
 
     /// The bridge's gauges now.
@@ -157,6 +187,11 @@ struct Shared {
     tasks: TaskTracker,
     /// Cancelled to shut down; every session watches it.
     shutdown: CancellationToken,
+    /// Every `/ws` session, for the instructor's view.
+    registry: Arc<Registry>,
+    instructor_token: String,
+    /// One permit per instructor view (`/watch`): at most [`MAX_WATCHERS`].
+    watchers: Arc<Semaphore>,
 }
 
 /// A WebSocket's admission: its place among `--max-sessions`, and its
@@ -170,6 +205,7 @@ pub struct Admission {
 impl AppState {
     fn new(bridge: Bridge, tasks: TaskTracker, shutdown: CancellationToken) -> AppState {
         let limits = bridge.config.limits.clone();
+        let registry = Arc::new(Registry::new(bridge.clock));
         let env = SessionEnv {
             clock: bridge.clock,
             limits: limits.clone(),
@@ -187,6 +223,9 @@ impl AppState {
                 )),
                 tasks,
                 shutdown,
+                registry,
+                instructor_token: bridge.instructor_token,
+                watchers: Arc::new(Semaphore::new(MAX_WATCHERS)),
             }),
         }
     }
@@ -201,6 +240,29 @@ impl AppState {
             _permit: permit,
             _tracked: self.inner.tasks.token(),
         })
+    }
+
+    /// A place for one more instructor view, unless [`MAX_WATCHERS`] are
+    /// open or the bridge is shutting down. Shutdown waits for it too.
+    pub fn admit_watcher(&self) -> Option<Admission> {
+        if self.inner.shutdown.is_cancelled() {
+            return None;
+        }
+        let permit = self.inner.watchers.clone().try_acquire_owned().ok()?;
+        Some(Admission {
+            _permit: permit,
+            _tracked: self.inner.tasks.token(),
+        })
+    }
+
+    /// Every `/ws` session, for the instructor's view.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.inner.registry.clone()
+    }
+
+    /// Whether `token` is the instructor's (compared in constant time).
+    pub fn is_instructor(&self, token: &str) -> bool {
+        watch::token_matches(token, &self.inner.instructor_token)
     }
 
     pub fn session_env(&self) -> Arc<SessionEnv> {
@@ -233,9 +295,9 @@ impl AppState {
     }
 }
 
-/// Serves the page, `/ws`, `/relay` and `/metrics` on `listener` until
-/// `shutdown` is cancelled; then closes every session (close code 1001)
-/// and returns within a bounded time.
+/// Serves the page, `/ws`, `/relay`, `/watch` and `/metrics` on
+/// `listener` until `shutdown` is cancelled; then closes every session and
+/// instructor view (close code 1001) and returns within a bounded time.
 pub async fn run(
     listener: TcpListener,
     bridge: Bridge,
@@ -243,14 +305,20 @@ pub async fn run(
 ) -> Result<(), Error> {
     let grace = bridge.config.limits.shutdown_grace;
     let tasks = TaskTracker::new();
-    let state = AppState::new(bridge, tasks.clone(), shutdown.clone());
     let addr = listener.local_addr()?;
     tracing::info!("Socket Lab: open http://{addr}/ in a browser");
+    tracing::info!(
+        "instructor view (every session live): {}",
+        instructor_link(addr, &bridge.instructor_token)
+    );
+    let state = AppState::new(bridge, tasks.clone(), shutdown.clone());
     // Latency matters more than packet count for a lab (and for /relay).
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let serve = axum::serve(listener, http::router(state))
+    // Each /ws session is listed with the student's address.
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let serve = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .into_future();
     // Decide: serve until the token is cancelled. HTTP requests in flight
@@ -306,6 +374,12 @@ pub async fn serve(
     labs.close();
     labs.wait().await;
     served
+}
+
+/// The page's address with the instructor's token: what the instructor
+/// opens.
+pub fn instructor_link(addr: SocketAddr, token: &str) -> String {
+    format!("http://{addr}/?instructor={token}")
 }
 
 fn is_loopback(ip: IpAddr) -> bool {

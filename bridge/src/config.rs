@@ -86,6 +86,9 @@ pub struct BridgeConfig {
     /// Origins (`http://host:port`) allowed to open WebSockets besides the
     /// page's own.
     pub allow_origins: Vec<String>,
+    /// The token of the instructor's view (`/watch`). `None` (or empty):
+    /// the bridge makes a random one at start.
+    pub instructor_token: Option<String>,
     pub limits: SessionLimits,
 }
 
@@ -164,6 +167,13 @@ pub struct BridgeArgs {
     #[arg(long, value_name = "ORIGIN")]
     pub allow_origin: Vec<String>,
 
+    /// The token that opens the instructor view (every session live, one
+    /// followed to show the class): /?instructor=TOKEN. Letters, digits,
+    /// '-', '_', '.' and '~'. Default: a random one, new at every start;
+    /// the bridge prints the link with it when it starts.
+    #[arg(long, value_name = "TOKEN", value_parser = parse_token)]
+    pub instructor_token: Option<String>,
+
     /// WebSocket sessions (/ws and /relay) at once.
     #[arg(long, value_name = "N", default_value_t = SessionLimits::default().max_sessions,
           value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
@@ -207,6 +217,7 @@ impl BridgeArgs {
                 .iter()
                 .map(|origin| origin.trim_end_matches('/').to_string())
                 .collect(),
+            instructor_token: self.instructor_token.clone(),
             limits: SessionLimits {
                 max_sessions: self.max_sessions,
                 max_servers_per_session: self.max_servers_per_session,
@@ -217,6 +228,21 @@ impl BridgeArgs {
                 ..SessionLimits::default()
             },
         }
+    }
+}
+
+/// An instructor token: non-empty, and safe in a URL as it is.
+fn parse_token(token: &str) -> Result<String, String> {
+    if token.is_empty() {
+        return Err("the instructor token cannot be empty".to_string());
+    }
+    let url_safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~');
+    match token.chars().find(|c| !url_safe(*c)) {
+        Some(c) => Err(format!(
+            "{c:?} cannot be in the instructor token: use letters, digits, '-', '_', '.' and '~' \
+             (it goes into a link as it is)"
+        )),
+        None => Ok(token.to_string()),
     }
 }
 
@@ -234,6 +260,15 @@ mod tests {
         assert!(!allow.permits("127.0.0.1:7001"));
         assert!(!allow.permits("localhost:7000"));
         assert!(!AllowList::default().permits("127.0.0.1:7000"));
+    }
+
+    /// Instructor tokens go into a link as they are.
+    #[test]
+    fn instructor_tokens_are_url_safe() {
+        assert_eq!(parse_token("class-2b_x.y~z"), Ok("class-2b_x.y~z".into()));
+        assert!(parse_token("").is_err());
+        assert!(parse_token("a b").is_err());
+        assert!(parse_token("a&b").is_err());
     }
 
     /// One recv()'s hex fits in a message and in the session's buffer.

@@ -1,5 +1,5 @@
-//! The HTTP front door: one port for the page, `/ws`, `/relay` and
-//! `/metrics` (an axum [`Router`]).
+//! The HTTP front door: one port for the page, `/ws`, `/relay`, `/watch`
+//! and `/metrics` (an axum [`Router`]).
 //!
 //! Every WebSocket upgrade passes three checks before it is accepted, each
 //! answered with a plain HTTP status and a sentence, never a half-open
@@ -12,14 +12,21 @@
 //! 2. **Target** (`/relay` only, `403`): the bridge's public lab server or
 //!    an `--allow-target` entry; it is not an open proxy.
 //! 3. **Room** (`503`): at most `--max-sessions` WebSockets at once.
+//!
+//! `/watch` (the instructor's view) passes the Origin check too, then the
+//! **token** check (`403`: the bridge's instructor token, compared in
+//! constant time), and has its own room: at most
+//! [`MAX_WATCHERS`](crate::watch::MAX_WATCHERS) at once (`503`).
 
 use crate::app::AppState;
 use crate::config::{SessionLimits, normalize_target};
 use crate::relay;
 use crate::session::{RelaySession, connect_addr};
+use crate::watch::{self, MAX_WATCHERS, watcher::WatchEnv};
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -28,12 +35,15 @@ use std::net::SocketAddr;
 use tokio::net::TcpStream;
 use tower_http::services::{ServeDir, ServeFile};
 
-/// The router for a bridge.
+/// The router for a bridge. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()`: `/ws` lists each
+/// session with the student's address.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/ws", get(ws))
         .route("/relay", get(relay_query))
         .route("/relay/{target}", get(relay_path))
+        .route("/watch", get(watch))
         .route("/metrics", get(metrics));
     let page = state
         .static_dir()
@@ -72,9 +82,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
     axum::Json(state.metrics().snapshot()).into_response()
 }
 
-/// `/ws`: one [`RelaySession`] per WebSocket.
+/// `/ws`: one [`RelaySession`] per WebSocket, registered for the
+/// instructor's view with the student's address.
 async fn ws(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -91,13 +103,72 @@ async fn ws(
     let limits = state.limits();
     let env = state.session_env();
     let shutdown = state.shutdown();
+    let registry = state.registry();
     configure(upgrade, limits, 4096, SESSION_WRITE_BUFFER).on_upgrade(move |socket| async move {
         // Held for the session's life: its place among --max-sessions,
         // and the task tracker's count that shutdown waits on.
         let _admission = admission;
+        // Listed while it runs; marked closed when this is dropped.
+        let registration = registry.register(peer);
         RelaySession::new(env, &shutdown)
+            .watched(registration.tap())
             .run(socket, shutdown)
             .await;
+        drop(registration);
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct WatchQuery {
+    #[serde(default)]
+    token: Option<String>,
+}
+
+/// What a `/watch` without the right token is told.
+pub const WATCH_TOKEN_NEEDED: &str = "the instructor view needs the bridge's instructor token: \
+     open the instructor link the bridge printed when it started (or start it with \
+     --instructor-token)";
+
+/// `/watch?token=TOKEN`: the instructor's view (see [`watch::watcher`]).
+async fn watch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<WatchQuery>, QueryRejection>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if let Err(refused) = check_origin(&headers, state.allow_origins()) {
+        return *refused;
+    }
+    let token = query
+        .ok()
+        .and_then(|Query(query)| query.token)
+        .unwrap_or_default();
+    if !state.is_instructor(&token) {
+        tracing::warn!("refused /watch without the instructor token");
+        return (StatusCode::FORBIDDEN, format!("{WATCH_TOKEN_NEEDED}\n")).into_response();
+    }
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let Some(admission) = state.admit_watcher() else {
+        let message = format!(
+            "the instructor view is open in {MAX_WATCHERS} places already, the most this bridge \
+             allows: close one of them and try again\n"
+        );
+        return (StatusCode::SERVICE_UNAVAILABLE, message).into_response();
+    };
+    let limits = state.limits();
+    let env = WatchEnv {
+        registry: state.registry(),
+        metrics: state.metrics(),
+        max_message_bytes: limits.max_message_bytes,
+        grace: limits.shutdown_grace,
+    };
+    let shutdown = state.shutdown();
+    configure(upgrade, limits, 4096, WATCH_WRITE_BUFFER).on_upgrade(move |socket| async move {
+        let _admission = admission;
+        watch::watcher::run(socket, env, shutdown).await;
     })
 }
 
@@ -207,6 +278,10 @@ async fn connect(target: &str, limits: &SessionLimits) -> std::io::Result<TcpStr
 /// trace events leaves in one system call, and an idle session keeps at
 /// most this much buffer.
 const SESSION_WRITE_BUFFER: usize = 4096;
+
+/// The same for `/watch`, which sends a history of up to 500 messages at
+/// once.
+const WATCH_WRITE_BUFFER: usize = 16 * 1024;
 
 /// Sizes the WebSocket to the limits: the largest message and frame we
 /// read, and small buffers so an idle session costs little memory.

@@ -16,9 +16,12 @@
 //! - [`session`]: [`session::RelaySession`], one browser tab's `/ws`:
 //!   commands in, real sockets out, both lanes' trace events back.
 //! - [`relay`]: `/relay`, a websockify-compatible byte relay.
-//! - [`http`]: the axum router: the page, `/ws`, `/relay`, `/metrics`, and
-//!   the Origin check.
+//! - [`http`]: the axum router: the page, `/ws`, `/relay`, `/watch`,
+//!   `/metrics`, and the Origin and token checks.
 //! - [`metrics`]: [`metrics::Metrics`], gauges that show the bounds hold.
+//! - [`watch`]: the instructor's view: [`watch::Registry`], every `/ws`
+//!   session's live summary and recent history, and `/watch`, which shows
+//!   them (one session followed, to project it to the class).
 //! - [`app`]: [`app::run`], everything on one listener until shutdown, and
 //!   [`app::Bridge::start`], a whole bridge in-process for tests.
 
@@ -33,5 +36,6 @@ pub mod relay;
 pub mod route;
 pub mod session;
 pub mod trace;
+pub mod watch;
 
 pub use error::Error;

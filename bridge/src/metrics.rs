@@ -13,6 +13,7 @@ pub struct Metrics {
     sessions: AtomicUsize,
     sessions_total: AtomicU64,
     relays: AtomicUsize,
+    watchers: AtomicUsize,
     queued_to_page: AtomicUsize,
     peak_session_queued_to_page: AtomicUsize,
     queued_to_sockets: AtomicUsize,
@@ -28,6 +29,8 @@ pub struct MetricsSnapshot {
     pub sessions_total: u64,
     /// `/relay` connections open now.
     pub relays: usize,
+    /// Instructor views (`/watch`) open now.
+    pub watchers: usize,
     /// Bytes of events queued for browsers, all sessions together.
     pub queued_to_page_bytes: usize,
     /// The most bytes any one session has ever had queued for its browser
@@ -46,6 +49,7 @@ impl Metrics {
             sessions: self.sessions.load(Ordering::Relaxed),
             sessions_total: self.sessions_total.load(Ordering::Relaxed),
             relays: self.relays.load(Ordering::Relaxed),
+            watchers: self.watchers.load(Ordering::Relaxed),
             queued_to_page_bytes: self.queued_to_page.load(Ordering::Relaxed),
             peak_session_queued_to_page_bytes: self
                 .peak_session_queued_to_page
@@ -70,6 +74,14 @@ impl Metrics {
 
     pub(crate) fn relay_closed(&self) {
         self.relays.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn watcher_opened(&self) {
+        self.watchers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn watcher_closed(&self) {
+        self.watchers.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// `bytes` more are queued for a page; its session now holds `session`.

@@ -25,6 +25,7 @@ fn help_mentions_every_flag() {
         "--static",
         "--allow-target",
         "--allow-origin",
+        "--instructor-token",
         "--max-sessions",
         "--max-servers-per-session",
         "--max-connections-per-session",
@@ -34,6 +35,19 @@ fn help_mentions_every_flag() {
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
+    assert!(help.contains("instructor view"), "{help}");
+}
+
+/// An instructor token that could not go into a link is refused, saying why.
+#[test]
+fn an_instructor_token_must_fit_in_a_link() {
+    let output = Command::new(env!("CARGO_BIN_EXE_socket-lab"))
+        .args(["--instructor-token", "a b"])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("instructor token"), "{said}");
 }
 
 /// Serving on a non-loopback address needs --allow-remote.

@@ -42,7 +42,8 @@ use crate::lab::{LabConfig, LabControl, LabLimits, LabServer, PublicLab, UdpEcho
 use crate::metrics::Metrics;
 use crate::route::{self, RouteSink};
 use crate::trace::{self, TRACE_CAPACITY, Tracer};
-use axum::extract::ws::{CloseFrame, Message};
+use crate::watch::SessionTap;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use connection::{COMMAND_QUEUE, SocketBudget};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use protocol::{
@@ -149,6 +150,9 @@ pub struct RelaySession {
     locals: Locals,
     servers: HashMap<ServerId, PrivateServer>,
     conns: HashMap<ConnId, ConnHandle>,
+    /// Where the writer records what it sends (the instructor's view), if
+    /// the session is registered.
+    tap: Option<Arc<SessionTap>>,
     /// This session's queue for the public servers' events (TCP and UDP),
     /// made with its forwarder on the first connection to them. Each such
     /// connection registers a route into it, so the servers send this
@@ -206,8 +210,16 @@ impl RelaySession {
             locals: Locals::default(),
             servers: HashMap::new(),
             conns: HashMap::new(),
+            tap: None,
             public_route: None,
         }
+    }
+
+    /// Records every message the page gets after its hello into `tap`
+    /// (the instructor's view of this session).
+    pub fn watched(mut self, tap: Arc<SessionTap>) -> RelaySession {
+        self.tap = Some(tap);
+        self
     }
 
     /// Runs the session on `socket` until the page leaves, the session is
@@ -226,7 +238,15 @@ impl RelaySession {
         let (end_tx, end_rx) = oneshot::channel();
         let _ = self.outbox.send(self.hello()).await;
         let token = self.token.clone();
-        let writer = write_messages(sink, queue, end_rx, token.clone(), shutdown, grace);
+        let writer = write_messages(
+            sink,
+            queue,
+            end_rx,
+            token.clone(),
+            shutdown,
+            grace,
+            self.tap.clone(),
+        );
         let reader = async {
             let ending = self.read_commands(stream).await;
             let _ = end_tx.send(ending);
@@ -248,7 +268,7 @@ impl RelaySession {
     fn hello(&self) -> ServerMsg {
         ServerMsg::Hello {
             version: PROTOCOL_VERSION,
-            bridge: format!("socket-lab {}", env!("CARGO_PKG_VERSION")),
+            bridge: bridge_version(),
             public_server: self.env.public.as_ref().map(|public| PublicServer {
                 addr: connect_addr(public.tcp_addr).to_string(),
                 mode: public.mode,
@@ -759,6 +779,11 @@ struct Aim {
     route: Option<PublicRoute>,
 }
 
+/// The bridge's own version string, as its `hello`s name it.
+pub fn bridge_version() -> String {
+    format!("socket-lab {}", env!("CARGO_PKG_VERSION"))
+}
+
 /// The address to connect to for a server listening on `addr`: a server
 /// on "any address" (0.0.0.0 or ::) is reached through loopback.
 pub fn connect_addr(addr: SocketAddr) -> SocketAddr {
@@ -784,9 +809,11 @@ async fn write_messages<W>(
     token: CancellationToken,
     shutdown: CancellationToken,
     grace: Duration,
+    tap: Option<Arc<SessionTap>>,
 ) where
     W: Sink<Message, Error = axum::Error> + Unpin,
 {
+    let tap = tap.as_deref();
     let ending = loop {
         let queued = tokio::select! {
             biased;
@@ -796,7 +823,7 @@ async fn write_messages<W>(
                 let ending = ending.ok().flatten();
                 let flush = async {
                     while let Ok(queued) = queue.try_recv() {
-                        if send_json(&mut sink, &queued).await.is_err() {
+                        if send_json(&mut sink, &queued, tap).await.is_err() {
                             break;
                         }
                     }
@@ -817,11 +844,11 @@ async fn write_messages<W>(
         // The messages stay held (and counted against the byte budget)
         // until the flush has written them.
         let batch = async {
-            feed_json(&mut sink, &queued).await?;
+            feed_json(&mut sink, &queued, tap).await?;
             let mut held = Vec::new();
             for _ in 1..WRITE_BATCH {
                 let Ok(next) = queue.try_recv() else { break };
-                feed_json(&mut sink, &next).await?;
+                feed_json(&mut sink, &next, tap).await?;
                 held.push(next);
             }
             sink.flush().await
@@ -853,22 +880,44 @@ async fn write_messages<W>(
 /// The most messages written out before one flush.
 const WRITE_BATCH: usize = 32;
 
-async fn send_json<W>(sink: &mut W, queued: &Queued) -> Result<(), axum::Error>
+async fn send_json<W>(
+    sink: &mut W,
+    queued: &Queued,
+    tap: Option<&SessionTap>,
+) -> Result<(), axum::Error>
 where
     W: Sink<Message, Error = axum::Error> + Unpin,
 {
-    feed_json(sink, queued).await?;
+    feed_json(sink, queued, tap).await?;
     sink.flush().await
 }
 
-/// Hands a message to the WebSocket without flushing it.
-async fn feed_json<W>(sink: &mut W, queued: &Queued) -> Result<(), axum::Error>
+/// Hands a message to the WebSocket without flushing it, and records it
+/// in the session's tap (the same bytes: no copy, no second
+/// serialization). The hello is the bridge's greeting, not the session's
+/// doing: it is not recorded.
+async fn feed_json<W>(
+    sink: &mut W,
+    queued: &Queued,
+    tap: Option<&SessionTap>,
+) -> Result<(), axum::Error>
 where
     W: Sink<Message, Error = axum::Error> + Unpin,
 {
     // Serializing a ServerMsg cannot fail (no maps with non-string keys).
-    let json = serde_json::to_string(&queued.msg).unwrap_or_default();
-    sink.feed(Message::Text(json.into())).await
+    let mut json = serde_json::to_string(&queued.msg).unwrap_or_default();
+    let json = match tap {
+        Some(tap) if !matches!(queued.msg, ServerMsg::Hello { .. }) => {
+            // Kept in the history: without the spare room the string grew
+            // with (up to half of it), so its bound in bytes is its cost.
+            json.shrink_to_fit();
+            let json = Utf8Bytes::from(json);
+            tap.record(&queued.msg, &json);
+            json
+        }
+        _ => Utf8Bytes::from(json),
+    };
+    sink.feed(Message::Text(json)).await
 }
 
 #[cfg(test)]

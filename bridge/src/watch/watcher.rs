@@ -1,0 +1,320 @@
+//! `/watch`: one instructor's view of the bridge, over its own WebSocket.
+//!
+//! Hello, then the list of sessions at once and again whenever it changed
+//! (checked every [`LIST_EVERY`]); and, while the instructor follows a
+//! session, that session's history and then its live messages. See
+//! [`protocol::WatchMsg`] for the messages.
+//!
+//! A watcher only ever reads what sessions recorded: a slow instructor's
+//! page slows its own watcher, never a student's session.
+//!
+//! # What closes a watcher
+//!
+//! - The instructor's page closes it, or goes away.
+//! - A message larger than `--max-message-bytes`: close code 1009.
+//! - The bridge shuts down: close code 1001, "bridge shutting down".
+//!
+//! Malformed JSON, an unknown command or a binary frame gets
+//! [`WatchMsg::Refused`] and the watcher carries on.
+
+use super::{Registry, session_frame};
+use crate::metrics::Metrics;
+use crate::session::{CLOSE_GOING_AWAY, CLOSE_TOO_BIG, SHUTDOWN_REASON, bridge_version};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use protocol::{PROTOCOL_VERSION, SessionId, WatchCmd, WatchMsg};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio_util::sync::CancellationToken;
+
+/// How often the list is checked for changes.
+pub const LIST_EVERY: Duration = Duration::from_millis(250);
+
+/// Live messages written out before one flush.
+const WRITE_BATCH: usize = 64;
+
+/// How a watcher ends: a close frame to send, or none.
+type Ending = Option<CloseFrame>;
+
+/// What a watcher needs from its bridge.
+#[derive(Debug, Clone)]
+pub struct WatchEnv {
+    pub registry: Arc<Registry>,
+    pub metrics: Arc<Metrics>,
+    /// The largest message read (as `/ws`).
+    pub max_message_bytes: usize,
+    /// How long the goodbye may take at shutdown.
+    pub grace: Duration,
+}
+
+/// The session being followed.
+struct Followed {
+    session: SessionId,
+    live: broadcast::Receiver<Utf8Bytes>,
+}
+
+/// What woke the watcher up.
+enum Wake {
+    Tick,
+    Page(Option<Result<Message, axum::Error>>),
+    Live(SessionId, Result<Utf8Bytes, RecvError>),
+}
+
+/// Counts the watcher in the metrics while it runs.
+struct Counted(Arc<Metrics>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.watcher_closed();
+    }
+}
+
+/// Runs one instructor's view on `socket` until the page leaves, it is
+/// closed for a reason above, or `shutdown` is cancelled.
+pub async fn run<S>(socket: S, env: WatchEnv, shutdown: CancellationToken)
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error>,
+{
+    env.metrics.watcher_opened();
+    let _counted = Counted(env.metrics.clone());
+    let (mut sink, mut stream) = socket.split();
+    let mut watch = Watch {
+        env: env.clone(),
+        following: None,
+    };
+    let ending = tokio::select! {
+        _ = shutdown.cancelled() => None,
+        ending = watch.serve(&mut sink, &mut stream) => ending,
+    };
+    let ending = match ending {
+        None if shutdown.is_cancelled() => close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
+        ending => ending,
+    };
+    let goodbye = async {
+        if let Some(frame) = ending {
+            let _ = sink.send(Message::Close(Some(frame))).await;
+        }
+        let _ = sink.close().await;
+    };
+    let _ = tokio::time::timeout(env.grace, goodbye).await;
+}
+
+fn close_frame(code: u16, reason: impl Into<String>) -> Ending {
+    let reason: String = reason.into();
+    Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    })
+}
+
+struct Watch {
+    env: WatchEnv,
+    following: Option<Followed>,
+}
+
+/// The sink failed: the page is gone.
+struct Gone;
+
+impl Watch {
+    async fn serve<W, R>(&mut self, sink: &mut W, stream: &mut R) -> Ending
+    where
+        W: Sink<Message, Error = axum::Error> + Unpin,
+        R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    {
+        let hello = WatchMsg::Hello {
+            version: PROTOCOL_VERSION,
+            bridge: bridge_version(),
+        };
+        if send(sink, &hello).await.is_err() {
+            return None;
+        }
+        let mut tick = tokio::time::interval(LIST_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut listed: Option<u64> = None;
+        loop {
+            let wake = tokio::select! {
+                _ = tick.tick() => Wake::Tick,
+                message = stream.next() => Wake::Page(message),
+                (session, live) = next_live(&mut self.following) => Wake::Live(session, live),
+            };
+            let done = match wake {
+                Wake::Tick => {
+                    // Read the generation first: a change while the list
+                    // is being made is sent next time.
+                    let generation = self.env.registry.generation();
+                    if listed == Some(generation) {
+                        continue;
+                    }
+                    listed = Some(generation);
+                    let sessions = self.env.registry.sessions();
+                    send(sink, &WatchMsg::Sessions { sessions }).await
+                }
+                Wake::Page(None) => return None,
+                Wake::Page(Some(Err(err))) => return self.read_failed(sink, err).await,
+                Wake::Page(Some(Ok(message))) => match message {
+                    Message::Text(text) => self.command(sink, text.as_str()).await,
+                    Message::Binary(_) => {
+                        let message = "binary frames are not accepted on /watch: send each \
+                                       command as JSON in a text frame";
+                        refuse(sink, message).await
+                    }
+                    Message::Close(_) => return None,
+                    Message::Ping(_) | Message::Pong(_) => continue,
+                },
+                Wake::Live(session, live) => self.live(sink, session, live).await,
+            };
+            if done.is_err() {
+                return None;
+            }
+        }
+    }
+
+    async fn command<W>(&mut self, sink: &mut W, text: &str) -> Result<(), Gone>
+    where
+        W: Sink<Message, Error = axum::Error> + Unpin,
+    {
+        match serde_json::from_str::<WatchCmd>(text) {
+            Err(err) => refuse(sink, &format!("not a command: {err}")).await,
+            Ok(WatchCmd::Unfollow) => {
+                self.following = None;
+                Ok(())
+            }
+            Ok(WatchCmd::Follow { session }) => {
+                self.following = None;
+                let Some(tap) = self.env.registry.find(session) else {
+                    let message = format!(
+                        "there is no session {session}: the list shows the sessions there are \
+                         (closed ones are kept for a while only)"
+                    );
+                    return refuse(sink, &message).await;
+                };
+                let follow = tap.follow();
+                let following = WatchMsg::Following {
+                    session,
+                    dropped: follow.dropped,
+                };
+                feed(sink, json(&following)).await?;
+                for json in &follow.history {
+                    feed(sink, session_frame(session, json.as_str())).await?;
+                }
+                match follow.live {
+                    Some(live) => self.following = Some(Followed { session, live }),
+                    None => feed(sink, json(&WatchMsg::Ended { session })).await?,
+                }
+                flush(sink).await
+            }
+        }
+    }
+
+    /// Writes a live message of the followed session, and whatever else
+    /// is already waiting, then flushes once.
+    async fn live<W>(
+        &mut self,
+        sink: &mut W,
+        session: SessionId,
+        first: Result<Utf8Bytes, RecvError>,
+    ) -> Result<(), Gone>
+    where
+        W: Sink<Message, Error = axum::Error> + Unpin,
+    {
+        let mut received = first;
+        let mut written = 0;
+        loop {
+            match received {
+                Ok(json) => feed(sink, session_frame(session, json.as_str())).await?,
+                Err(RecvError::Lagged(missed)) => {
+                    feed(sink, json(&WatchMsg::Gap { session, missed })).await?
+                }
+                Err(RecvError::Closed) => {
+                    self.following = None;
+                    feed(sink, json(&WatchMsg::Ended { session })).await?;
+                    break;
+                }
+            }
+            written += 1;
+            let Some(followed) = &mut self.following else {
+                break;
+            };
+            if written >= WRITE_BATCH {
+                break;
+            }
+            received = match followed.live.try_recv() {
+                Ok(json) => Ok(json),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
+                Err(TryRecvError::Closed) => Err(RecvError::Closed),
+            };
+        }
+        flush(sink).await
+    }
+
+    /// A read error: a message over the limit closes with 1009; anything
+    /// else means the page is gone.
+    async fn read_failed<W>(&self, sink: &mut W, err: axum::Error) -> Ending
+    where
+        W: Sink<Message, Error = axum::Error> + Unpin,
+    {
+        let too_big = std::error::Error::source(&err)
+            .and_then(|source| source.downcast_ref::<tungstenite::Error>())
+            .is_some_and(|err| matches!(err, tungstenite::Error::Capacity(_)))
+            || err.to_string().contains("too long");
+        if !too_big {
+            tracing::debug!("watcher read failed: {err}");
+            return None;
+        }
+        let message = format!(
+            "message larger than the limit of {} bytes",
+            self.env.max_message_bytes
+        );
+        let _ = refuse(sink, &message).await;
+        close_frame(CLOSE_TOO_BIG, message)
+    }
+}
+
+/// The followed session's next message; never, if none is followed.
+async fn next_live(following: &mut Option<Followed>) -> (SessionId, Result<Utf8Bytes, RecvError>) {
+    match following {
+        Some(followed) => (followed.session, followed.live.recv().await),
+        None => std::future::pending().await,
+    }
+}
+
+fn json(msg: &WatchMsg) -> String {
+    // Serializing a WatchMsg cannot fail (no maps with non-string keys).
+    serde_json::to_string(msg).unwrap_or_default()
+}
+
+async fn feed<W>(sink: &mut W, text: String) -> Result<(), Gone>
+where
+    W: Sink<Message, Error = axum::Error> + Unpin,
+{
+    sink.feed(Message::Text(text.into()))
+        .await
+        .map_err(|_| Gone)
+}
+
+async fn flush<W>(sink: &mut W) -> Result<(), Gone>
+where
+    W: Sink<Message, Error = axum::Error> + Unpin,
+{
+    sink.flush().await.map_err(|_| Gone)
+}
+
+async fn send<W>(sink: &mut W, msg: &WatchMsg) -> Result<(), Gone>
+where
+    W: Sink<Message, Error = axum::Error> + Unpin,
+{
+    feed(sink, json(msg)).await?;
+    flush(sink).await
+}
+
+async fn refuse<W>(sink: &mut W, message: &str) -> Result<(), Gone>
+where
+    W: Sink<Message, Error = axum::Error> + Unpin,
+{
+    let refused = WatchMsg::Refused {
+        message: message.to_string(),
+    };
+    send(sink, &refused).await
+}

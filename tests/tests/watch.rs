@@ -1,0 +1,827 @@
+//! The instructor's view end to end: a real bridge on port 0, students'
+//! pages on `/ws` and the instructor's on `/watch`, all real
+//! tokio-tungstenite clients, with real TCP sockets behind them.
+//!
+//! No sleeps: every wait is for a message, with a timeout so a broken
+//! bridge fails the test instead of hanging it. The assertions are on what
+//! the instructor would see: the list, and the followed session's messages
+//! (exactly what that student's page got).
+
+use bridge::app::{Bridge, RunningBridge};
+use bridge::config::{AllowList, BridgeConfig, SessionLimits};
+use bridge::lab::LabArgs;
+use bridge::watch::{HISTORY_MESSAGES, MAX_WATCHERS};
+use futures_util::{SinkExt, StreamExt};
+use protocol::{
+    ClientMsg, ConnId, Data, ErrorKind, Lane, Mode, PROTOCOL_VERSION, Refusal, ServerMsg,
+    SessionId, SessionSummary, Step, Target, Transport, WatchCmd, WatchMsg,
+};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+/// How long any one expected message may take.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// What a `/watch` without the right token is told.
+const TOKEN_NEEDED: &str = "the instructor view needs the bridge's instructor token: open the \
+     instructor link the bridge printed when it started (or start it with --instructor-token)";
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+async fn start_with(config: BridgeConfig) -> RunningBridge {
+    let lab = LabArgs {
+        lab: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        mode: Mode::Echo,
+        ..LabArgs::default()
+    };
+    Bridge::start(config, &lab).await.expect("bridge starts")
+}
+
+async fn start() -> RunningBridge {
+    Bridge::start_for_tests(Mode::Echo)
+        .await
+        .expect("bridge starts")
+}
+
+/// A port where nothing listens (bound, then closed).
+async fn closed_port() -> String {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("addr").to_string();
+    drop(listener);
+    addr
+}
+
+/// A student's browser tab: `/ws` and everything it received.
+struct Page {
+    ws: Ws,
+    /// The address the bridge sees this page at.
+    local: SocketAddr,
+    seen: Vec<ServerMsg>,
+}
+
+impl Page {
+    /// Opens `/ws`, reads the bridge's hello and says ours.
+    async fn open(bridge: &RunningBridge) -> Page {
+        let (ws, _) = connect_async(bridge.ws_url()).await.expect("ws opens");
+        let MaybeTlsStream::Plain(tcp) = ws.get_ref() else {
+            panic!("a plain TCP WebSocket");
+        };
+        let local = tcp.local_addr().expect("local address");
+        let mut page = Page {
+            ws,
+            local,
+            seen: Vec::new(),
+        };
+        match page.next().await {
+            ServerMsg::Hello { version, .. } => assert_eq!(version, PROTOCOL_VERSION),
+            other => panic!("expected hello first, got {other:?}"),
+        }
+        page.say(ClientMsg::Hello {
+            version: PROTOCOL_VERSION,
+        })
+        .await;
+        page
+    }
+
+    async fn say(&mut self, msg: ClientMsg) {
+        let json = serde_json::to_string(&msg).expect("serializes");
+        self.ws.send(Message::text(json)).await.expect("ws send");
+    }
+
+    async fn next(&mut self) -> ServerMsg {
+        loop {
+            let Ok(frame) = tokio::time::timeout(WAIT, self.ws.next()).await else {
+                panic!("no message in time; seen: {:#?}", self.seen);
+            };
+            match frame.expect("open").expect("a good frame") {
+                Message::Text(text) => {
+                    let msg: ServerMsg = serde_json::from_str(&text).expect("a ServerMsg");
+                    self.seen.push(msg.clone());
+                    return msg;
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Reads until a message matches `want` (or one already seen did).
+    async fn until(&mut self, what: &str, want: impl Fn(&ServerMsg) -> bool) {
+        if self.seen.iter().any(&want) {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !want(&self.next().await) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {what} in time; seen: {:#?}",
+                self.seen
+            );
+        }
+    }
+
+    /// Reads until `lane` has `step` (by name) for connection `conn`,
+    /// carrying `data` if given.
+    async fn until_step(&mut self, lane: Lane, conn: ConnId, step: &str, data: Option<&[u8]>) {
+        let what = format!("{lane:?} {step} of conn {conn}");
+        self.until(&what, |msg| is_step(msg, lane, conn, step, data))
+            .await
+    }
+
+    /// Starts private echo server `id`.
+    async fn start_echo_server(&mut self, id: u32) {
+        self.say(ClientMsg::StartServer {
+            server: id,
+            mode: Mode::Echo,
+            transport: Transport::Tcp,
+            family: protocol::Family::Ipv4,
+            backlog: None,
+            greeting: None,
+        })
+        .await;
+        self.until(
+            "server_started",
+            |msg| matches!(msg, ServerMsg::ServerStarted { server, .. } if *server == id),
+        )
+        .await;
+    }
+
+    async fn send_text(&mut self, conn: ConnId, text: &str) {
+        self.say(ClientMsg::Send {
+            conn,
+            data: Data::Text(text.to_string()),
+        })
+        .await;
+    }
+
+    /// Trace events seen so far.
+    fn events(&self) -> u64 {
+        self.seen
+            .iter()
+            .filter(|msg| matches!(msg, ServerMsg::Trace(_)))
+            .count() as u64
+    }
+
+    /// The label of the latest trace event seen.
+    fn last_label(&self) -> Option<String> {
+        self.seen.iter().rev().find_map(|msg| match msg {
+            ServerMsg::Trace(event) => Some(event.step.label()),
+            _ => None,
+        })
+    }
+
+    /// Everything seen after the hello: what the instructor's history of
+    /// this session should be.
+    fn after_hello(&self) -> &[ServerMsg] {
+        &self.seen[1..]
+    }
+}
+
+fn is_step(msg: &ServerMsg, lane: Lane, conn: ConnId, step: &str, data: Option<&[u8]>) -> bool {
+    matches!(msg, ServerMsg::Trace(event)
+        if event.lane == lane
+            && event.conn == Some(conn)
+            && event.step.name() == step
+            && data.is_none_or(|data| event.step.data().is_some_and(|d| d.0 == data)))
+}
+
+/// The connection a message belongs to, if any.
+fn conn_of(msg: &ServerMsg) -> Option<ConnId> {
+    match msg {
+        ServerMsg::Trace(event) => event.conn,
+        ServerMsg::Refused { conn, .. } => *conn,
+        _ => None,
+    }
+}
+
+/// The instructor's page: `/watch`, everything it received, and how far
+/// the test has read.
+struct Watcher {
+    ws: Ws,
+    log: Vec<WatchMsg>,
+    /// Messages before this index have been looked at by [`Watcher::until`].
+    cursor: usize,
+}
+
+impl Watcher {
+    /// Opens `/watch` with the bridge's token; reads hello and the first
+    /// list.
+    async fn open(bridge: &RunningBridge) -> Watcher {
+        let (ws, _) = connect_async(bridge.watch_url())
+            .await
+            .expect("watch opens");
+        let mut watcher = Watcher {
+            ws,
+            log: Vec::new(),
+            cursor: 0,
+        };
+        match watcher.receive().await {
+            WatchMsg::Hello { version, bridge } => {
+                assert_eq!(version, PROTOCOL_VERSION);
+                assert!(bridge.starts_with("socket-lab "), "{bridge}");
+            }
+            other => panic!("expected hello first, got {other:?}"),
+        }
+        assert!(
+            matches!(watcher.receive().await, WatchMsg::Sessions { .. }),
+            "the list comes at once: {:?}",
+            watcher.log
+        );
+        watcher.cursor = watcher.log.len();
+        watcher
+    }
+
+    async fn say(&mut self, cmd: WatchCmd) {
+        let json = serde_json::to_string(&cmd).expect("serializes");
+        self.ws.send(Message::text(json)).await.expect("ws send");
+    }
+
+    /// The next message from the bridge, logged.
+    async fn receive(&mut self) -> WatchMsg {
+        loop {
+            let Ok(frame) = tokio::time::timeout(WAIT, self.ws.next()).await else {
+                panic!("no message in time; seen: {:#?}", self.log);
+            };
+            match frame.expect("open").expect("a good frame") {
+                Message::Text(text) => {
+                    let msg: WatchMsg = serde_json::from_str(&text).expect("a WatchMsg");
+                    self.log.push(msg.clone());
+                    return msg;
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next message not yet looked at.
+    async fn next(&mut self) -> WatchMsg {
+        if self.cursor == self.log.len() {
+            self.receive().await;
+        }
+        self.cursor += 1;
+        self.log[self.cursor - 1].clone()
+    }
+
+    /// Reads on until a message matches `want`, and returns it.
+    async fn until(&mut self, what: &str, want: impl Fn(&WatchMsg) -> bool) -> WatchMsg {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let msg = self.next().await;
+            if want(&msg) {
+                return msg;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {what} in time; seen: {:#?}",
+                self.log
+            );
+        }
+    }
+
+    /// The messages of `session` among the next ones, skipping lists,
+    /// until `count` of them have come.
+    async fn session_messages(&mut self, session: SessionId, count: usize) -> Vec<ServerMsg> {
+        let mut messages = Vec::with_capacity(count);
+        while messages.len() < count {
+            match self
+                .until("a session message", |msg| {
+                    !matches!(msg, WatchMsg::Sessions { .. })
+                })
+                .await
+            {
+                WatchMsg::Session { session: s, msg } if s == session => messages.push(msg),
+                other => panic!("expected a message of session {session}, got {other:?}"),
+            }
+        }
+        messages
+    }
+
+    /// The next refusal's message.
+    async fn refused(&mut self) -> String {
+        match self
+            .until("refused", |msg| matches!(msg, WatchMsg::Refused { .. }))
+            .await
+        {
+            WatchMsg::Refused { message } => message,
+            _ => unreachable!(),
+        }
+    }
+
+    /// Follows `session`; returns `Following.dropped`.
+    async fn follow(&mut self, session: SessionId) -> u64 {
+        self.say(WatchCmd::Follow { session }).await;
+        match self
+            .until("following", |msg| matches!(msg, WatchMsg::Following { .. }))
+            .await
+        {
+            WatchMsg::Following {
+                session: s,
+                dropped,
+            } => {
+                assert_eq!(s, session);
+                dropped
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    /// The latest list that satisfies `want`: the newest one already
+    /// received, or the next ones (they come when something changed).
+    async fn list_until(
+        &mut self,
+        what: &str,
+        want: impl Fn(&[SessionSummary]) -> bool,
+    ) -> Vec<SessionSummary> {
+        let latest = self.log.iter().rev().find_map(|msg| match msg {
+            WatchMsg::Sessions { sessions } => Some(sessions.clone()),
+            _ => None,
+        });
+        if let Some(sessions) = latest
+            && want(&sessions)
+        {
+            return sessions;
+        }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let WatchMsg::Sessions { sessions } = self.receive().await
+                && want(&sessions)
+            {
+                return sessions;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no list with {what} in time; last: {:#?}",
+                self.log
+                    .iter()
+                    .rev()
+                    .find(|m| matches!(m, WatchMsg::Sessions { .. }))
+            );
+        }
+    }
+}
+
+fn find(sessions: &[SessionSummary], id: SessionId) -> Option<&SessionSummary> {
+    sessions.iter().find(|summary| summary.id == id)
+}
+
+/// `/watch` without the token, with a wrong one, or from a foreign page:
+/// `403` with a sentence saying what to do; nothing is upgraded.
+#[tokio::test]
+async fn the_instructor_view_needs_the_token_and_the_origin() {
+    let config = BridgeConfig {
+        instructor_token: Some("class-2b".into()),
+        ..BridgeConfig::default()
+    };
+    let bridge = start_with(config).await;
+    assert_eq!(bridge.instructor_token, "class-2b");
+    assert_eq!(
+        bridge.instructor_url(),
+        format!("http://{}/?instructor=class-2b", bridge.http_addr)
+    );
+    let base = format!("ws://{}/watch", bridge.http_addr);
+    for url in [
+        base.clone(),
+        format!("{base}?token="),
+        format!("{base}?token=class-2c"),
+        format!("{base}?token=class-2"),
+        format!("{base}?token=class-2bb"),
+        format!("{base}?instructor=class-2b"),
+    ] {
+        match connect_async(url.as_str()).await {
+            Err(tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 403, "{url}");
+                let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+                    .to_string();
+                assert_eq!(body.trim_end(), TOKEN_NEEDED, "{url}");
+            }
+            other => panic!("expected 403 for {url}, got {other:?}"),
+        }
+    }
+    // The right token from another site's page: refused all the same.
+    let mut request = bridge.watch_url().into_client_request().expect("request");
+    request.headers_mut().insert(
+        "Origin",
+        "https://evil.example".parse().expect("header value"),
+    );
+    match connect_async(request).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("expected 403, got {other:?}"),
+    }
+    // The page's own origin, with the token: in.
+    let mut request = bridge.watch_url().into_client_request().expect("request");
+    let own = format!("http://{}", bridge.http_addr);
+    request
+        .headers_mut()
+        .insert("Origin", own.parse().expect("header value"));
+    connect_async(request).await.expect("own origin");
+    bridge.stop().await.expect("clean stop");
+}
+
+/// Without --instructor-token, each bridge makes its own random token.
+#[tokio::test]
+async fn without_a_token_the_bridge_makes_one() {
+    let first = start().await;
+    let second = start().await;
+    for bridge in [&first, &second] {
+        assert_eq!(bridge.instructor_token.len(), 32);
+        assert!(
+            bridge
+                .instructor_token
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit())
+        );
+    }
+    assert_ne!(first.instructor_token, second.instructor_token);
+    let mut watcher = Watcher::open(&first).await;
+    watcher.say(WatchCmd::Unfollow).await;
+    first.stop().await.expect("clean stop");
+    second.stop().await.expect("clean stop");
+}
+
+/// Two students: A echoes "hello" through a private server, B connects to
+/// a port where nothing listens. The instructor sees both in the list,
+/// follows A (its history and then its live messages, nothing of B's),
+/// and sees A leave.
+#[tokio::test]
+async fn the_instructor_sees_every_session_and_follows_one() {
+    let nowhere = closed_port().await;
+    let config = BridgeConfig {
+        allow_targets: AllowList::new([nowhere.as_str()]),
+        ..BridgeConfig::default()
+    };
+    let bridge = start_with(config).await;
+    let mut watcher = Watcher::open(&bridge).await;
+
+    // A: private echo server 1, connection 1, "hello" and its echo. Done
+    // when both lanes have it: nothing more happens until A does more.
+    let mut a = Page::open(&bridge).await;
+    a.start_echo_server(1).await;
+    a.say(ClientMsg::Connect {
+        conn: 1,
+        target: Target::Server { id: 1 },
+        transport: Transport::Tcp,
+    })
+    .await;
+    a.until_step(Lane::Client, 1, "connected", None).await;
+    a.send_text(1, "hello").await;
+    a.until_step(Lane::Client, 1, "recv", Some(b"hello")).await;
+    a.until_step(Lane::Server, 1, "send", Some(b"hello")).await;
+
+    // B: connection 7 to a closed port: refused, then closed.
+    let mut b = Page::open(&bridge).await;
+    b.say(ClientMsg::Connect {
+        conn: 7,
+        target: Target::Addr {
+            addr: nowhere.clone(),
+        },
+        transport: Transport::Tcp,
+    })
+    .await;
+    b.until_step(Lane::Client, 7, "close", None).await;
+    let refused = b
+        .seen
+        .iter()
+        .find_map(|msg| match msg {
+            ServerMsg::Trace(event) => match &event.step {
+                Step::Error { kind, .. } => Some(*kind),
+                _ => None,
+            },
+            _ => None,
+        })
+        .expect("an error event");
+    assert_eq!(refused, ErrorKind::ConnectionRefused);
+
+    // The list: both, open, in order, each as its page saw it.
+    let (a_events, b_events) = (a.events(), b.events());
+    let list = watcher
+        .list_until("both sessions up to date", |list| {
+            list.len() == 2
+                && find(list, 1).is_some_and(|s| s.events == a_events)
+                && find(list, 2).is_some_and(|s| s.events == b_events)
+        })
+        .await;
+    let (sa, sb) = (&list[0], &list[1]);
+    assert_eq!((sa.id, sb.id), (1, 2), "{list:#?}");
+    assert!(sa.open && sb.open, "{list:#?}");
+    assert_eq!(sa.peer, a.local.to_string());
+    assert_eq!(sb.peer, b.local.to_string());
+    assert_eq!(
+        (sa.servers, sa.connections, sa.errors),
+        (1, 1, 0),
+        "A listens on one server and has one connection open: {sa:#?}"
+    );
+    assert_eq!(
+        (sb.servers, sb.connections, sb.errors),
+        (0, 0, 1),
+        "B's one connection was refused and is closed: {sb:#?}"
+    );
+    assert_eq!(sa.last, a.last_label());
+    assert_eq!(sb.last, b.last_label());
+    assert_eq!(sb.last.as_deref(), Some("close()"));
+    assert!(sa.opened_at_us <= sa.last_at_us && sb.opened_at_us <= sb.last_at_us);
+    assert!(sa.opened_at_us < sb.opened_at_us, "A opened first");
+
+    // Follow A: the history is exactly what A's page got after its hello.
+    assert_eq!(watcher.follow(1).await, 0);
+    let history = watcher.session_messages(1, a.after_hello().len()).await;
+    assert_eq!(history, a.after_hello());
+    assert!(
+        history
+            .iter()
+            .any(|msg| is_step(msg, Lane::Client, 1, "recv", Some(b"hello"))),
+        "{history:#?}"
+    );
+    assert!(history.iter().all(|msg| conn_of(msg) != Some(7)));
+
+    // B does more (a second refused connection), then A sends "again":
+    // A's arrives live, B's does not.
+    b.say(ClientMsg::Connect {
+        conn: 8,
+        target: Target::Addr { addr: nowhere },
+        transport: Transport::Tcp,
+    })
+    .await;
+    b.until_step(Lane::Client, 8, "close", None).await;
+    let seen_before = a.seen.len();
+    a.send_text(1, "again").await;
+    a.until_step(Lane::Client, 1, "recv", Some(b"again")).await;
+    let live = watcher
+        .until("A's recv of again", |msg| {
+            matches!(msg, WatchMsg::Session { msg, .. }
+                if is_step(msg, Lane::Client, 1, "recv", Some(b"again")))
+        })
+        .await;
+    assert!(matches!(live, WatchMsg::Session { session: 1, .. }));
+    let frames: Vec<&WatchMsg> = watcher
+        .log
+        .iter()
+        .filter(|msg| !matches!(msg, WatchMsg::Hello { .. } | WatchMsg::Sessions { .. }))
+        .collect();
+    for frame in &frames {
+        match frame {
+            WatchMsg::Following { session: 1, .. } => {}
+            WatchMsg::Session { session: 1, msg } => assert!(
+                !matches!(conn_of(msg), Some(7 | 8)),
+                "B's message shown as A's: {msg:?}"
+            ),
+            other => panic!("only A's messages were expected, got {other:?}"),
+        }
+    }
+    // Live, in order: what A's page got since.
+    let live: Vec<ServerMsg> = frames
+        .iter()
+        .filter_map(|frame| match frame {
+            WatchMsg::Session { msg, .. } => Some(msg.clone()),
+            _ => None,
+        })
+        .skip(history.len())
+        .collect();
+    assert_eq!(live[..], a.seen[seen_before..seen_before + live.len()]);
+
+    // A's page closes: the instructor hears the end, and the list keeps A
+    // as closed (nothing open now), after the open B.
+    a.ws.close(None).await.expect("closes");
+    watcher
+        .until("A's end", |msg| {
+            matches!(msg, WatchMsg::Ended { session: 1 })
+        })
+        .await;
+    let list = watcher
+        .list_until("A closed", |list| find(list, 1).is_some_and(|s| !s.open))
+        .await;
+    assert_eq!(list.len(), 2);
+    assert_eq!((list[0].id, list[0].open), (2, true), "{list:#?}");
+    assert_eq!((list[1].id, list[1].open), (1, false), "{list:#?}");
+    assert_eq!((list[1].servers, list[1].connections), (0, 0));
+    assert_eq!(list[1].peer, a.local.to_string());
+    assert_eq!(find(&list, 2).map(|s| s.errors), Some(2));
+
+    // A closed session can still be followed: all the instructor saw of
+    // it (history and live), then the end.
+    let shown: Vec<ServerMsg> = watcher
+        .log
+        .iter()
+        .filter_map(|frame| match frame {
+            WatchMsg::Session { msg, .. } => Some(msg.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(watcher.follow(1).await, 0);
+    let again = watcher.session_messages(1, shown.len()).await;
+    assert_eq!(again, shown);
+    let next = watcher
+        .until("the end of closed A", |msg| {
+            !matches!(msg, WatchMsg::Sessions { .. })
+        })
+        .await;
+    assert_eq!(next, WatchMsg::Ended { session: 1 });
+    bridge.stop().await.expect("clean stop");
+}
+
+/// Bad commands get `refused` and the watch goes on; an unknown session is
+/// named in the refusal; following another session replaces the first.
+#[tokio::test]
+async fn bad_commands_are_refused_and_the_watch_goes_on() {
+    let bridge = start().await;
+    let mut a = Page::open(&bridge).await;
+    let mut b = Page::open(&bridge).await;
+    let mut watcher = Watcher::open(&bridge).await;
+
+    watcher
+        .ws
+        .send(Message::text("{nope"))
+        .await
+        .expect("sends");
+    let message = watcher.refused().await;
+    assert!(message.contains("not a command"), "{message}");
+    watcher
+        .ws
+        .send(Message::text(r#"{"type":"project","session":1}"#))
+        .await
+        .expect("sends");
+    let message = watcher.refused().await;
+    assert!(message.contains("project"), "{message}");
+    watcher
+        .ws
+        .send(Message::binary(vec![1u8, 2, 3]))
+        .await
+        .expect("sends");
+    let message = watcher.refused().await;
+    assert!(message.contains("binary"), "{message}");
+    watcher.say(WatchCmd::Follow { session: 999 }).await;
+    let message = watcher.refused().await;
+    assert!(message.contains("999"), "{message}");
+
+    // Still working: follow A, then B instead; only B's messages follow.
+    assert_eq!(watcher.follow(1).await, 0);
+    assert_eq!(watcher.follow(2).await, 0);
+    a.say(ClientMsg::Close { conn: 41 }).await;
+    a.until("A's refusal", |msg| conn_of(msg) == Some(41)).await;
+    b.say(ClientMsg::Close { conn: 42 }).await;
+    b.until("B's refusal", |msg| conn_of(msg) == Some(42)).await;
+    let shown = watcher.session_messages(2, 1).await;
+    assert!(
+        matches!(
+            &shown[0],
+            ServerMsg::Refused {
+                reason: Refusal::Unknown,
+                conn: Some(42),
+                ..
+            }
+        ),
+        "{shown:?}"
+    );
+    // Unfollow (done once the refusal that follows it comes): nothing
+    // more of B, so the next thing after that refusal is another.
+    watcher.say(WatchCmd::Unfollow).await;
+    watcher.say(WatchCmd::Follow { session: 1000 }).await;
+    assert!(watcher.refused().await.contains("1000"));
+    b.say(ClientMsg::Close { conn: 43 }).await;
+    b.until("B's refusal", |msg| conn_of(msg) == Some(43)).await;
+    watcher.say(WatchCmd::Follow { session: 1001 }).await;
+    let next = watcher
+        .until("not a list", |msg| {
+            !matches!(msg, WatchMsg::Sessions { .. })
+        })
+        .await;
+    assert!(
+        matches!(&next, WatchMsg::Refused { message } if message.contains("1001")),
+        "{next:?}"
+    );
+    bridge.stop().await.expect("clean stop");
+}
+
+/// A session with more messages than the history keeps: following it says
+/// how many were dropped, and the history is the newest ones, in order.
+#[tokio::test]
+async fn the_history_is_the_newest_messages() {
+    let bridge = start().await;
+    let mut page = Page::open(&bridge).await;
+    let total = HISTORY_MESSAGES as ConnId + 100;
+    // Each closes a connection that does not exist: one refusal each.
+    for conn in 1..=total {
+        page.say(ClientMsg::Close { conn }).await;
+    }
+    page.until("the last refusal", |msg| conn_of(msg) == Some(total))
+        .await;
+    assert_eq!(page.after_hello().len(), total as usize);
+
+    let mut watcher = Watcher::open(&bridge).await;
+    let dropped = watcher.follow(1).await;
+    assert_eq!(dropped, 100);
+    let history = watcher.session_messages(1, HISTORY_MESSAGES).await;
+    assert_eq!(history, page.after_hello()[100..]);
+    assert_eq!(conn_of(&history[0]), Some(101));
+    // Live messages come after the history, at once.
+    page.say(ClientMsg::Close { conn: 9999 }).await;
+    let live = watcher.session_messages(1, 1).await;
+    assert_eq!(conn_of(&live[0]), Some(9999));
+    let list = watcher
+        .list_until("the refusals counted", |list| {
+            find(list, 1).is_some_and(|s| s.errors == total + 1)
+        })
+        .await;
+    assert_eq!(list[0].events, 0);
+    bridge.stop().await.expect("clean stop");
+}
+
+/// At most eight instructor views at once: the ninth gets 503, and
+/// `/metrics` counts them.
+#[tokio::test]
+async fn the_ninth_watcher_gets_503() {
+    let bridge = start().await;
+    let mut watchers = Vec::new();
+    for _ in 0..MAX_WATCHERS {
+        watchers.push(Watcher::open(&bridge).await);
+    }
+    assert_eq!(bridge.metrics().watchers, MAX_WATCHERS);
+    match connect_async(bridge.watch_url()).await {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+            let body =
+                String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).to_string();
+            assert!(body.contains("instructor view"), "{body}");
+        }
+        other => panic!("expected 503, got {other:?}"),
+    }
+    // Students are not affected by the full instructor views.
+    Page::open(&bridge).await;
+    let body = http_get(bridge.http_addr, "/metrics").await;
+    assert!(body.contains(r#""watchers":8"#), "{body}");
+    bridge.stop().await.expect("clean stop");
+}
+
+/// A message over --max-message-bytes closes the watcher with 1009; the
+/// bridge's shutdown closes watchers with 1001, in bounded time.
+#[tokio::test]
+async fn oversize_closes_1009_and_shutdown_1001() {
+    let config = BridgeConfig {
+        limits: SessionLimits {
+            max_message_bytes: 4096,
+            ..SessionLimits::default()
+        },
+        ..BridgeConfig::default()
+    };
+    let bridge = start_with(config).await;
+    let mut page = Page::open(&bridge).await;
+    let mut big = Watcher::open(&bridge).await;
+    big.ws
+        .send(Message::text("x".repeat(10_000)))
+        .await
+        .expect("sends");
+    let (code, reason) = closed(&mut big.ws).await;
+    assert_eq!(code, CloseCode::Size);
+    assert!(reason.contains("4096"), "{reason}");
+
+    let mut watcher = Watcher::open(&bridge).await;
+    watcher.follow(1).await;
+    bridge.shutdown.cancel();
+    let (code, reason) = closed(&mut watcher.ws).await;
+    assert_eq!(code, CloseCode::Away);
+    assert_eq!(reason, "bridge shutting down");
+    let (code, _) = closed(&mut page.ws).await;
+    assert_eq!(code, CloseCode::Away);
+    tokio::time::timeout(Duration::from_secs(10), bridge.handle)
+        .await
+        .expect("the bridge stops in time")
+        .expect("joins")
+        .expect("clean stop");
+}
+
+/// Waits for the close frame; returns its code and reason.
+async fn closed(ws: &mut Ws) -> (CloseCode, String) {
+    loop {
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a close in time");
+        match frame {
+            Some(Ok(Message::Close(Some(frame)))) => {
+                return (frame.code, frame.reason.to_string());
+            }
+            Some(Ok(_)) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+/// A plain HTTP/1.1 GET, the whole response as text.
+async fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).await.expect("connects");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("writes");
+    let mut response = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut response))
+        .await
+        .expect("in time")
+        .expect("reads");
+    String::from_utf8_lossy(&response).into_owned()
+}

@@ -194,9 +194,12 @@ pub fn InstructorApp() -> Html {
             let number = lab
                 .selected
                 .map_or(0, |seq| seq.saturating_sub(lab.trace.first_seq()) + 1);
+            let left = watch.followed_left();
             let position = match (lab.selected, lab.trace.len()) {
                 (_, 0) => "No events".to_string(),
                 (Some(_), n) => format!("Event {number} of {n}"),
+                (None, 1) if left => "1 event".to_string(),
+                (None, n) if left => format!("{n} events"),
                 (None, 1) => "1 event, live".to_string(),
                 (None, n) => format!("{n} events, live"),
             };
@@ -209,7 +212,7 @@ pub fn InstructorApp() -> Html {
                 <>
                     <SessionBar
                         followed={followed.clone()}
-                        left={watch.followed_left()}
+                        {left}
                         online={watch.status == BridgeStatus::Open}
                         {projecting}
                         position={AttrValue::from(position)}

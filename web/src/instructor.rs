@@ -155,6 +155,9 @@ pub struct InstructorState {
     /// The followed session fills the screen in projector mode.
     pub projecting: bool,
     pub problem: Option<WatchProblem>,
+    /// Reconnected while following: follow again once the list shows the
+    /// session is still the same student's.
+    refollow: bool,
     /// The latest command for `/watch`.
     pub command: Option<Command>,
     next_command: u64,
@@ -184,17 +187,24 @@ impl InstructorState {
         }
     }
 
+    /// True when `session` is the one followed: the same number and the
+    /// same student's address (a restarted bridge numbers from 1 again).
+    pub fn is_followed(&self, session: &SessionSummary) -> bool {
+        self.followed.as_ref().is_some_and(|f| {
+            f.session == session.id && f.peer.as_ref().is_none_or(|peer| *peer == session.peer)
+        })
+    }
+
     /// What the list shows of the followed session, if it still lists it.
     pub fn followed_summary(&self) -> Option<&SessionSummary> {
-        let id = self.followed.as_ref()?.session;
-        self.sessions.iter().find(|s| s.id == id)
+        self.sessions.iter().find(|s| self.is_followed(s))
     }
 
     /// The followed session's student has left (the bridge said it ended,
     /// or lists it as closed).
     pub fn followed_left(&self) -> bool {
         self.followed.as_ref().is_some_and(|f| f.ended)
-            || self.followed_summary().is_some_and(|s| !s.open)
+            || (!self.refollow && self.followed_summary().is_some_and(|s| !s.open))
     }
 
     /// How long since `session` last did anything, by the page's clock
@@ -213,7 +223,7 @@ impl InstructorState {
             WatchAction::Received { msg, now_ms } => self.received(msg, now_ms),
             WatchAction::BadMessage(why) => self.problem = Some(WatchProblem::BadMessage(why)),
             WatchAction::Follow(session) => {
-                if self.followed.as_ref().is_some_and(|f| f.session == session) {
+                if self.followed_summary().is_some_and(|s| s.id == session) {
                     return;
                 }
                 let peer = self
@@ -222,6 +232,7 @@ impl InstructorState {
                     .find(|s| s.id == session)
                     .map(|s| s.peer.clone());
                 self.followed = Some(Followed::new(session, peer));
+                self.refollow = false;
                 self.issue(WatchCmd::Follow { session });
             }
             WatchAction::Unfollow => {
@@ -253,14 +264,32 @@ impl InstructorState {
         self.status = BridgeStatus::Open;
         self.ever_opened = true;
         self.failures = 0;
+        // It may be another bridge, with a clock of its own.
+        self.clock_offset_us = None;
         if self.problem.as_ref().is_some_and(WatchProblem::is_link) {
             self.problem = None;
         }
-        // A new socket follows nothing: ask again (its history comes again).
-        if let Some(followed) = &mut self.followed {
-            let session = followed.session;
+        // A new socket follows nothing: ask again (the history comes
+        // again) once the list has come, since a restarted bridge numbers
+        // its sessions from 1 again.
+        self.refollow = self.followed.is_some();
+    }
+
+    /// After a reconnect: follow the same session again if the list has it
+    /// with the same student's address; otherwise it is gone, and what was
+    /// seen of it stays on the screen.
+    fn follow_again(&mut self) {
+        self.refollow = false;
+        let same = self.followed_summary().is_some();
+        let Some(followed) = &mut self.followed else {
+            return;
+        };
+        let session = followed.session;
+        if same {
             *followed = Followed::new(session, followed.peer.take());
             self.issue(WatchCmd::Follow { session });
+        } else {
+            followed.ended = true;
         }
     }
 
@@ -298,6 +327,9 @@ impl InstructorState {
                     .map(|last| i64::try_from(last).unwrap_or(i64::MAX).saturating_sub(now));
                 self.clock_offset_us = self.clock_offset_us.max(seen);
                 self.sessions = Rc::new(sessions);
+                if self.refollow {
+                    self.follow_again();
+                }
             }
             WatchMsg::Following { session, dropped } => {
                 if let Some(f) = self.followed_mut(session) {
@@ -519,9 +551,47 @@ mod tests {
         let before = state.command.as_ref().unwrap().seq;
         let state = state.reduce(WatchAction::Opened);
         assert_eq!(state.problem, None);
+        // The list comes first: session 1 is still the same student's.
+        assert_eq!(state.command.as_ref().unwrap().seq, before);
+        let state = state.reduce(got(WatchMsg::Sessions {
+            sessions: vec![summary(1, true, 6_000)],
+        }));
         let again = state.command.as_ref().unwrap();
         assert_eq!(again.cmd, WatchCmd::Follow { session: 1 });
         assert!(again.seq > before);
+        assert!(!state.followed_left());
+    }
+
+    /// A restarted bridge numbers its sessions from 1 again: a session 1
+    /// of another student is not followed in place of the one that was.
+    #[test]
+    fn a_restarted_bridge_is_not_mistaken_for_the_same_session() {
+        let state = open()
+            .reduce(WatchAction::Follow(1))
+            .reduce(got(WatchMsg::Following {
+                session: 1,
+                dropped: 0,
+            }))
+            .reduce(WatchAction::Closed { opened: true })
+            .reduce(WatchAction::Opened);
+        let before = state.command.clone();
+        let mut other = summary(1, true, 50);
+        other.peer = "127.0.0.1:40404".into();
+        let state = state.reduce(got(WatchMsg::Sessions {
+            sessions: vec![other],
+        }));
+        assert_eq!(state.command, before);
+        let f = state.followed.as_ref().unwrap();
+        assert_eq!((f.session, f.ended), (1, true));
+        assert!(state.followed_left());
+        // The new session 1 is not marked as followed, and can be.
+        assert!(!state.is_followed(&state.sessions[0]));
+        let state = state.reduce(WatchAction::Follow(1));
+        assert_eq!(cmd(&state), Some(&WatchCmd::Follow { session: 1 }));
+        assert_ne!(state.command, before);
+        assert!(state.is_followed(&state.sessions[0]));
+        // Its clock is the new bridge's: the session was active just now.
+        assert_eq!(state.idle_us(&state.sessions[0], 0.0), Some(0));
     }
 
     /// A refused follow (the session expired) follows nothing and says why.

@@ -273,7 +273,7 @@ pub fn InstructorApp() -> Html {
                     <SessionList
                         sessions={watch.sessions.clone()}
                         {ages}
-                        followed={watch.followed.as_ref().map(|f| f.session)}
+                        followed={watch.followed_summary().map(|s| s.id)}
                         page_address={AttrValue::from((*page_address).clone())}
                         onaction={onwatch.clone()}
                     />

@@ -70,7 +70,8 @@ pub fn SessionRow(props: &SessionRowProps) -> Html {
                 type="button"
                 class={classes!("follow-button", (!props.followed).then_some("primary"))}
                 aria-pressed={props.followed.to_string()}
-                aria-label={format!("{} session {id} ({})", if props.followed { "Stop following" } else { "Follow" }, s.peer)}
+                // One name; aria-pressed says whether it is followed.
+                aria-label={format!("Follow session {id} ({})", s.peer)}
                 {onclick}
             >
                 { if props.followed { "Following" } else { "Follow" } }

@@ -1,6 +1,7 @@
-//! The few browser calls the page makes besides the WebSocket (which lives
-//! in `hooks::use_bridge`): downloads, reading a chosen file, the address
-//! bar, the `<html>` element's attributes, saved preferences.
+//! The few browser calls the page makes besides the WebSockets (which live
+//! in `hooks::use_bridge` and `hooks::use_watch`): downloads, reading a
+//! chosen file, the address bar, the clock, focus, the `<html>` element's
+//! attributes, saved preferences.
 //!
 //! Each fails quietly (returns `None` or does nothing) when the browser
 //! says no: none of them is worth breaking the page for.
@@ -53,13 +54,57 @@ pub fn query(name: &str) -> Option<String> {
 
 /// `ws://host/ws` or, under https, `wss://host/ws`, for the page's host.
 pub fn bridge_url() -> Option<String> {
+    socket_url("/ws")
+}
+
+/// The instructor's `/watch` socket for `token`, on the page's host.
+pub fn watch_url(token: &str) -> Option<String> {
+    let token = String::from(js_sys::encode_uri_component(token));
+    socket_url(&format!("/watch?token={token}"))
+}
+
+/// A WebSocket address on the page's own host: `ws:` or, under https, `wss:`.
+fn socket_url(path: &str) -> Option<String> {
     let location = web_sys::window()?.location();
     let scheme = if location.protocol().ok()? == "https:" {
         "wss"
     } else {
         "ws"
     };
-    Some(format!("{scheme}://{}/ws", location.host().ok()?))
+    Some(format!("{scheme}://{}{path}", location.host().ok()?))
+}
+
+/// The page's address without its query (what students open), e.g.
+/// `http://127.0.0.1:8080/`.
+pub fn page_address() -> Option<String> {
+    let location = web_sys::window()?.location();
+    Some(format!(
+        "{}{}",
+        location.origin().ok()?,
+        location.pathname().ok()?
+    ))
+}
+
+/// Milliseconds since 1970 by the browser's clock.
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Sets the document's title (the tab's name).
+pub fn set_title(title: &str) {
+    if let Some(document) = document() {
+        document.set_title(title);
+    }
+}
+
+/// Moves the keyboard focus to the element with this id, if there is one.
+pub fn focus(id: &str) {
+    if let Some(element) = document()
+        .and_then(|d| d.get_element_by_id(id))
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = element.focus();
+    }
 }
 
 /// Sets (or removes, for `None`) an attribute of `<html>`: the CSS reads

@@ -12,6 +12,18 @@ pub fn delta(us: u64) -> String {
     format!("+{}.{:03} ms", us / 1000, us % 1000)
 }
 
+/// How long ago something happened, as the instructor's list says it
+/// (`"just now"`, `"12 s ago"`, `"3 min ago"`, `"2 h ago"`).
+pub fn ago(us: u64) -> String {
+    let secs = us / 1_000_000;
+    match secs {
+        0..=1 => "just now".to_string(),
+        2..=59 => format!("{secs} s ago"),
+        60..=3599 => format!("{} min ago", secs / 60),
+        _ => format!("{} h ago", secs / 3600),
+    }
+}
+
 /// Which way an event moved data or a connection, told by a glyph *and* a
 /// word, so it never depends on colour alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +93,14 @@ mod tests {
         assert_eq!(millis(1_234_567), "1234.567 ms");
         assert_eq!(millis(5), "0.005 ms");
         assert_eq!(delta(120), "+0.120 ms");
+    }
+
+    #[test]
+    fn ages_are_rounded_down_to_a_unit() {
+        assert_eq!(ago(900_000), "just now");
+        assert_eq!(ago(12_400_000), "12 s ago");
+        assert_eq!(ago(185_000_000), "3 min ago");
+        assert_eq!(ago(7_300_000_000), "2 h ago");
     }
 
     /// Direction is said in words as well as a glyph.

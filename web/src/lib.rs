@@ -4,7 +4,11 @@
 //! # Layout
 //!
 //! - [`app`]: the page; holds the state and lays out the components.
+//! - [`instructor_app`]: the instructor's page (`/?instructor=TOKEN`):
+//!   every session live, one followed and projected to the class.
 //! - [`state`]: all state in one reducer, changed only by `Action`s.
+//! - [`instructor`]: the instructor's view's own reducer (its sessions, the
+//!   one followed, its connection); the followed session is a `LabState`.
 //! - [`trace`]: the recorded events, cheap to append, with their arrows.
 //! - [`filter`]: which events the log shows.
 //! - [`diagram`]: the sequence diagram's geometry, and SVG export.
@@ -13,12 +17,13 @@
 //! - [`format`]: times, directions and byte previews as the page writes them.
 //! - [`sample`]: a small recorded trace (`?demo`).
 //! - [`browser`]: the few browser calls (downloads, files, the address bar).
-//! - [`hooks`]: `use_bridge` (the WebSocket: the only network code) and
-//!   `use_interval` (replay).
+//! - [`hooks`]: `use_bridge` (the student's WebSocket), `use_watch` (the
+//!   instructor's: with `use_bridge`, the only network code) and
+//!   `use_interval` (replay, and the instructor's clock).
 //! - [`components`]: one component per file; they only dispatch actions.
 //!
-//! Everything but `app`, `browser`, `hooks` and `components` is plain Rust,
-//! tested natively with `cargo test -p web`.
+//! Everything but `app`, `instructor_app`, `browser`, `hooks` and
+//! `components` is plain Rust, tested natively with `cargo test -p web`.
 
 pub mod app;
 pub mod browser;
@@ -28,9 +33,22 @@ pub mod export;
 pub mod filter;
 pub mod format;
 pub mod hooks;
+pub mod instructor;
+pub mod instructor_app;
 pub mod lab;
 pub mod sample;
 pub mod state;
 pub mod trace;
 
 pub use app::App;
+pub use instructor_app::InstructorApp;
+
+/// Shows the instructor's view for `/?instructor=TOKEN`, the student's
+/// page otherwise.
+pub fn start() {
+    if browser::query("instructor").is_some() {
+        yew::Renderer::<InstructorApp>::new().render();
+    } else {
+        yew::Renderer::<App>::new().render();
+    }
+}

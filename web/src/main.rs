@@ -1,3 +1,3 @@
 fn main() {
-    yew::Renderer::<web::App>::new().render();
+    web::start();
 }

@@ -251,7 +251,7 @@ impl Theme {
         }
     }
 
-    fn next(self) -> Theme {
+    pub fn next(self) -> Theme {
         match self {
             Theme::Auto => Theme::Light,
             Theme::Light => Theme::Dark,
@@ -279,6 +279,9 @@ pub enum Action {
     FromBridge(ServerMsg),
     /// A message from the bridge that could not be read.
     BadMessage(String),
+    /// Forgets the session (keeping the display preferences): the
+    /// instructor's view follows another one, whose messages come next.
+    Reset,
 
     // The lab's controls.
     ChooseTask(Task),
@@ -420,6 +423,15 @@ impl LabState {
             }
             Action::BridgeClosed => self.bridge_closed(),
             Action::FromBridge(msg) => self.on_bridge_message(msg),
+            Action::Reset => {
+                *self = LabState {
+                    // Numbering goes on, so no row is mistaken for an old one.
+                    trace: self.trace.cleared(),
+                    projector: self.projector,
+                    theme: self.theme,
+                    ..LabState::default()
+                };
+            }
             Action::BadMessage(why) => self.notify(
                 NoticeKind::Error,
                 "The bridge sent something this page cannot read",
@@ -1198,6 +1210,31 @@ mod tests {
         let state = state.reduce(Action::Import("{ not json".into()));
         assert_eq!(state.trace.len(), before);
         assert_eq!(state.notices.last().unwrap().kind, NoticeKind::Error);
+    }
+
+    /// Reset forgets the session's servers, trace and selection, keeps the
+    /// display preferences, and numbers new events after the old ones.
+    #[test]
+    fn reset_forgets_the_session() {
+        let state = Rc::new(LabState {
+            theme: Theme::Dark,
+            ..LabState::default()
+        })
+        .reduce(Action::FromBridge(ServerMsg::ServerStarted {
+            server: 1,
+            addr: "127.0.0.1:40000".into(),
+            mode: Mode::Echo,
+            transport: Transport::Tcp,
+        }))
+        .reduce(trace(Lane::Server, None, Step::Listen { backlog: 5 }))
+        .reduce(Action::Select(0))
+        .reduce(Action::Reset);
+        assert!(state.servers.is_empty());
+        assert!(state.trace.is_empty());
+        assert_eq!(state.selected, None);
+        assert_eq!(state.theme, Theme::Dark);
+        let state = state.reduce(trace(Lane::Server, None, Step::Listen { backlog: 5 }));
+        assert_eq!(state.trace.first_seq(), 1);
     }
 
     /// Messages larger than the bridge's limit are not queued.

@@ -449,3 +449,252 @@ async fn the_seventh_client_times_out_when_the_backlog_is_full() {
     browser.close().await;
     bridge.stop().await.expect("bridge stops");
 }
+
+/// The instructor's page for `token`, as the link the bridge prints.
+async fn open_instructor(bridge: &RunningBridge, token: &str, width: u32, height: u32) -> Browser {
+    let browser = Browser::start(width, height).await;
+    browser
+        .client
+        .goto(&format!("{}?instructor={token}", bridge.http_url()))
+        .await
+        .expect("open the instructor's page");
+    browser
+}
+
+/// Runs `script` (a function body) in the page and returns its value.
+async fn eval(browser: &Browser, script: &str) -> serde_json::Value {
+    browser
+        .client
+        .execute(script, vec![])
+        .await
+        .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+}
+
+/// The instructor's view: a student does Task 3 and the instructor sees
+/// the session in the list, follows it (the echoed text in the log, the
+/// arrows in the diagram), sees the next message arrive live, projects
+/// it, comes back with Escape, and sees the student leave; at phone width
+/// the page still fits.
+#[tokio::test(flavor = "multi_thread")]
+async fn instructor_follows_a_student_live() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let student = open_page(&bridge, 1280, 720).await;
+    start_and_connect(&student, "echo").await;
+    type_and_send(&student, "hello class").await;
+    wait_for_row(
+        &student,
+        ".event-row[data-lane=client][data-call=recv]",
+        "hello class",
+    )
+    .await;
+
+    let instructor = open_instructor(&bridge, &bridge.instructor_token, 1280, 720).await;
+    instructor
+        .wait_until(
+            "the instructor's badge to say open",
+            "const s = document.getElementById('ws-status'); return s ? s.dataset.state : null;",
+            |v| v == "open",
+        )
+        .await;
+    let title = instructor.text_of(".topbar h1").await;
+    assert_eq!(title, "Socket Lab · instructor view");
+    // One open session: the student's address and its events so far.
+    let row = instructor
+        .wait_until(
+            "the student's session in the list, with its events",
+            "const r = document.querySelector('#session-list .session-row[data-open=true]');\
+             return r ? { text: r.innerText, events: r.querySelector('.session-events').innerText } : null;",
+            |v| {
+                v["events"]
+                    .as_str()
+                    .and_then(|t| t.split(' ').next()?.parse::<u64>().ok())
+                    .is_some_and(|n| n > 0)
+            },
+        )
+        .await;
+    let row_text = row["text"].as_str().unwrap_or_default();
+    assert!(
+        row_text.contains("127.0.0.1:"),
+        "no address in {row_text:?}"
+    );
+    assert!(row_text.contains("open"), "row: {row_text:?}");
+    instructor.wait_for_text("Pick a session to follow").await;
+    instructor
+        .screenshot(&screenshot_path("instructor-list"))
+        .await;
+
+    // Follow it: the session's history arrives, as the student saw it.
+    instructor
+        .client
+        .find(Locator::Css("#session-list .session-row .follow-button"))
+        .await
+        .expect("a follow button")
+        .click()
+        .await
+        .expect("follow");
+    let echoed = wait_for_row(
+        &instructor,
+        ".event-row[data-lane=client][data-call=recv]",
+        "hello class",
+    )
+    .await;
+    assert!(echoed.contains("68 65 6c 6c 6f"), "no hex in {echoed:?}");
+    assert!(
+        arrows(&instructor, "send").await >= 2,
+        "expected send() arrows both ways in the instructor's diagram"
+    );
+    let current = eval(
+        &instructor,
+        "return document.querySelector('#session-list .session-row[aria-current=true]') !== null;",
+    )
+    .await;
+    assert_eq!(current, true, "the followed row is not marked");
+    // Read-only: none of the student's controls.
+    let controls = eval(
+        &instructor,
+        "return ['start-server', 'connect-client', 'message-input', 'send-button']\
+         .filter(id => document.getElementById(id)).length;",
+    )
+    .await;
+    assert_eq!(controls, 0, "the instructor's view has lab controls");
+
+    // What the student sends next appears live.
+    type_and_send(&student, "live from the lab").await;
+    wait_for_row(
+        &instructor,
+        ".event-row[data-lane=server][data-call=recv]",
+        "live from the lab",
+    )
+    .await;
+    wait_for_row(
+        &instructor,
+        ".event-row[data-lane=client][data-call=recv]",
+        "live from the lab",
+    )
+    .await;
+    instructor
+        .screenshot(&screenshot_path("instructor-follow"))
+        .await;
+
+    // Project it: the list goes, projector mode comes on.
+    click(&instructor, "project-button").await;
+    instructor
+        .wait_until(
+            "the list to go and projector mode to come on",
+            "return document.getElementById('session-list') === null \
+             && document.documentElement.dataset.projector === 'on';",
+            |v| v == true,
+        )
+        .await;
+    wait_for_row(
+        &instructor,
+        ".event-row[data-lane=client][data-call=recv]",
+        "live from the lab",
+    )
+    .await;
+    instructor
+        .screenshot(&screenshot_path("instructor-project"))
+        .await;
+    // Escape comes back to the list.
+    instructor
+        .client
+        .active_element()
+        .await
+        .expect("the focused element")
+        .send_keys(&Key::Escape.to_string())
+        .await
+        .expect("Escape");
+    instructor
+        .wait_until(
+            "the list to come back",
+            "return document.getElementById('session-list') !== null \
+             && document.documentElement.dataset.projector === undefined;",
+            |v| v == true,
+        )
+        .await;
+
+    // The student closes the page: the session is listed as left, and
+    // the followed session says so.
+    student.close().await;
+    instructor.wait_for_text("The student left").await;
+    instructor
+        .wait_until(
+            "the session to be listed as left",
+            "const r = document.querySelector('#session-list .session-row');\
+             return r ? r.dataset.open : null;",
+            |v| v == "false",
+        )
+        .await;
+    instructor
+        .screenshot(&screenshot_path("instructor-left"))
+        .await;
+
+    // The same in the dark theme (system, light, dark).
+    click(&instructor, "theme-toggle").await;
+    click(&instructor, "theme-toggle").await;
+    instructor
+        .wait_until(
+            "the dark theme",
+            "return document.documentElement.dataset.theme || null;",
+            |v| v == "dark",
+        )
+        .await;
+    instructor
+        .screenshot(&screenshot_path("instructor-dark"))
+        .await;
+
+    // At phone width nothing overflows sideways.
+    instructor
+        .client
+        .set_window_size(390, 844)
+        .await
+        .expect("resize");
+    let overflow = instructor
+        .wait_until(
+            "the page to fit the phone's width",
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            |v| v.as_i64().is_some_and(|px| px <= 0),
+        )
+        .await;
+    assert!(overflow.as_i64().unwrap_or(1) <= 0);
+    instructor
+        .screenshot(&screenshot_path("instructor-phone"))
+        .await;
+    instructor.close().await;
+    bridge.stop().await.expect("bridge stops");
+}
+
+/// A wrong or old instructor link: the bridge refuses the socket (403,
+/// which the browser does not show), and the page says what to do.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_instructor_link_is_explained() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let instructor = open_instructor(&bridge, "not-the-token", 1280, 720).await;
+    instructor
+        .wait_for_text("The instructor link is wrong or old")
+        .await;
+    let problem = instructor.text_of("#watch-problem").await;
+    assert!(
+        problem.contains("Open the link the bridge printed when it started"),
+        "problem: {problem:?}"
+    );
+    let state = eval(
+        &instructor,
+        "return document.getElementById('ws-status').dataset.state;",
+    )
+    .await;
+    assert_eq!(state, "closed");
+    let list = eval(
+        &instructor,
+        "return document.getElementById('session-list') === null;",
+    )
+    .await;
+    assert_eq!(list, true, "no list without the bridge's consent");
+    instructor
+        .screenshot(&screenshot_path("instructor-wrong-token"))
+        .await;
+    instructor.close().await;
+    bridge.stop().await.expect("bridge stops");
+}

@@ -15,8 +15,13 @@ pub struct EventLogProps {
     pub selected: Option<u64>,
     /// While stepping through, the last event shown.
     pub shown_upto: Option<u64>,
+    /// What the log says while the trace is empty.
+    #[prop_or(AttrValue::Static(NO_EVENTS))]
+    pub empty_text: AttrValue,
     pub onaction: Callback<Action>,
 }
+
+const NO_EVENTS: &str = "No events yet. Start your server and connect a client, or load a trace.";
 
 /// The event log: keyed, memoised rows for a window of the trace. Arrow
 /// keys move the selection while the log has focus; Escape goes live.
@@ -90,9 +95,9 @@ pub fn EventLog(props: &EventLogProps) -> Html {
             if rows.is_empty() {
                 <p class="empty">
                     { if total == 0 {
-                        "No events yet. Start your server and connect a client, or load a trace."
+                        props.empty_text.clone()
                     } else {
-                        "No events match the filter."
+                        AttrValue::Static("No events match the filter.")
                     } }
                 </p>
             }

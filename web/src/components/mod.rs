@@ -1,5 +1,6 @@
 //! The page's components, one per file. Each takes what it shows as props
-//! and reports what the student did through an `on*` callback.
+//! and reports what the student (or the instructor) did through an `on*`
+//! callback.
 
 mod code_panel;
 mod composer;
@@ -11,10 +12,15 @@ mod event_row;
 mod export_bar;
 mod filter_bar;
 mod header;
+mod instructor_header;
 mod lab_controls;
 mod notices;
 mod playback_bar;
 mod sequence_diagram;
+mod session_bar;
+mod session_list;
+mod session_row;
+mod watch_problem;
 
 pub use code_panel::CodePanel;
 pub use composer::Composer;
@@ -26,7 +32,12 @@ pub use event_row::EventRow;
 pub use export_bar::ExportBar;
 pub use filter_bar::FilterBar;
 pub use header::Header;
+pub use instructor_header::InstructorHeader;
 pub use lab_controls::LabControls;
 pub use notices::Notices;
 pub use playback_bar::PlaybackBar;
 pub use sequence_diagram::SequenceDiagram;
+pub use session_bar::SessionBar;
+pub use session_list::SessionList;
+pub use session_row::SessionRow;
+pub use watch_problem::WatchProblemBox;

@@ -1,0 +1,640 @@
+//! The instructor's view: the bridge's sessions as `/watch` lists them,
+//! the one followed, and the connection to `/watch`.
+//!
+//! One [`Reducible`], changed only by [`WatchAction`]s and free of browser
+//! calls (the local clock comes in with the messages that need it), so it
+//! is tested natively. The followed session's trace is not kept here: it
+//! is a [`LabState`](crate::state::LabState) of its own, which
+//! `hooks::use_watch` feeds with the session's messages exactly as
+//! `hooks::use_bridge` feeds the student's page.
+
+use crate::state::{BridgeStatus, Theme};
+use protocol::{PROTOCOL_VERSION, SessionId, SessionSummary, WatchCmd, WatchMsg};
+use std::rc::Rc;
+use yew::Reducible;
+
+/// Failed reconnects in a row, after the page had been connected, before
+/// it says the link may have changed (a restarted bridge may have a new
+/// instructor token).
+pub const LOST_AFTER: u32 = 3;
+
+/// Something the instructor must be told, above everything else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchProblem {
+    /// `/watch` closed before it ever opened: the bridge refused the
+    /// link's token (the browser cannot see the 403), or it is not running.
+    BadLink,
+    /// The page had been connected, then failed to reconnect several times.
+    LinkLost,
+    /// The bridge speaks another protocol version.
+    Version(u32),
+    /// The bridge refused a command, in its words.
+    Refused(String),
+    /// A message this page could not read.
+    BadMessage(String),
+}
+
+impl WatchProblem {
+    /// A title and one or two plain sentences.
+    pub fn words(&self) -> (&'static str, String) {
+        match self {
+            WatchProblem::BadLink => (
+                "The instructor link is wrong or old",
+                "The bridge did not accept it. Open the link the bridge printed when it started \
+                 (a restarted bridge prints a new one). If the bridge is not running, start it: \
+                 this page keeps trying."
+                    .to_string(),
+            ),
+            WatchProblem::LinkLost => (
+                "Cannot reconnect to the bridge",
+                "It may have stopped, or restarted with a new instructor link: if it restarted, \
+                 open the link it printed. This page keeps trying."
+                    .to_string(),
+            ),
+            WatchProblem::Version(version) => (
+                "Different versions",
+                format!(
+                    "The bridge speaks protocol {version}, this page {PROTOCOL_VERSION}: reload the page."
+                ),
+            ),
+            WatchProblem::Refused(message) => ("The bridge refused", message.clone()),
+            WatchProblem::BadMessage(why) => (
+                "The bridge sent something this page cannot read",
+                why.clone(),
+            ),
+        }
+    }
+
+    /// True for the problems of the link itself, which go away when the
+    /// socket opens.
+    fn is_link(&self) -> bool {
+        matches!(self, WatchProblem::BadLink | WatchProblem::LinkLost)
+    }
+}
+
+/// The session being followed, and what `/watch` said about its stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Followed {
+    pub session: SessionId,
+    /// The student's address, from the list (kept when the list forgets
+    /// the session).
+    pub peer: Option<String>,
+    /// The bridge said `following`: the session's messages are coming.
+    pub streaming: bool,
+    /// The oldest messages the bridge no longer kept for it.
+    pub dropped: u64,
+    /// Messages skipped because this page fell behind (every gap added up).
+    pub missed: u64,
+    /// The student's page has gone.
+    pub ended: bool,
+}
+
+impl Followed {
+    fn new(session: SessionId, peer: Option<String>) -> Followed {
+        Followed {
+            session,
+            peer,
+            streaming: false,
+            dropped: 0,
+            missed: 0,
+            ended: false,
+        }
+    }
+}
+
+/// A command for `/watch`, numbered so the hook sends each once. Follow
+/// and unfollow replace each other, so only the latest is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub seq: u64,
+    pub cmd: WatchCmd,
+}
+
+/// Everything that can happen to the instructor's view.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchAction {
+    // The WebSocket (from hooks::use_watch).
+    Connecting,
+    Opened,
+    /// The socket closed; `opened` tells whether it had opened first.
+    Closed {
+        opened: bool,
+    },
+    /// A message from `/watch` and the local clock (ms) when it came. A
+    /// followed session's own messages go to its `LabState` instead.
+    Received {
+        msg: WatchMsg,
+        now_ms: f64,
+    },
+    /// A message that could not be read.
+    BadMessage(String),
+
+    // The instructor.
+    Follow(SessionId),
+    Unfollow,
+    /// Shows the followed session large, for the class (true), or goes
+    /// back to the list (false).
+    Project(bool),
+    DismissProblem,
+    CycleTheme,
+}
+
+/// The instructor's view's state.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InstructorState {
+    pub status: BridgeStatus,
+    /// `/watch` opened at least once since the page loaded.
+    pub ever_opened: bool,
+    /// Attempts in a row that closed before opening.
+    failures: u32,
+    /// The bridge's version, from its hello.
+    pub bridge: Option<String>,
+    /// Every session, as the bridge last listed them.
+    pub sessions: Rc<Vec<SessionSummary>>,
+    pub followed: Option<Followed>,
+    /// The followed session fills the screen in projector mode.
+    pub projecting: bool,
+    pub problem: Option<WatchProblem>,
+    /// Reconnected while following: follow again once the list shows the
+    /// session is still the same student's.
+    refollow: bool,
+    /// The latest command for `/watch`.
+    pub command: Option<Command>,
+    next_command: u64,
+    /// The bridge's clock minus the page's, in µs: the largest lower
+    /// bound seen (each session's latest activity is no later than the
+    /// moment its list arrived).
+    clock_offset_us: Option<i64>,
+    pub theme: Theme,
+}
+
+impl Reducible for InstructorState {
+    type Action = WatchAction;
+
+    fn reduce(self: Rc<Self>, action: WatchAction) -> Rc<Self> {
+        let mut next = (*self).clone();
+        next.apply(action);
+        Rc::new(next)
+    }
+}
+
+impl InstructorState {
+    /// A new view, not connected yet, in `theme`.
+    pub fn new(theme: Theme) -> InstructorState {
+        InstructorState {
+            theme,
+            ..InstructorState::default()
+        }
+    }
+
+    /// True when `session` is the one followed: the same number and the
+    /// same student's address (a restarted bridge numbers from 1 again).
+    pub fn is_followed(&self, session: &SessionSummary) -> bool {
+        self.followed.as_ref().is_some_and(|f| {
+            f.session == session.id && f.peer.as_ref().is_none_or(|peer| *peer == session.peer)
+        })
+    }
+
+    /// What the list shows of the followed session, if it still lists it.
+    pub fn followed_summary(&self) -> Option<&SessionSummary> {
+        self.sessions.iter().find(|s| self.is_followed(s))
+    }
+
+    /// The followed session's student has left (the bridge said it ended,
+    /// or lists it as closed).
+    pub fn followed_left(&self) -> bool {
+        self.followed.as_ref().is_some_and(|f| f.ended)
+            || (!self.refollow && self.followed_summary().is_some_and(|s| !s.open))
+    }
+
+    /// How long since `session` last did anything, by the page's clock
+    /// `now_ms`; `None` before any list arrived.
+    pub fn idle_us(&self, session: &SessionSummary, now_ms: f64) -> Option<u64> {
+        let bridge_now = local_us(now_ms).saturating_add(self.clock_offset_us?);
+        let last = session.last_at_us.max(session.opened_at_us);
+        Some(u64::try_from(bridge_now).unwrap_or(0).saturating_sub(last))
+    }
+
+    fn apply(&mut self, action: WatchAction) {
+        match action {
+            WatchAction::Connecting => self.status = BridgeStatus::Connecting,
+            WatchAction::Opened => self.opened(),
+            WatchAction::Closed { opened } => self.closed(opened),
+            WatchAction::Received { msg, now_ms } => self.received(msg, now_ms),
+            WatchAction::BadMessage(why) => self.problem = Some(WatchProblem::BadMessage(why)),
+            WatchAction::Follow(session) => {
+                if self.followed_summary().is_some_and(|s| s.id == session) {
+                    return;
+                }
+                let peer = self
+                    .sessions
+                    .iter()
+                    .find(|s| s.id == session)
+                    .map(|s| s.peer.clone());
+                self.followed = Some(Followed::new(session, peer));
+                self.refollow = false;
+                self.issue(WatchCmd::Follow { session });
+            }
+            WatchAction::Unfollow => {
+                if self.followed.take().is_some() {
+                    self.issue(WatchCmd::Unfollow);
+                }
+                self.projecting = false;
+            }
+            WatchAction::Project(on) => self.projecting = on && self.followed.is_some(),
+            WatchAction::DismissProblem => self.problem = None,
+            WatchAction::CycleTheme => self.theme = self.theme.next(),
+        }
+    }
+
+    /// The followed session, if it is `session`.
+    fn followed_mut(&mut self, session: SessionId) -> Option<&mut Followed> {
+        self.followed.as_mut().filter(|f| f.session == session)
+    }
+
+    fn issue(&mut self, cmd: WatchCmd) {
+        self.command = Some(Command {
+            seq: self.next_command,
+            cmd,
+        });
+        self.next_command += 1;
+    }
+
+    fn opened(&mut self) {
+        self.status = BridgeStatus::Open;
+        self.ever_opened = true;
+        self.failures = 0;
+        // It may be another bridge, with a clock of its own.
+        self.clock_offset_us = None;
+        if self.problem.as_ref().is_some_and(WatchProblem::is_link) {
+            self.problem = None;
+        }
+        // A new socket follows nothing: ask again (the history comes
+        // again) once the list has come, since a restarted bridge numbers
+        // its sessions from 1 again.
+        self.refollow = self.followed.is_some();
+    }
+
+    /// After a reconnect: follow the same session again if the list has it
+    /// with the same student's address; otherwise it is gone, and what was
+    /// seen of it stays on the screen.
+    fn follow_again(&mut self) {
+        self.refollow = false;
+        let same = self.followed_summary().is_some();
+        let Some(followed) = &mut self.followed else {
+            return;
+        };
+        let session = followed.session;
+        if same {
+            *followed = Followed::new(session, followed.peer.take());
+            self.issue(WatchCmd::Follow { session });
+        } else {
+            followed.ended = true;
+        }
+    }
+
+    fn closed(&mut self, opened: bool) {
+        self.status = BridgeStatus::Closed;
+        if let Some(followed) = &mut self.followed {
+            followed.streaming = false;
+        }
+        if opened {
+            self.failures = 0;
+            return;
+        }
+        self.failures += 1;
+        if !self.ever_opened {
+            self.problem = Some(WatchProblem::BadLink);
+        } else if self.failures >= LOST_AFTER {
+            self.problem = Some(WatchProblem::LinkLost);
+        }
+    }
+
+    fn received(&mut self, msg: WatchMsg, now_ms: f64) {
+        match msg {
+            WatchMsg::Hello { version, bridge } => {
+                if version != PROTOCOL_VERSION {
+                    self.problem = Some(WatchProblem::Version(version));
+                }
+                self.bridge = Some(bridge);
+            }
+            WatchMsg::Sessions { sessions } => {
+                let now = local_us(now_ms);
+                let seen = sessions
+                    .iter()
+                    .map(|s| s.last_at_us.max(s.opened_at_us))
+                    .max()
+                    .map(|last| i64::try_from(last).unwrap_or(i64::MAX).saturating_sub(now));
+                self.clock_offset_us = self.clock_offset_us.max(seen);
+                self.sessions = Rc::new(sessions);
+                if self.refollow {
+                    self.follow_again();
+                }
+            }
+            WatchMsg::Following { session, dropped } => {
+                if let Some(f) = self.followed_mut(session) {
+                    *f = Followed {
+                        streaming: true,
+                        dropped,
+                        ..Followed::new(session, f.peer.take())
+                    };
+                }
+            }
+            // The hook gives these to the session's LabState.
+            WatchMsg::Session { .. } => {}
+            WatchMsg::Gap { session, missed } => {
+                if let Some(f) = self.followed_mut(session) {
+                    f.missed = f.missed.saturating_add(missed);
+                }
+            }
+            WatchMsg::Ended { session } => {
+                if let Some(f) = self.followed_mut(session) {
+                    f.ended = true;
+                }
+            }
+            WatchMsg::Refused { message } => {
+                // The only command that can fail is follow (an unknown or
+                // expired session): then nothing is followed.
+                if self.followed.as_ref().is_some_and(|f| !f.streaming) {
+                    self.followed = None;
+                    self.projecting = false;
+                }
+                self.problem = Some(WatchProblem::Refused(message));
+            }
+        }
+    }
+}
+
+/// The page's clock in µs.
+fn local_us(now_ms: f64) -> i64 {
+    (now_ms * 1000.0) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(id: SessionId, open: bool, last_at_us: u64) -> SessionSummary {
+        SessionSummary {
+            id,
+            peer: format!("127.0.0.1:{}", 50000 + id),
+            open,
+            opened_at_us: 1_000,
+            last_at_us,
+            servers: 1,
+            connections: 1,
+            events: 12,
+            errors: 0,
+            last: Some("recv() -> 5 bytes".into()),
+        }
+    }
+
+    fn got(msg: WatchMsg) -> WatchAction {
+        WatchAction::Received { msg, now_ms: 0.0 }
+    }
+
+    fn open() -> Rc<InstructorState> {
+        Rc::new(InstructorState::default())
+            .reduce(WatchAction::Opened)
+            .reduce(got(WatchMsg::Hello {
+                version: PROTOCOL_VERSION,
+                bridge: "socket-lab 0.1.0".into(),
+            }))
+            .reduce(got(WatchMsg::Sessions {
+                sessions: vec![summary(1, true, 5_000), summary(2, false, 9_000)],
+            }))
+    }
+
+    fn cmd(state: &InstructorState) -> Option<&WatchCmd> {
+        state.command.as_ref().map(|c| &c.cmd)
+    }
+
+    /// The list is the bridge's; following asks for the session and the
+    /// bridge's answers (history kept, gaps, the end) are recorded.
+    #[test]
+    fn following_a_session() {
+        let state = open();
+        assert_eq!(state.status, BridgeStatus::Open);
+        assert_eq!(state.bridge.as_deref(), Some("socket-lab 0.1.0"));
+        assert_eq!(state.sessions.len(), 2);
+        assert_eq!(cmd(&state), None);
+
+        let state = state.reduce(WatchAction::Follow(1));
+        assert_eq!(cmd(&state), Some(&WatchCmd::Follow { session: 1 }));
+        let f = state.followed.as_ref().unwrap();
+        assert_eq!((f.session, f.streaming), (1, false));
+        assert_eq!(f.peer.as_deref(), Some("127.0.0.1:50001"));
+        assert_eq!(state.followed_summary().unwrap().id, 1);
+
+        let state = state
+            .reduce(got(WatchMsg::Following {
+                session: 1,
+                dropped: 40,
+            }))
+            .reduce(got(WatchMsg::Gap {
+                session: 1,
+                missed: 3,
+            }))
+            .reduce(got(WatchMsg::Gap {
+                session: 1,
+                missed: 2,
+            }));
+        let f = state.followed.as_ref().unwrap();
+        assert!(f.streaming);
+        assert_eq!((f.dropped, f.missed, f.ended), (40, 5, false));
+        assert_eq!(f.peer.as_deref(), Some("127.0.0.1:50001"));
+        assert!(!state.followed_left());
+
+        let state = state.reduce(got(WatchMsg::Ended { session: 1 }));
+        assert!(state.followed.as_ref().unwrap().ended);
+        assert!(state.followed_left());
+    }
+
+    /// Following another session starts afresh, and what the bridge says
+    /// about the one followed before is ignored.
+    #[test]
+    fn following_another_session() {
+        let state = open()
+            .reduce(WatchAction::Follow(1))
+            .reduce(got(WatchMsg::Following {
+                session: 1,
+                dropped: 0,
+            }))
+            .reduce(got(WatchMsg::Gap {
+                session: 1,
+                missed: 7,
+            }))
+            .reduce(WatchAction::Follow(2));
+        let first = state.command.clone().unwrap();
+        assert_eq!(first.cmd, WatchCmd::Follow { session: 2 });
+        let state = state
+            .reduce(got(WatchMsg::Ended { session: 1 }))
+            .reduce(got(WatchMsg::Following {
+                session: 1,
+                dropped: 0,
+            }));
+        let f = state.followed.as_ref().unwrap();
+        assert_eq!(
+            (f.session, f.streaming, f.missed, f.ended),
+            (2, false, 0, false)
+        );
+        // Session 2 is listed as closed: its student has left.
+        assert!(state.followed_left());
+
+        // Following the same session again asks nothing new.
+        let state = state.reduce(WatchAction::Follow(2));
+        assert_eq!(state.command.as_ref(), Some(&first));
+
+        let state = state
+            .reduce(WatchAction::Project(true))
+            .reduce(WatchAction::Unfollow);
+        assert_eq!(cmd(&state), Some(&WatchCmd::Unfollow));
+        assert!(state.followed.is_none());
+        assert!(!state.projecting);
+    }
+
+    /// Projector mode needs a followed session.
+    #[test]
+    fn projecting_needs_a_session() {
+        let state = open().reduce(WatchAction::Project(true));
+        assert!(!state.projecting);
+        let state = state
+            .reduce(WatchAction::Follow(1))
+            .reduce(WatchAction::Project(true));
+        assert!(state.projecting);
+        let state = state.reduce(WatchAction::Project(false));
+        assert!(!state.projecting);
+        assert!(state.followed.is_some());
+    }
+
+    /// A socket that closes before it ever opened is a wrong or old link
+    /// (the bridge answers 403, which the browser does not show).
+    #[test]
+    fn closing_before_opening_is_a_bad_link() {
+        let state = Rc::new(InstructorState::default())
+            .reduce(WatchAction::Connecting)
+            .reduce(WatchAction::Closed { opened: false });
+        assert_eq!(state.status, BridgeStatus::Closed);
+        assert_eq!(state.problem, Some(WatchProblem::BadLink));
+        let (title, text) = state.problem.as_ref().unwrap().words();
+        assert!(title.contains("wrong or old"));
+        assert!(text.contains("the link the bridge printed when it started"));
+
+        // It opens after all (the bridge was started late): all is well.
+        let state = state.reduce(WatchAction::Opened);
+        assert_eq!(state.problem, None);
+    }
+
+    /// Once connected, a drop is an ordinary reconnect; only repeated
+    /// failures suggest the link changed. A reconnect follows again.
+    #[test]
+    fn reconnecting_follows_again() {
+        let state = open()
+            .reduce(WatchAction::Follow(1))
+            .reduce(got(WatchMsg::Following {
+                session: 1,
+                dropped: 0,
+            }))
+            .reduce(WatchAction::Closed { opened: true });
+        assert_eq!(state.status, BridgeStatus::Closed);
+        assert_eq!(state.problem, None);
+        assert!(!state.followed.as_ref().unwrap().streaming);
+
+        let mut state = state;
+        for _ in 0..LOST_AFTER - 1 {
+            state = state.reduce(WatchAction::Closed { opened: false });
+            assert_eq!(state.problem, None);
+        }
+        let state = state.reduce(WatchAction::Closed { opened: false });
+        assert_eq!(state.problem, Some(WatchProblem::LinkLost));
+
+        let before = state.command.as_ref().unwrap().seq;
+        let state = state.reduce(WatchAction::Opened);
+        assert_eq!(state.problem, None);
+        // The list comes first: session 1 is still the same student's.
+        assert_eq!(state.command.as_ref().unwrap().seq, before);
+        let state = state.reduce(got(WatchMsg::Sessions {
+            sessions: vec![summary(1, true, 6_000)],
+        }));
+        let again = state.command.as_ref().unwrap();
+        assert_eq!(again.cmd, WatchCmd::Follow { session: 1 });
+        assert!(again.seq > before);
+        assert!(!state.followed_left());
+    }
+
+    /// A restarted bridge numbers its sessions from 1 again: a session 1
+    /// of another student is not followed in place of the one that was.
+    #[test]
+    fn a_restarted_bridge_is_not_mistaken_for_the_same_session() {
+        let state = open()
+            .reduce(WatchAction::Follow(1))
+            .reduce(got(WatchMsg::Following {
+                session: 1,
+                dropped: 0,
+            }))
+            .reduce(WatchAction::Closed { opened: true })
+            .reduce(WatchAction::Opened);
+        let before = state.command.clone();
+        let mut other = summary(1, true, 50);
+        other.peer = "127.0.0.1:40404".into();
+        let state = state.reduce(got(WatchMsg::Sessions {
+            sessions: vec![other],
+        }));
+        assert_eq!(state.command, before);
+        let f = state.followed.as_ref().unwrap();
+        assert_eq!((f.session, f.ended), (1, true));
+        assert!(state.followed_left());
+        // The new session 1 is not marked as followed, and can be.
+        assert!(!state.is_followed(&state.sessions[0]));
+        let state = state.reduce(WatchAction::Follow(1));
+        assert_eq!(cmd(&state), Some(&WatchCmd::Follow { session: 1 }));
+        assert_ne!(state.command, before);
+        assert!(state.is_followed(&state.sessions[0]));
+        // Its clock is the new bridge's: the session was active just now.
+        assert_eq!(state.idle_us(&state.sessions[0], 0.0), Some(0));
+    }
+
+    /// A refused follow (the session expired) follows nothing and says why.
+    #[test]
+    fn a_refused_follow_follows_nothing() {
+        let state = open()
+            .reduce(WatchAction::Follow(9))
+            .reduce(got(WatchMsg::Refused {
+                message: "no session 9".into(),
+            }));
+        assert!(state.followed.is_none());
+        assert_eq!(
+            state.problem,
+            Some(WatchProblem::Refused("no session 9".into()))
+        );
+        let state = state.reduce(WatchAction::DismissProblem);
+        assert_eq!(state.problem, None);
+    }
+
+    /// How long a session has been idle is told by the bridge's clock,
+    /// estimated from the lists: the latest activity in a list is no later
+    /// than the moment the list arrived.
+    #[test]
+    fn idle_time_follows_the_bridges_clock() {
+        let state = Rc::new(InstructorState::default());
+        let s1 = summary(1, true, 5_000_000);
+        assert_eq!(state.idle_us(&s1, 1_000.0), None);
+        let state = state.reduce(WatchAction::Received {
+            msg: WatchMsg::Sessions {
+                sessions: vec![s1.clone(), summary(2, true, 2_000_000)],
+            },
+            now_ms: 1_000.0,
+        });
+        assert_eq!(state.idle_us(&s1, 1_000.0), Some(0));
+        assert_eq!(state.idle_us(&s1, 13_000.0), Some(12_000_000));
+        assert_eq!(state.idle_us(&state.sessions[1], 1_000.0), Some(3_000_000));
+        // A later list that came late does not move the clock back.
+        let state = state.reduce(WatchAction::Received {
+            msg: WatchMsg::Sessions {
+                sessions: vec![s1.clone()],
+            },
+            now_ms: 9_000.0,
+        });
+        assert_eq!(state.idle_us(&s1, 13_000.0), Some(12_000_000));
+    }
+}

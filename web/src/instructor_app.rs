@@ -1,0 +1,287 @@
+//! The instructor's page (`/?instructor=TOKEN`): every session of the
+//! bridge live, and one followed, read-only, with the student's own views
+//! of the trace; it can be projected to the class.
+
+use crate::browser;
+use crate::components::{
+    CodePanel, EventDetail, EventLog, FilterBar, InstructorHeader, SequenceDiagram, SessionBar,
+    SessionList, WatchProblemBox,
+};
+use crate::format;
+use crate::hooks::{use_interval, use_watch};
+use crate::instructor::{InstructorState, WatchAction, WatchProblem};
+use crate::lab::Task;
+use crate::state::{Action, BridgeStatus, LabState, Theme};
+use protocol::PUBLIC_SERVER;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::KeyboardEvent;
+use yew::prelude::*;
+
+/// How often "12 s ago" is brought up to date.
+const AGE_TICK_MS: u32 = 1000;
+
+fn initial_state() -> InstructorState {
+    InstructorState::new(
+        browser::load_pref("theme")
+            .map(|v| Theme::from_value(&v))
+            .unwrap_or_default(),
+    )
+}
+
+/// The task whose code the panel shows: that of the server the selected
+/// event happened on, else of the session's latest server, else of the
+/// public server.
+fn task_of(lab: &LabState) -> Task {
+    let public = || {
+        lab.bridge
+            .as_ref()
+            .and_then(|b| b.public_server.as_ref())
+            .map(|p| Task::for_server(p.mode, p.transport))
+    };
+    let selected_server = lab
+        .selected
+        .and_then(|seq| lab.trace.get(seq))
+        .and_then(|e| e.event.server);
+    match selected_server {
+        Some(PUBLIC_SERVER) => public(),
+        Some(id) => lab.servers.iter().find(|s| s.id == id).map(|s| s.task),
+        None => None,
+    }
+    .or_else(|| lab.servers.last().map(|s| s.task))
+    .or_else(public)
+    .unwrap_or_default()
+}
+
+#[component]
+pub fn InstructorApp() -> Html {
+    let token = use_memo((), |_| browser::query("instructor").unwrap_or_default());
+    let watch = use_reducer(initial_state);
+    let lab = use_reducer(LabState::default);
+    use_watch(&token, &watch, &lab);
+
+    let onwatch = {
+        let dispatcher = watch.dispatcher();
+        use_callback((), move |action: WatchAction, _| {
+            dispatcher.dispatch(action)
+        })
+    };
+    let onlab = {
+        let dispatcher = lab.dispatcher();
+        use_callback((), move |action: Action, _| dispatcher.dispatch(action))
+    };
+    let now = use_state(browser::now_ms);
+    {
+        let now = now.setter();
+        use_interval(
+            true,
+            AGE_TICK_MS,
+            Callback::from(move |()| now.set(browser::now_ms())),
+        );
+    }
+    let page_address = use_memo((), |_| browser::page_address().unwrap_or_default());
+
+    let projecting = watch.projecting;
+    // Display preferences live on <html>, where the CSS reads them.
+    use_effect_with(watch.theme, |&theme| {
+        let theme_attr = (theme != Theme::Auto).then_some(theme.value());
+        browser::set_root_attribute("data-theme", theme_attr);
+        browser::save_pref("theme", theme.value());
+    });
+    // Projecting is the projector mode of the student's page. Set while
+    // rendering, not in an effect: the views' own effects (which scroll to
+    // the newest event) run before this component's and must see the
+    // large type already.
+    {
+        let shown = use_mut_ref(|| false);
+        if *shown.borrow() != projecting {
+            browser::set_root_attribute("data-projector", projecting.then_some("on"));
+            *shown.borrow_mut() = projecting;
+        }
+    }
+    use_effect_with((), |_| browser::set_title("Socket Lab · instructor view"));
+    // Escape leaves projection from anywhere on the page, unless something
+    // used the key already (Escape in the event log goes back to live).
+    {
+        let onwatch = onwatch.clone();
+        use_effect_with(projecting, move |&projecting| {
+            let listener = projecting.then(|| {
+                Closure::<dyn FnMut(KeyboardEvent)>::new(move |e: KeyboardEvent| {
+                    if e.key() == "Escape" && !e.default_prevented() {
+                        e.prevent_default();
+                        onwatch.emit(WatchAction::Project(false));
+                    }
+                })
+            });
+            let window = web_sys::window();
+            if let (Some(window), Some(listener)) = (&window, &listener) {
+                let _ = window
+                    .add_event_listener_with_callback("keydown", listener.as_ref().unchecked_ref());
+            }
+            move || {
+                if let (Some(window), Some(listener)) = (window, listener) {
+                    let _ = window.remove_event_listener_with_callback(
+                        "keydown",
+                        listener.as_ref().unchecked_ref(),
+                    );
+                }
+            }
+        });
+    }
+    // The keyboard focus follows: to "Back" when projecting, and to
+    // "Project" when back (not on the first render).
+    {
+        let first = use_mut_ref(|| true);
+        use_effect_with(projecting, move |&projecting| {
+            if std::mem::take(&mut *first.borrow_mut()) {
+                return;
+            }
+            browser::focus(if projecting {
+                "back-button"
+            } else {
+                "project-button"
+            });
+        });
+    }
+
+    let ages: Rc<Vec<Option<AttrValue>>> = Rc::new(
+        watch
+            .sessions
+            .iter()
+            .map(|s| watch.idle_us(s, *now).map(|us| format::ago(us).into()))
+            .collect(),
+    );
+    let header = html! {
+        <InstructorHeader
+            status={watch.status}
+            ever_opened={watch.ever_opened}
+            bridge={watch.bridge.clone().map(AttrValue::from)}
+            theme={watch.theme}
+            on_theme={onwatch.reform(|()| WatchAction::CycleTheme)}
+        />
+    };
+    let problem = watch
+        .problem
+        .clone()
+        .map(|problem| html! { <WatchProblemBox {problem} onaction={onwatch.clone()} /> });
+
+    // A link the bridge never accepted: nothing else to show.
+    if watch.problem == Some(WatchProblem::BadLink) && !watch.ever_opened {
+        return html! {
+            <div class="app instructor">
+                { header }
+                <main class="watch-alone">{ problem }</main>
+            </div>
+        };
+    }
+
+    let followed_view = match &watch.followed {
+        None => html! {
+            <div class="panel pick-session">
+                <h2 id="followed-title">{ "Pick a session to follow" }</h2>
+                <p class="hint">
+                    { "Its trace appears here, live and read-only: the sequence diagram, the event log, \
+                       the selected event and the lab's code. Then project it to the class." }
+                </p>
+            </div>
+        },
+        Some(followed) => {
+            let selected_entry = lab.selected.and_then(|seq| lab.trace.get(seq)).cloned();
+            let code_selection = selected_entry
+                .as_ref()
+                .map(|e| (e.event.lane, e.event.step.name()));
+            let number = lab
+                .selected
+                .map_or(0, |seq| seq.saturating_sub(lab.trace.first_seq()) + 1);
+            let left = watch.followed_left();
+            let position = match (lab.selected, lab.trace.len()) {
+                (_, 0) => "No events".to_string(),
+                (Some(_), n) => format!("Event {number} of {n}"),
+                (None, 1) if left => "1 event".to_string(),
+                (None, n) if left => format!("{n} events"),
+                (None, 1) => "1 event, live".to_string(),
+                (None, n) => format!("{n} events, live"),
+            };
+            let empty_text = if followed.streaming {
+                "No events in this session yet."
+            } else {
+                "Loading the session…"
+            };
+            html! {
+                <>
+                    <SessionBar
+                        followed={followed.clone()}
+                        {left}
+                        online={watch.status == BridgeStatus::Open}
+                        {projecting}
+                        position={AttrValue::from(position)}
+                        live={lab.selected.is_none()}
+                        onaction={onwatch.clone()}
+                        onlab={onlab.clone()}
+                    />
+                    <div class="followed-body">
+                        <div class="column trace">
+                            <div class="views">
+                                // Keyed by projecting: the views start again at the
+                                // newest event when their size changes.
+                                <div class="panel view diagram-panel" key={format!("d{projecting}")}>
+                                    <SequenceDiagram
+                                        trace={lab.trace.clone()}
+                                        filter={lab.filter.clone()}
+                                        selected={lab.selected}
+                                        shown_upto={None::<u64>}
+                                        onaction={onlab.clone()}
+                                    />
+                                </div>
+                                <div class="panel view log-panel" key={format!("l{projecting}")}>
+                                    <FilterBar
+                                        filter={lab.filter.clone()}
+                                        conns={lab.trace.conns().to_vec()}
+                                        onaction={onlab.clone()}
+                                    />
+                                    <EventLog
+                                        trace={lab.trace.clone()}
+                                        filter={lab.filter.clone()}
+                                        selected={lab.selected}
+                                        shown_upto={None::<u64>}
+                                        empty_text={empty_text}
+                                        onaction={onlab.clone()}
+                                    />
+                                </div>
+                            </div>
+                        </div>
+                        <div class="column right">
+                            <EventDetail entry={selected_entry} {number} />
+                            <CodePanel task={task_of(&lab)} selected={code_selection} />
+                        </div>
+                    </div>
+                </>
+            }
+        }
+    };
+
+    html! {
+        <div class={classes!("app", "instructor", projecting.then_some("projecting"))}>
+            // The class sees the session, not the page's own title bar.
+            if !projecting {
+                { header }
+            }
+            { for problem }
+            <main class="watch-layout">
+                if !projecting {
+                    <SessionList
+                        sessions={watch.sessions.clone()}
+                        {ages}
+                        followed={watch.followed_summary().map(|s| s.id)}
+                        page_address={AttrValue::from((*page_address).clone())}
+                        onaction={onwatch.clone()}
+                    />
+                }
+                <section class="followed-pane" aria-labelledby="followed-title">
+                    { followed_view }
+                </section>
+            </main>
+        </div>
+    }
+}

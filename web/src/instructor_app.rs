@@ -190,7 +190,7 @@ pub fn InstructorApp() -> Html {
             let selected_entry = lab.selected.and_then(|seq| lab.trace.get(seq)).cloned();
             let code_selection = selected_entry
                 .as_ref()
-                .map(|e| (e.event.lane, e.event.step.name()));
+                .map(|e| (e.event.lane, e.event.step.call_name()));
             let number = lab
                 .selected
                 .map_or(0, |seq| seq.saturating_sub(lab.trace.first_seq()) + 1);

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::io::Read;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::broadcast;
 
@@ -35,6 +35,13 @@ pub const MAX_WATCHERS: usize = 8;
 pub const HISTORY_MESSAGES: usize = 500;
 /// The most bytes of JSON a session's history keeps.
 pub const HISTORY_BYTES: usize = 256 * 1024;
+/// The most bytes of JSON all sessions' histories keep together: past it, a
+/// session that records trims its own history down to [`HISTORY_FLOOR`]
+/// (so many busy sessions cannot grow the bridge without bound, and each
+/// still shows its latest steps).
+pub const HISTORY_TOTAL_BYTES: usize = 64 * 1024 * 1024;
+/// What a session's history may keep when the total is over its bound.
+pub const HISTORY_FLOOR: usize = 8 * 1024;
 /// Closed sessions kept in the list (the most recently closed).
 pub const CLOSED_KEPT: usize = 50;
 /// Messages a follower may be behind before it misses some
@@ -53,6 +60,8 @@ pub struct Registry {
     clock: Clock,
     /// Bumped on every change of any session (opened, closed, a message).
     generation: Arc<AtomicU64>,
+    /// Bytes held by every session's history together.
+    history_total: Arc<AtomicUsize>,
     inner: Mutex<Sessions>,
 }
 
@@ -80,8 +89,14 @@ impl Registry {
         Registry {
             clock,
             generation: Arc::new(AtomicU64::new(0)),
+            history_total: Arc::new(AtomicUsize::new(0)),
             inner: Mutex::new(Sessions::default()),
         }
+    }
+
+    /// Bytes held by every session's history together.
+    pub fn history_bytes(&self) -> usize {
+        self.history_total.load(Ordering::Relaxed)
     }
 
     /// A new session from `peer` (ids 1, 2, ... in order). It stays open
@@ -97,6 +112,7 @@ impl Registry {
             opened_at_us: now,
             clock: self.clock,
             generation: self.generation.clone(),
+            history_total: self.history_total.clone(),
             state: Mutex::new(TapState {
                 open: true,
                 last_at_us: now,
@@ -196,7 +212,15 @@ pub struct SessionTap {
     opened_at_us: u64,
     clock: Clock,
     generation: Arc<AtomicU64>,
+    history_total: Arc<AtomicUsize>,
     state: Mutex<TapState>,
+}
+
+impl Drop for SessionTap {
+    fn drop(&mut self) {
+        let held = lock(&self.state).history_bytes;
+        self.history_total.fetch_sub(held, Ordering::Relaxed);
+    }
 }
 
 #[derive(Default)]
@@ -282,11 +306,21 @@ impl SessionTap {
         }
         state.history_bytes += json.len();
         state.history.push_back(json.clone());
-        while state.history.len() > HISTORY_MESSAGES || state.history_bytes > HISTORY_BYTES {
+        let total = self.history_total.fetch_add(json.len(), Ordering::Relaxed) + json.len();
+        let limit = if total > HISTORY_TOTAL_BYTES {
+            HISTORY_FLOOR
+        } else {
+            HISTORY_BYTES
+        };
+        // The latest message stays, whatever its size.
+        while state.history.len() > HISTORY_MESSAGES
+            || (state.history_bytes > limit && state.history.len() > 1)
+        {
             let Some(old) = state.history.pop_front() else {
                 break;
             };
             state.history_bytes -= old.len();
+            self.history_total.fetch_sub(old.len(), Ordering::Relaxed);
             state.dropped += 1;
         }
         // A send fails only when nobody follows any more: free the channel.
@@ -441,6 +475,46 @@ mod tests {
 
     fn peer(port: u16) -> SocketAddr {
         SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+    }
+
+    /// Many busy sessions together keep at most about
+    /// [`HISTORY_TOTAL_BYTES`]: past it, each session that records trims
+    /// its own history to its latest message(s), and the bytes of sessions
+    /// that are gone are given back.
+    #[test]
+    fn histories_together_are_bounded() {
+        let registry = registry();
+        let msg = trace(1, 1, Step::Close);
+        // One 64 KiB message, shared: the bound counts bytes of JSON.
+        let big: Utf8Bytes = "x".repeat(64 * 1024).into();
+        let sessions: Vec<Registration> = (0..300).map(|i| registry.register(peer(i))).collect();
+        for session in &sessions {
+            for _ in 0..4 {
+                session.tap().record(&msg, &big);
+            }
+        }
+        // 256 sessions fill the total with 256 KiB each; the 44 after
+        // them keep only their latest message.
+        let total = registry.history_bytes();
+        assert!(total <= HISTORY_TOTAL_BYTES + 44 * big.len(), "{total}");
+        let last = sessions.last().expect("300").tap().follow();
+        assert_eq!(last.history.len(), 1);
+        assert_eq!(last.dropped, 3);
+        // The first session, recording again while the total is over the
+        // bound, gives its older messages back.
+        sessions[0].tap().record(&msg, &big);
+        assert_eq!(sessions[0].tap().follow().history.len(), 1);
+        assert!(registry.history_bytes() < total);
+        // Sessions that are gone from the list give back all they held:
+        // what is left is the 50 closed sessions kept.
+        drop(sessions);
+        let kept: usize = (251..=300)
+            .map(|id| {
+                let follow = registry.find(id).expect("kept").follow();
+                follow.history.iter().map(|json| json.len()).sum::<usize>()
+            })
+            .sum();
+        assert_eq!(registry.history_bytes(), kept);
     }
 
     /// The frame made from the page's JSON is exactly the `WatchMsg`

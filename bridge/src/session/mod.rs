@@ -861,14 +861,26 @@ async fn write_messages<W>(
     };
     // Tell the reader (and every task of the session) we are done.
     token.cancel();
-    // The reader may have noticed shutdown first (it watches a child of the
-    // same token): the page still deserves to hear why.
+    goodbye(sink, ending, &shutdown, grace).await;
+}
+
+/// Closes a WebSocket within `grace`: the close frame if there is a reason
+/// (the shutdown's, if the bridge is shutting down: another task may have
+/// noticed it first, and the browser still deserves to hear why), then
+/// whatever is pending (such as the library's answer to the browser's own
+/// close frame).
+pub async fn goodbye<W>(
+    mut sink: W,
+    ending: Option<CloseFrame>,
+    shutdown: &CancellationToken,
+    grace: Duration,
+) where
+    W: Sink<Message, Error = axum::Error> + Unpin,
+{
     let ending = match ending {
         None if shutdown.is_cancelled() => close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
         ending => ending,
     };
-    // The close frame, if we have a reason; either way flush what is
-    // pending (such as the library's answer to the page's own close).
     let goodbye = async {
         if let Some(frame) = ending {
             let _ = sink.send(Message::Close(Some(frame))).await;

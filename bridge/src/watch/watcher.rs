@@ -19,7 +19,7 @@
 
 use super::{Registry, session_frame};
 use crate::metrics::Metrics;
-use crate::session::{CLOSE_GOING_AWAY, CLOSE_TOO_BIG, SHUTDOWN_REASON, bridge_version};
+use crate::session::{CLOSE_TOO_BIG, bridge_version, goodbye};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use protocol::{PROTOCOL_VERSION, SessionId, WatchCmd, WatchMsg};
@@ -87,17 +87,7 @@ where
         _ = shutdown.cancelled() => None,
         ending = watch.serve(&mut sink, &mut stream) => ending,
     };
-    let ending = match ending {
-        None if shutdown.is_cancelled() => close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
-        ending => ending,
-    };
-    let goodbye = async {
-        if let Some(frame) = ending {
-            let _ = sink.send(Message::Close(Some(frame))).await;
-        }
-        let _ = sink.close().await;
-    };
-    let _ = tokio::time::timeout(env.grace, goodbye).await;
+    goodbye(sink, ending, &shutdown, env.grace).await;
 }
 
 fn close_frame(code: u16, reason: impl Into<String>) -> Ending {

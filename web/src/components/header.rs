@@ -1,3 +1,4 @@
+use super::StatusBadge;
 use crate::state::{Action, BridgeStatus, Theme};
 use yew::prelude::*;
 
@@ -14,17 +15,6 @@ pub struct HeaderProps {
 /// The title bar: the connection badge and the display toggles.
 #[component]
 pub fn Header(props: &HeaderProps) -> Html {
-    let (glyph, text) = match props.status {
-        BridgeStatus::Connecting => ("◌", "Connecting to the bridge…".to_string()),
-        BridgeStatus::Open => (
-            "●",
-            match &props.bridge {
-                Some(version) => format!("Connected (bridge {version})"),
-                None => "Connected".to_string(),
-            },
-        ),
-        BridgeStatus::Closed => ("○", "Disconnected: reconnecting…".to_string()),
-    };
     let on_projector = props.onaction.reform(|_| Action::ToggleProjector);
     let on_theme = props.onaction.reform(|_| Action::CycleTheme);
     let theme_label = match props.theme {
@@ -35,15 +25,7 @@ pub fn Header(props: &HeaderProps) -> Html {
     html! {
         <header class="topbar">
             <h1>{ "Socket Lab" }</h1>
-            <span
-                id="ws-status"
-                class={classes!("badge", props.status.value())}
-                data-state={props.status.value()}
-                role="status"
-                title="The WebSocket between this page and the bridge"
-            >
-                <span aria-hidden="true">{ glyph }</span>{ " " }{ text }
-            </span>
+            <StatusBadge status={props.status} bridge={props.bridge.clone()} />
             <span class="spacer"></span>
             <button
                 id="projector-toggle"

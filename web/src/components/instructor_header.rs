@@ -1,3 +1,4 @@
+use super::StatusBadge;
 use crate::state::{BridgeStatus, Theme};
 use yew::prelude::*;
 
@@ -16,18 +17,6 @@ pub struct InstructorHeaderProps {
 /// page) and the theme toggle.
 #[component]
 pub fn InstructorHeader(props: &InstructorHeaderProps) -> Html {
-    let (glyph, text) = match props.status {
-        BridgeStatus::Connecting => ("◌", "Connecting to the bridge…".to_string()),
-        BridgeStatus::Open => (
-            "●",
-            match &props.bridge {
-                Some(version) => format!("Connected (bridge {version})"),
-                None => "Connected".to_string(),
-            },
-        ),
-        BridgeStatus::Closed if props.ever_opened => ("○", "Disconnected: reconnecting…".into()),
-        BridgeStatus::Closed => ("○", "Not connected".to_string()),
-    };
     let theme_label = match props.theme {
         Theme::Auto => "Theme: system",
         Theme::Light => "Theme: light",
@@ -37,15 +26,7 @@ pub fn InstructorHeader(props: &InstructorHeaderProps) -> Html {
         <header class="topbar">
             <h1>{ "Socket Lab" }<span class="title-sep" aria-hidden="true">{ " · " }</span>
                 <span class="title-view">{ "instructor view" }</span></h1>
-            <span
-                id="ws-status"
-                class={classes!("badge", props.status.value())}
-                data-state={props.status.value()}
-                role="status"
-                title="The WebSocket between this page and the bridge"
-            >
-                <span aria-hidden="true">{ glyph }</span>{ " " }{ text }
-            </span>
+            <StatusBadge status={props.status} bridge={props.bridge.clone()} ever_opened={props.ever_opened} />
             <span class="spacer"></span>
             <button id="theme-toggle" type="button" onclick={props.on_theme.reform(|_| ())}>
                 { theme_label }

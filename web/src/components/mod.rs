@@ -20,6 +20,7 @@ mod sequence_diagram;
 mod session_bar;
 mod session_list;
 mod session_row;
+mod status_badge;
 mod watch_problem;
 
 pub use code_panel::CodePanel;
@@ -40,4 +41,5 @@ pub use sequence_diagram::SequenceDiagram;
 pub use session_bar::SessionBar;
 pub use session_list::SessionList;
 pub use session_row::SessionRow;
+pub use status_badge::StatusBadge;
 pub use watch_problem::WatchProblemBox;

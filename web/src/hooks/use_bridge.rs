@@ -21,10 +21,6 @@ use wasm_bindgen::closure::Closure;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 use yew::prelude::*;
 
-/// The first wait before reconnecting, and the longest.
-const FIRST_RETRY_MS: u32 = 500;
-const MAX_RETRY_MS: u32 = 10_000;
-
 /// Keeps the page connected to the bridge and sends the reducer's commands.
 #[hook]
 pub fn use_bridge(lab: &UseReducerHandle<LabState>) {
@@ -175,9 +171,7 @@ impl Bridge {
 
     fn retry_later(self: &Rc<Self>) {
         let mut inner = self.inner.borrow_mut();
-        let delay = FIRST_RETRY_MS
-            .saturating_mul(1 << inner.attempts.min(5))
-            .min(MAX_RETRY_MS);
+        let delay = super::retry_delay_ms(inner.attempts);
         inner.attempts += 1;
         let weak: Weak<Bridge> = Rc::downgrade(self);
         inner.retry = Some(Timeout::new(delay, move || {

@@ -27,10 +27,6 @@ use wasm_bindgen::closure::Closure;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 use yew::prelude::*;
 
-/// The first wait before reconnecting, and the longest.
-const FIRST_RETRY_MS: u32 = 500;
-const MAX_RETRY_MS: u32 = 10_000;
-
 /// Keeps the instructor's page connected to `/watch` with `token`, sends
 /// the reducer's commands, and feeds the followed session into `lab`.
 #[hook]
@@ -221,9 +217,7 @@ impl Watch {
 
     fn retry_later(self: &Rc<Self>) {
         let mut inner = self.inner.borrow_mut();
-        let delay = FIRST_RETRY_MS
-            .saturating_mul(1 << inner.attempts.min(5))
-            .min(MAX_RETRY_MS);
+        let delay = super::retry_delay_ms(inner.attempts);
         inner.attempts += 1;
         let weak: Weak<Watch> = Rc::downgrade(self);
         inner.retry = Some(Timeout::new(delay, move || {

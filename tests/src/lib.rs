@@ -1,8 +1,11 @@
 //! Shared helpers for Socket Lab's end-to-end tests and benchmarks.
 //!
 //! - [`browser`]: a real headless Chromium driven over WebDriver.
+//! - [`page`]: a student's page without a browser, a WebSocket on `/ws`
+//!   (and the bridge it talks to, started on free ports).
 //!
 //! The tests themselves are in `tests/tests/`; the benchmark is the `bench`
 //! binary (`src/bin/bench/`).
 
 pub mod browser;
+pub mod page;

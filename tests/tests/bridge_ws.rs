@@ -5,264 +5,25 @@
 //! No sleeps and no fixed ports: every wait is for a message, with a
 //! timeout so a broken bridge fails the test instead of hanging it.
 
-use bridge::app::{Bridge, RunningBridge};
 use bridge::config::{AllowList, BridgeConfig, SessionLimits};
-use bridge::lab::LabArgs;
+use e2e::page::{
+    Page, WAIT, closed_port, http_get, refused_upgrade, start, start_with, stops_in_time,
+    with_origin,
+};
 use futures_util::{SinkExt, StreamExt};
 use protocol::{
-    Bytes, ClientMsg, ConnId, Data, ErrorKind, Family, Lane, Mode, PROTOCOL_VERSION, Refusal,
-    ServerId, ServerMsg, Step, Target, TraceEvent, Transport,
+    Bytes, ClientMsg, ConnId, Data, ErrorKind, Family, Lane, Mode, Refusal, ServerMsg, Step,
+    Target, Transport,
 };
 use rand::RngCore;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
-
-/// How long any one expected message may take.
-const WAIT: Duration = Duration::from_secs(10);
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-fn lab_args(mode: Mode) -> LabArgs {
-    LabArgs {
-        lab: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        udp: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
-        mode,
-        ..LabArgs::default()
-    }
-}
-
-async fn start(mode: Mode) -> RunningBridge {
-    Bridge::start_for_tests(mode).await.expect("bridge starts")
-}
-
-async fn start_with(config: BridgeConfig, mode: Mode) -> RunningBridge {
-    Bridge::start(config, &lab_args(mode))
-        .await
-        .expect("bridge starts")
-}
-
-/// A browser tab: a WebSocket on `/ws` and everything it has received.
-struct Page {
-    ws: Ws,
-    seen: Vec<ServerMsg>,
-}
-
-impl Page {
-    /// Opens `/ws`, reads the bridge's hello and says ours.
-    async fn open(bridge: &RunningBridge) -> Page {
-        let mut page = Page::open_silent(bridge).await;
-        page.say(ClientMsg::Hello {
-            version: PROTOCOL_VERSION,
-        })
-        .await;
-        page
-    }
-
-    /// Opens `/ws` and reads the bridge's hello, saying nothing yet.
-    async fn open_silent(bridge: &RunningBridge) -> Page {
-        let (ws, _) = connect_async(bridge.ws_url()).await.expect("ws opens");
-        let mut page = Page {
-            ws,
-            seen: Vec::new(),
-        };
-        match page.next().await {
-            ServerMsg::Hello { version, .. } => assert_eq!(version, PROTOCOL_VERSION),
-            other => panic!("expected hello first, got {other:?}"),
-        }
-        page
-    }
-
-    async fn say(&mut self, msg: ClientMsg) {
-        let json = serde_json::to_string(&msg).expect("serializes");
-        self.ws.send(Message::text(json)).await.expect("ws send");
-    }
-
-    async fn say_raw(&mut self, msg: Message) {
-        self.ws.send(msg).await.expect("ws send");
-    }
-
-    /// The next message from the bridge (panics on close or timeout).
-    async fn next(&mut self) -> ServerMsg {
-        loop {
-            let Ok(frame) = tokio::time::timeout(WAIT, self.ws.next()).await else {
-                panic!("no message in time; seen: {:#?}", self.seen);
-            };
-            let frame = frame.expect("the session is open").expect("a good frame");
-            match frame {
-                Message::Text(text) => {
-                    let msg: ServerMsg = serde_json::from_str(&text).expect("valid ServerMsg");
-                    self.seen.push(msg.clone());
-                    return msg;
-                }
-                Message::Ping(_) | Message::Pong(_) => continue,
-                other => panic!("expected a text frame, got {other:?}"),
-            }
-        }
-    }
-
-    /// Reads until a message matches `want`, returning it.
-    async fn until(&mut self, what: &str, want: impl Fn(&ServerMsg) -> bool) -> ServerMsg {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no {what} in time; seen: {:#?}",
-                self.seen
-            );
-            let msg = self.next().await;
-            if want(&msg) {
-                return msg;
-            }
-        }
-    }
-
-    /// Reads until the event `step` (by name) on `lane` for `conn`.
-    /// Returns it at once if it was already seen (each step but `recv`
-    /// happens once per connection; loops over `recv` use [`Page::next`]).
-    async fn until_step(&mut self, lane: Lane, conn: ConnId, step: &str) -> TraceEvent {
-        if let Some(event) = self.events(lane, conn).find(|e| e.step.name() == step) {
-            return event.clone();
-        }
-        let msg = self
-            .until(&format!("{lane:?} {step} of conn {conn}"), |msg| {
-                matches!(msg, ServerMsg::Trace(e) if e.lane == lane && e.conn == Some(conn) && e.step.name() == step)
-            })
-            .await;
-        match msg {
-            ServerMsg::Trace(event) => event,
-            _ => unreachable!(),
-        }
-    }
-
-    /// An event already seen: `step` (by name) on `lane` for `conn`.
-    fn seen_step(&self, lane: Lane, conn: ConnId, step: &str) -> TraceEvent {
-        self.events(lane, conn)
-            .find(|event| event.step.name() == step)
-            .cloned()
-            .unwrap_or_else(|| panic!("no {lane:?} {step} of conn {conn} seen"))
-    }
-
-    async fn until_refused(&mut self) -> (Refusal, String) {
-        match self
-            .until("refused", |msg| matches!(msg, ServerMsg::Refused { .. }))
-            .await
-        {
-            ServerMsg::Refused {
-                reason, message, ..
-            } => (reason, message),
-            _ => unreachable!(),
-        }
-    }
-
-    /// Starts private server `id` and returns its address.
-    async fn start_server(&mut self, id: ServerId, mode: Mode, transport: Transport) -> String {
-        self.say(ClientMsg::StartServer {
-            server: id,
-            mode,
-            transport,
-            family: Family::Ipv4,
-            backlog: None,
-            greeting: None,
-        })
-        .await;
-        match self
-            .until("server_started", |msg| {
-                matches!(
-                    msg,
-                    ServerMsg::ServerStarted { .. } | ServerMsg::Refused { .. }
-                )
-            })
-            .await
-        {
-            ServerMsg::ServerStarted { server, addr, .. } => {
-                assert_eq!(server, id);
-                addr
-            }
-            other => panic!("server did not start: {other:?}"),
-        }
-    }
-
-    async fn connect(&mut self, conn: ConnId, target: Target) {
-        self.say(ClientMsg::Connect {
-            conn,
-            target,
-            transport: Transport::Tcp,
-        })
-        .await;
-    }
-
-    async fn send_text(&mut self, conn: ConnId, text: &str) {
-        self.say(ClientMsg::Send {
-            conn,
-            data: Data::Text(text.to_string()),
-        })
-        .await;
-    }
-
-    /// The steps seen so far on `lane` for `conn`, with runs of `recv`
-    /// merged (TCP may split or join reads).
-    fn steps(&self, lane: Lane, conn: ConnId) -> Vec<&'static str> {
-        let mut steps: Vec<&'static str> = Vec::new();
-        for event in self.events(lane, conn) {
-            let name = event.step.name();
-            if name == "recv" && steps.last() == Some(&"recv") {
-                continue;
-            }
-            steps.push(name);
-        }
-        steps
-    }
-
-    fn events(&self, lane: Lane, conn: ConnId) -> impl Iterator<Item = &TraceEvent> {
-        self.seen.iter().filter_map(move |msg| match msg {
-            ServerMsg::Trace(event) if event.lane == lane && event.conn == Some(conn) => {
-                Some(event)
-            }
-            _ => None,
-        })
-    }
-
-    /// All bytes received by `step` ("recv"/"send") on `lane` for `conn`.
-    fn bytes(&self, lane: Lane, conn: ConnId, step: &str) -> Vec<u8> {
-        self.events(lane, conn)
-            .filter(|event| event.step.name() == step)
-            .flat_map(|event| {
-                event
-                    .step
-                    .data()
-                    .map(|data| data.0.clone())
-                    .unwrap_or_default()
-            })
-            .collect()
-    }
-
-    /// Waits for the close frame and returns its code and reason.
-    async fn closed(&mut self) -> (CloseCode, String) {
-        loop {
-            let frame = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a close in time");
-            match frame {
-                Some(Ok(Message::Close(Some(frame)))) => {
-                    return (frame.code, frame.reason.to_string());
-                }
-                Some(Ok(Message::Text(text))) => {
-                    if let Ok(msg) = serde_json::from_str(&text) {
-                        self.seen.push(msg);
-                    }
-                }
-                Some(Ok(_)) => {}
-                other => panic!("expected a close frame, got {other:?}"),
-            }
-        }
-    }
-}
 
 /// The `Connected` event's local address, and the server's `Accept` peer,
 /// must be the same socket: that is how both lanes are linked.
@@ -707,11 +468,7 @@ async fn only_allowed_targets_are_reachable() {
 /// (connection refused), then close; the session goes on.
 #[tokio::test]
 async fn connection_refused_is_an_event() {
-    let closed = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("binds");
-    let addr = closed.local_addr().expect("addr").to_string();
-    drop(closed);
+    let addr = closed_port().await;
     let config = BridgeConfig {
         allow_targets: AllowList::new([addr.as_str()]),
         ..BridgeConfig::default()
@@ -867,11 +624,8 @@ async fn limits_are_enforced() {
     assert!(matches!(reason, Refusal::InUse | Refusal::Limit));
 
     let _second = Page::open(&bridge).await;
-    let third = connect_async(bridge.ws_url()).await;
-    match third {
-        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 503),
-        other => panic!("expected 503, got {other:?}"),
-    }
+    let (status, _) = refused_upgrade(bridge.ws_url()).await;
+    assert_eq!(status, 503);
     bridge.stop().await.expect("clean stop");
 }
 
@@ -1045,11 +799,7 @@ async fn shutdown_closes_every_session() {
         matches!(&frame, Some(Ok(Message::Close(Some(f)))) if f.code == CloseCode::Away),
         "{frame:?}"
     );
-    tokio::time::timeout(Duration::from_secs(10), bridge.handle)
-        .await
-        .expect("the bridge stops in time")
-        .expect("joins")
-        .expect("clean stop");
+    stops_in_time(bridge).await;
 }
 
 /// /relay carries 1 MiB of random bytes to the echo server and back,
@@ -1143,15 +893,9 @@ async fn relay_refuses_targets_not_allowed() {
     let bridge = start(Mode::Echo).await;
     for target in ["127.0.0.1:22", "example.org:80"] {
         let url = format!("ws://{}/relay?target={target}", bridge.http_addr);
-        match connect_async(url).await {
-            Err(tungstenite::Error::Http(response)) => {
-                assert_eq!(response.status(), 403);
-                let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
-                    .to_string();
-                assert!(body.contains("--allow-target"), "{body}");
-            }
-            other => panic!("expected 403, got {other:?}"),
-        }
+        let (status, body) = refused_upgrade(url).await;
+        assert_eq!(status, 403);
+        assert!(body.contains("--allow-target"), "{body}");
     }
     bridge.stop().await.expect("clean stop");
 }
@@ -1165,28 +909,19 @@ async fn a_foreign_origin_gets_403() {
         ..BridgeConfig::default()
     };
     let bridge = start_with(config, Mode::Echo).await;
-    let with_origin = |url: String, origin: &str| {
-        let mut request = url.into_client_request().expect("request");
-        request
-            .headers_mut()
-            .insert("Origin", origin.parse().expect("header"));
-        request
-    };
     let relay = format!(
         "ws://{}/relay?target={}",
         bridge.http_addr,
         bridge.lab_addr()
     );
     for url in [bridge.ws_url(), relay] {
-        match connect_async(with_origin(url.clone(), "https://evil.example")).await {
-            Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
-            other => panic!("expected 403, got {other:?}"),
-        }
+        let (status, _) = refused_upgrade(with_origin(&url, "https://evil.example")).await;
+        assert_eq!(status, 403);
         let own = format!("http://{}", bridge.http_addr);
-        connect_async(with_origin(url.clone(), &own))
+        connect_async(with_origin(&url, &own))
             .await
             .expect("own origin");
-        connect_async(with_origin(url, "http://127.0.0.1:8000"))
+        connect_async(with_origin(&url, "http://127.0.0.1:8000"))
             .await
             .expect("listed origin");
     }
@@ -1201,17 +936,4 @@ async fn an_unbuilt_page_says_how_to_build_it() {
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
     assert!(body.contains("not built"), "{body}");
     bridge.stop().await.expect("clean stop");
-}
-
-/// A plain HTTP/1.1 GET, the whole response as text.
-async fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut tcp = TcpStream::connect(addr).await.expect("connects");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.expect("writes");
-    let mut response = Vec::new();
-    tokio::time::timeout(WAIT, tcp.read_to_end(&mut response))
-        .await
-        .expect("in time")
-        .expect("reads");
-    String::from_utf8_lossy(&response).into_owned()
 }

@@ -7,191 +7,25 @@
 //! the instructor would see: the list, and the followed session's messages
 //! (exactly what that student's page got).
 
-use bridge::app::{Bridge, RunningBridge};
+use bridge::app::RunningBridge;
 use bridge::config::{AllowList, BridgeConfig, SessionLimits};
-use bridge::lab::LabArgs;
 use bridge::watch::{HISTORY_MESSAGES, MAX_WATCHERS};
-use futures_util::{SinkExt, StreamExt};
-use protocol::{
-    ClientMsg, ConnId, Data, ErrorKind, Lane, Mode, PROTOCOL_VERSION, Refusal, ServerMsg,
-    SessionId, SessionSummary, Step, Target, Transport, WatchCmd, WatchMsg,
+use e2e::page::{
+    Page, WAIT, Ws, closed, closed_port, http_get, is_step_with, receive, refused_upgrade, start,
+    start_with, stops_in_time, with_origin,
 };
-use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use futures_util::SinkExt;
+use protocol::{
+    ClientMsg, ConnId, ErrorKind, Lane, Mode, PROTOCOL_VERSION, Refusal, ServerMsg, SessionId,
+    SessionSummary, Step, Target, Transport, WatchCmd, WatchMsg,
+};
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
-
-/// How long any one expected message may take.
-const WAIT: Duration = Duration::from_secs(10);
 
 /// What a `/watch` without the right token is told.
 const TOKEN_NEEDED: &str = "the instructor view needs the bridge's instructor token: open the \
      instructor link the bridge printed when it started (or start it with --instructor-token)";
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-async fn start_with(config: BridgeConfig) -> RunningBridge {
-    let lab = LabArgs {
-        lab: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        mode: Mode::Echo,
-        ..LabArgs::default()
-    };
-    Bridge::start(config, &lab).await.expect("bridge starts")
-}
-
-async fn start() -> RunningBridge {
-    Bridge::start_for_tests(Mode::Echo)
-        .await
-        .expect("bridge starts")
-}
-
-/// A port where nothing listens (bound, then closed).
-async fn closed_port() -> String {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("binds");
-    let addr = listener.local_addr().expect("addr").to_string();
-    drop(listener);
-    addr
-}
-
-/// A student's browser tab: `/ws` and everything it received.
-struct Page {
-    ws: Ws,
-    /// The address the bridge sees this page at.
-    local: SocketAddr,
-    seen: Vec<ServerMsg>,
-}
-
-impl Page {
-    /// Opens `/ws`, reads the bridge's hello and says ours.
-    async fn open(bridge: &RunningBridge) -> Page {
-        let (ws, _) = connect_async(bridge.ws_url()).await.expect("ws opens");
-        let MaybeTlsStream::Plain(tcp) = ws.get_ref() else {
-            panic!("a plain TCP WebSocket");
-        };
-        let local = tcp.local_addr().expect("local address");
-        let mut page = Page {
-            ws,
-            local,
-            seen: Vec::new(),
-        };
-        match page.next().await {
-            ServerMsg::Hello { version, .. } => assert_eq!(version, PROTOCOL_VERSION),
-            other => panic!("expected hello first, got {other:?}"),
-        }
-        page.say(ClientMsg::Hello {
-            version: PROTOCOL_VERSION,
-        })
-        .await;
-        page
-    }
-
-    async fn say(&mut self, msg: ClientMsg) {
-        let json = serde_json::to_string(&msg).expect("serializes");
-        self.ws.send(Message::text(json)).await.expect("ws send");
-    }
-
-    async fn next(&mut self) -> ServerMsg {
-        loop {
-            let Ok(frame) = tokio::time::timeout(WAIT, self.ws.next()).await else {
-                panic!("no message in time; seen: {:#?}", self.seen);
-            };
-            match frame.expect("open").expect("a good frame") {
-                Message::Text(text) => {
-                    let msg: ServerMsg = serde_json::from_str(&text).expect("a ServerMsg");
-                    self.seen.push(msg.clone());
-                    return msg;
-                }
-                Message::Ping(_) | Message::Pong(_) => continue,
-                other => panic!("expected a text frame, got {other:?}"),
-            }
-        }
-    }
-
-    /// Reads until a message matches `want` (or one already seen did).
-    async fn until(&mut self, what: &str, want: impl Fn(&ServerMsg) -> bool) {
-        if self.seen.iter().any(&want) {
-            return;
-        }
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while !want(&self.next().await) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no {what} in time; seen: {:#?}",
-                self.seen
-            );
-        }
-    }
-
-    /// Reads until `lane` has `step` (by name) for connection `conn`,
-    /// carrying `data` if given.
-    async fn until_step(&mut self, lane: Lane, conn: ConnId, step: &str, data: Option<&[u8]>) {
-        let what = format!("{lane:?} {step} of conn {conn}");
-        self.until(&what, |msg| is_step(msg, lane, conn, step, data))
-            .await
-    }
-
-    /// Starts private echo server `id`.
-    async fn start_echo_server(&mut self, id: u32) {
-        self.say(ClientMsg::StartServer {
-            server: id,
-            mode: Mode::Echo,
-            transport: Transport::Tcp,
-            family: protocol::Family::Ipv4,
-            backlog: None,
-            greeting: None,
-        })
-        .await;
-        self.until(
-            "server_started",
-            |msg| matches!(msg, ServerMsg::ServerStarted { server, .. } if *server == id),
-        )
-        .await;
-    }
-
-    async fn send_text(&mut self, conn: ConnId, text: &str) {
-        self.say(ClientMsg::Send {
-            conn,
-            data: Data::Text(text.to_string()),
-        })
-        .await;
-    }
-
-    /// Trace events seen so far.
-    fn events(&self) -> u64 {
-        self.seen
-            .iter()
-            .filter(|msg| matches!(msg, ServerMsg::Trace(_)))
-            .count() as u64
-    }
-
-    /// The label of the latest trace event seen.
-    fn last_label(&self) -> Option<String> {
-        self.seen.iter().rev().find_map(|msg| match msg {
-            ServerMsg::Trace(event) => Some(event.step.label()),
-            _ => None,
-        })
-    }
-
-    /// Everything seen after the hello: what the instructor's history of
-    /// this session should be.
-    fn after_hello(&self) -> &[ServerMsg] {
-        &self.seen[1..]
-    }
-}
-
-fn is_step(msg: &ServerMsg, lane: Lane, conn: ConnId, step: &str, data: Option<&[u8]>) -> bool {
-    matches!(msg, ServerMsg::Trace(event)
-        if event.lane == lane
-            && event.conn == Some(conn)
-            && event.step.name() == step
-            && data.is_none_or(|data| event.step.data().is_some_and(|d| d.0 == data)))
-}
 
 /// The connection a message belongs to, if any.
 fn conn_of(msg: &ServerMsg) -> Option<ConnId> {
@@ -246,20 +80,7 @@ impl Watcher {
 
     /// The next message from the bridge, logged.
     async fn receive(&mut self) -> WatchMsg {
-        loop {
-            let Ok(frame) = tokio::time::timeout(WAIT, self.ws.next()).await else {
-                panic!("no message in time; seen: {:#?}", self.log);
-            };
-            match frame.expect("open").expect("a good frame") {
-                Message::Text(text) => {
-                    let msg: WatchMsg = serde_json::from_str(&text).expect("a WatchMsg");
-                    self.log.push(msg.clone());
-                    return msg;
-                }
-                Message::Ping(_) | Message::Pong(_) => continue,
-                other => panic!("expected a text frame, got {other:?}"),
-            }
-        }
+        receive(&mut self.ws, &mut self.log).await
     }
 
     /// The next message not yet looked at.
@@ -381,7 +202,7 @@ async fn the_instructor_view_needs_the_token_and_the_origin() {
         instructor_token: Some("class-2b".into()),
         ..BridgeConfig::default()
     };
-    let bridge = start_with(config).await;
+    let bridge = start_with(config, Mode::Echo).await;
     assert_eq!(bridge.instructor_token, "class-2b");
     assert_eq!(
         bridge.instructor_url(),
@@ -396,41 +217,27 @@ async fn the_instructor_view_needs_the_token_and_the_origin() {
         format!("{base}?token=class-2bb"),
         format!("{base}?instructor=class-2b"),
     ] {
-        match connect_async(url.as_str()).await {
-            Err(tungstenite::Error::Http(response)) => {
-                assert_eq!(response.status(), 403, "{url}");
-                let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
-                    .to_string();
-                assert_eq!(body.trim_end(), TOKEN_NEEDED, "{url}");
-            }
-            other => panic!("expected 403 for {url}, got {other:?}"),
-        }
+        let (status, body) = refused_upgrade(url.as_str()).await;
+        assert_eq!(status, 403, "{url}");
+        assert_eq!(body.trim_end(), TOKEN_NEEDED, "{url}");
     }
     // The right token from another site's page: refused all the same.
-    let mut request = bridge.watch_url().into_client_request().expect("request");
-    request.headers_mut().insert(
-        "Origin",
-        "https://evil.example".parse().expect("header value"),
-    );
-    match connect_async(request).await {
-        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
-        other => panic!("expected 403, got {other:?}"),
-    }
+    let (status, _) =
+        refused_upgrade(with_origin(&bridge.watch_url(), "https://evil.example")).await;
+    assert_eq!(status, 403);
     // The page's own origin, with the token: in.
-    let mut request = bridge.watch_url().into_client_request().expect("request");
     let own = format!("http://{}", bridge.http_addr);
-    request
-        .headers_mut()
-        .insert("Origin", own.parse().expect("header value"));
-    connect_async(request).await.expect("own origin");
+    connect_async(with_origin(&bridge.watch_url(), &own))
+        .await
+        .expect("own origin");
     bridge.stop().await.expect("clean stop");
 }
 
 /// Without --instructor-token, each bridge makes its own random token.
 #[tokio::test]
 async fn without_a_token_the_bridge_makes_one() {
-    let first = start().await;
-    let second = start().await;
+    let first = start(Mode::Echo).await;
+    let second = start(Mode::Echo).await;
     for bridge in [&first, &second] {
         assert_eq!(bridge.instructor_token.len(), 32);
         assert!(
@@ -458,35 +265,29 @@ async fn the_instructor_sees_every_session_and_follows_one() {
         allow_targets: AllowList::new([nowhere.as_str()]),
         ..BridgeConfig::default()
     };
-    let bridge = start_with(config).await;
+    let bridge = start_with(config, Mode::Echo).await;
     let mut watcher = Watcher::open(&bridge).await;
 
     // A: private echo server 1, connection 1, "hello" and its echo. Done
     // when both lanes have it: nothing more happens until A does more.
     let mut a = Page::open(&bridge).await;
-    a.start_echo_server(1).await;
-    a.say(ClientMsg::Connect {
-        conn: 1,
-        target: Target::Server { id: 1 },
-        transport: Transport::Tcp,
-    })
-    .await;
-    a.until_step(Lane::Client, 1, "connected", None).await;
+    a.start_server(1, Mode::Echo, Transport::Tcp).await;
+    a.connect(1, Target::Server { id: 1 }).await;
+    a.until_step(Lane::Client, 1, "connected").await;
     a.send_text(1, "hello").await;
-    a.until_step(Lane::Client, 1, "recv", Some(b"hello")).await;
-    a.until_step(Lane::Server, 1, "send", Some(b"hello")).await;
+    a.until_step_with(Lane::Client, 1, "recv", b"hello").await;
+    a.until_step_with(Lane::Server, 1, "send", b"hello").await;
 
     // B: connection 7 to a closed port: refused, then closed.
     let mut b = Page::open(&bridge).await;
-    b.say(ClientMsg::Connect {
-        conn: 7,
-        target: Target::Addr {
+    b.connect(
+        7,
+        Target::Addr {
             addr: nowhere.clone(),
         },
-        transport: Transport::Tcp,
-    })
+    )
     .await;
-    b.until_step(Lane::Client, 7, "close", None).await;
+    b.until_step(Lane::Client, 7, "close").await;
     let refused = b
         .seen
         .iter()
@@ -501,7 +302,7 @@ async fn the_instructor_sees_every_session_and_follows_one() {
     assert_eq!(refused, ErrorKind::ConnectionRefused);
 
     // The list: both, open, in order, each as its page saw it.
-    let (a_events, b_events) = (a.events(), b.events());
+    let (a_events, b_events) = (a.event_count(), b.event_count());
     let list = watcher
         .list_until("both sessions up to date", |list| {
             list.len() == 2
@@ -537,27 +338,22 @@ async fn the_instructor_sees_every_session_and_follows_one() {
     assert!(
         history
             .iter()
-            .any(|msg| is_step(msg, Lane::Client, 1, "recv", Some(b"hello"))),
+            .any(|msg| is_step_with(msg, Lane::Client, 1, "recv", b"hello")),
         "{history:#?}"
     );
     assert!(history.iter().all(|msg| conn_of(msg) != Some(7)));
 
     // B does more (a second refused connection), then A sends "again":
     // A's arrives live, B's does not.
-    b.say(ClientMsg::Connect {
-        conn: 8,
-        target: Target::Addr { addr: nowhere },
-        transport: Transport::Tcp,
-    })
-    .await;
-    b.until_step(Lane::Client, 8, "close", None).await;
+    b.connect(8, Target::Addr { addr: nowhere }).await;
+    b.until_step(Lane::Client, 8, "close").await;
     let seen_before = a.seen.len();
     a.send_text(1, "again").await;
-    a.until_step(Lane::Client, 1, "recv", Some(b"again")).await;
+    a.until_step_with(Lane::Client, 1, "recv", b"again").await;
     let live = watcher
         .until("A's recv of again", |msg| {
             matches!(msg, WatchMsg::Session { msg, .. }
-                if is_step(msg, Lane::Client, 1, "recv", Some(b"again")))
+                if is_step_with(msg, Lane::Client, 1, "recv", b"again"))
         })
         .await;
     assert!(matches!(live, WatchMsg::Session { session: 1, .. }));
@@ -631,7 +427,7 @@ async fn the_instructor_sees_every_session_and_follows_one() {
 /// named in the refusal; following another session replaces the first.
 #[tokio::test]
 async fn bad_commands_are_refused_and_the_watch_goes_on() {
-    let bridge = start().await;
+    let bridge = start(Mode::Echo).await;
     let mut a = Page::open(&bridge).await;
     let mut b = Page::open(&bridge).await;
     let mut watcher = Watcher::open(&bridge).await;
@@ -704,7 +500,7 @@ async fn bad_commands_are_refused_and_the_watch_goes_on() {
 /// how many were dropped, and the history is the newest ones, in order.
 #[tokio::test]
 async fn the_history_is_the_newest_messages() {
-    let bridge = start().await;
+    let bridge = start(Mode::Echo).await;
     let mut page = Page::open(&bridge).await;
     let total = HISTORY_MESSAGES as ConnId + 100;
     // Each closes a connection that does not exist: one refusal each.
@@ -738,21 +534,15 @@ async fn the_history_is_the_newest_messages() {
 /// `/metrics` counts them.
 #[tokio::test]
 async fn the_ninth_watcher_gets_503() {
-    let bridge = start().await;
+    let bridge = start(Mode::Echo).await;
     let mut watchers = Vec::new();
     for _ in 0..MAX_WATCHERS {
         watchers.push(Watcher::open(&bridge).await);
     }
     assert_eq!(bridge.metrics().watchers, MAX_WATCHERS);
-    match connect_async(bridge.watch_url()).await {
-        Err(tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), 503);
-            let body =
-                String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).to_string();
-            assert!(body.contains("instructor view"), "{body}");
-        }
-        other => panic!("expected 503, got {other:?}"),
-    }
+    let (status, body) = refused_upgrade(bridge.watch_url()).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("instructor view"), "{body}");
     // Students are not affected by the full instructor views.
     Page::open(&bridge).await;
     let body = http_get(bridge.http_addr, "/metrics").await;
@@ -771,7 +561,7 @@ async fn oversize_closes_1009_and_shutdown_1001() {
         },
         ..BridgeConfig::default()
     };
-    let bridge = start_with(config).await;
+    let bridge = start_with(config, Mode::Echo).await;
     let mut page = Page::open(&bridge).await;
     let mut big = Watcher::open(&bridge).await;
     big.ws
@@ -788,40 +578,7 @@ async fn oversize_closes_1009_and_shutdown_1001() {
     let (code, reason) = closed(&mut watcher.ws).await;
     assert_eq!(code, CloseCode::Away);
     assert_eq!(reason, "bridge shutting down");
-    let (code, _) = closed(&mut page.ws).await;
+    let (code, _) = page.closed().await;
     assert_eq!(code, CloseCode::Away);
-    tokio::time::timeout(Duration::from_secs(10), bridge.handle)
-        .await
-        .expect("the bridge stops in time")
-        .expect("joins")
-        .expect("clean stop");
-}
-
-/// Waits for the close frame; returns its code and reason.
-async fn closed(ws: &mut Ws) -> (CloseCode, String) {
-    loop {
-        let frame = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("a close in time");
-        match frame {
-            Some(Ok(Message::Close(Some(frame)))) => {
-                return (frame.code, frame.reason.to_string());
-            }
-            Some(Ok(_)) => {}
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    }
-}
-
-/// A plain HTTP/1.1 GET, the whole response as text.
-async fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut tcp = TcpStream::connect(addr).await.expect("connects");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.expect("writes");
-    let mut response = Vec::new();
-    tokio::time::timeout(WAIT, tcp.read_to_end(&mut response))
-        .await
-        .expect("in time")
-        .expect("reads");
-    String::from_utf8_lossy(&response).into_owned()
+    stops_in_time(bridge).await;
 }

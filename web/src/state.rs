@@ -269,6 +269,22 @@ pub enum Toward {
     Last,
 }
 
+impl Action {
+    /// What a key does in a view of the trace (the log, the diagram):
+    /// arrows move the selection, Home and End go to the first and last
+    /// event, Escape goes back to live.
+    pub fn for_trace_key(key: &str) -> Option<Action> {
+        Some(match key {
+            "ArrowDown" => Action::Move(Toward::Next),
+            "ArrowUp" => Action::Move(Toward::Prev),
+            "Home" => Action::Move(Toward::First),
+            "End" => Action::Move(Toward::Last),
+            "Escape" => Action::Live,
+            _ => return None,
+        })
+    }
+}
+
 /// Everything that can happen to the page.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -1153,6 +1169,31 @@ mod tests {
 
     /// Stepping starts at the first event, hides the rest, follows the
     /// filter, and playing stops at the end.
+    /// The trace views' keys: arrows, Home, End and Escape; other keys are
+    /// left to the browser.
+    #[test]
+    fn trace_keys_move_the_selection() {
+        assert_eq!(
+            Action::for_trace_key("ArrowUp"),
+            Some(Action::Move(Toward::Prev))
+        );
+        assert_eq!(
+            Action::for_trace_key("ArrowDown"),
+            Some(Action::Move(Toward::Next))
+        );
+        assert_eq!(
+            Action::for_trace_key("Home"),
+            Some(Action::Move(Toward::First))
+        );
+        assert_eq!(
+            Action::for_trace_key("End"),
+            Some(Action::Move(Toward::Last))
+        );
+        assert_eq!(Action::for_trace_key("Escape"), Some(Action::Live));
+        assert_eq!(Action::for_trace_key("Tab"), None);
+        assert_eq!(Action::for_trace_key("a"), None);
+    }
+
     #[test]
     fn stepping_and_playing() {
         let mut state = LabState::default();

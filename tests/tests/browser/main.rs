@@ -212,6 +212,81 @@ async fn task1_connect_shows_the_connection_established_line() {
     bridge.stop().await.expect("bridge stops");
 }
 
+/// The sequence diagram is one tab stop: with it focused, Home selects the
+/// first event, the arrow keys step through the trace (the same event is
+/// selected in the log, and the code panel shows its line of the lab's
+/// program), and Escape goes back to live.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_diagram_steps_by_keyboard() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let browser = open_page(&bridge, 1280, 720).await;
+    start_and_connect(&browser, "connect").await;
+    wait_for_row(
+        &browser,
+        ".event-row[data-lane=client][data-call=recv_eof]",
+        "",
+    )
+    .await;
+    // What is selected, in the diagram, the log and the code panel.
+    let selection = "const row = document.querySelector('#sequence-diagram .drow.selected'); \
+         const logged = document.querySelector('.event-row[aria-current=true]'); \
+         const line = document.querySelector('#lab-code .highlight'); \
+         return [row && row.dataset.seq, logged && logged.dataset.call, line && line.textContent];";
+    let press = |key: Key| {
+        let browser = &browser;
+        async move {
+            browser
+                .client
+                .active_element()
+                .await
+                .expect("the focused element")
+                .send_keys(&key.to_string())
+                .await
+                .expect("a key");
+        }
+    };
+    eval(
+        &browser,
+        "document.querySelector('.diagram-scroll').focus(); return true;",
+    )
+    .await;
+    press(Key::Home).await;
+    let first = browser
+        .wait_until("Home to select the first event", selection, |v| {
+            v[0].is_string()
+        })
+        .await;
+    assert_eq!(
+        first[1], "socket",
+        "the log selects the same event: {first}"
+    );
+    assert!(
+        first[2]
+            .as_str()
+            .is_some_and(|line| line.contains("socket.socket(")),
+        "the code panel shows socket(): {first}"
+    );
+    press(Key::Down).await;
+    let second = browser
+        .wait_until("ArrowDown to select the next event", selection, |v| {
+            v[1] == "bind"
+        })
+        .await;
+    assert!(
+        second[2]
+            .as_str()
+            .is_some_and(|line| line.contains("s.bind(")),
+        "the code panel shows bind(): {second}"
+    );
+    press(Key::Escape).await;
+    browser
+        .wait_until("Escape to go back to live", selection, |v| v[0].is_null())
+        .await;
+    browser.close().await;
+    bridge.stop().await.expect("bridge stops");
+}
+
 /// Task 2: the greeting the server sends is shown as received by the
 /// client, as text and as hex.
 #[tokio::test(flavor = "multi_thread")]

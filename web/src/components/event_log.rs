@@ -1,7 +1,7 @@
 use crate::browser;
 use crate::components::EventRow;
 use crate::filter::Filter;
-use crate::state::{Action, Toward};
+use crate::state::Action;
 use crate::trace::Trace;
 use yew::prelude::*;
 
@@ -55,16 +55,10 @@ pub fn EventLog(props: &EventLogProps) -> Html {
     let onkeydown = {
         let onaction = props.onaction.clone();
         Callback::from(move |e: KeyboardEvent| {
-            let action = match e.key().as_str() {
-                "ArrowDown" => Action::Move(Toward::Next),
-                "ArrowUp" => Action::Move(Toward::Prev),
-                "Home" => Action::Move(Toward::First),
-                "End" => Action::Move(Toward::Last),
-                "Escape" => Action::Live,
-                _ => return,
-            };
-            e.prevent_default();
-            onaction.emit(action);
+            if let Some(action) = Action::for_trace_key(&e.key()) {
+                e.prevent_default();
+                onaction.emit(action);
+            }
         })
     };
 

@@ -77,6 +77,18 @@ pub fn SequenceDiagram(props: &SequenceDiagramProps) -> Html {
         });
     }
 
+    // One tab stop for the whole drawing: arrow keys move the selection,
+    // as in the log (a tab stop per row would be thousands of them).
+    let onkeydown = {
+        let onaction = props.onaction.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            if let Some(action) = Action::for_trace_key(&e.key()) {
+                e.prevent_default();
+                onaction.emit(action);
+            }
+        })
+    };
+
     let height = diagram::page_height(window.len());
     let lanes_x = || {
         LANES
@@ -90,7 +102,14 @@ pub fn SequenceDiagram(props: &SequenceDiagramProps) -> Html {
                     { format!("Showing {} events; earlier ones are in the log and the exports.", window.len()) }
                 </p>
             }
-            <div class="diagram-scroll" ref={scroll_ref}>
+            <div
+                class="diagram-scroll"
+                ref={scroll_ref}
+                role="group"
+                tabindex="0"
+                aria-label="Sequence diagram: arrow keys move between events, Escape goes back to live"
+                {onkeydown}
+            >
                 <svg class="lane-heads" viewBox={format!("0 0 {WIDTH} {TOP}")} aria-hidden="true"
                     preserveAspectRatio="xMidYMin meet">
                     { for lanes_x().map(|(x, title, sub)| html! {

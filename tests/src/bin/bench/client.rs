@@ -10,10 +10,9 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use e2e::page::Ws;
 
 /// Which way the bytes go to the echo server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -648,9 +648,24 @@ async fn instructor_follows_a_student_live() {
         "live from the lab",
     )
     .await;
+    // The list catches up too (it is sent at most four times a second).
+    instructor
+        .wait_until(
+            "the list to show the latest step",
+            "const row = document.querySelector('.session-row'); \
+             return row ? row.textContent : '';",
+            |v| v.as_str().is_some_and(|t| t.contains("17 bytes")),
+        )
+        .await;
     instructor
         .screenshot(&screenshot_path("instructor-follow"))
         .await;
+    // The README's picture of the instructor view (`make screenshot`).
+    if let Some(dir) = std::env::var_os("SOCKET_LAB_SCREENSHOT_DIR") {
+        instructor
+            .screenshot(&PathBuf::from(dir).join("instructor.png"))
+            .await;
+    }
 
     // Project it: the list goes, projector mode comes on.
     click(&instructor, "project-button").await;

@@ -16,7 +16,9 @@
 //! `/watch` (the instructor's view) passes the Origin check too, then the
 //! **token** check (`403`: the bridge's instructor token, compared in
 //! constant time), and has its own room: at most
-//! [`MAX_WATCHERS`](crate::watch::MAX_WATCHERS) at once (`503`).
+//! [`MAX_WATCHERS`](crate::watch::MAX_WATCHERS) at once (beyond that it
+//! opens and closes at once with 1013, "try again later", and the reason:
+//! a browser can read a close code, not an HTTP status).
 
 use crate::app::AppState;
 use crate::config::{SessionLimits, normalize_target};
@@ -25,7 +27,9 @@ use crate::session::{RelaySession, connect_addr};
 use crate::watch::{self, MAX_WATCHERS, watcher::WatchEnv};
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::ws::{
+    CloseFrame, Message, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
+};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -152,11 +156,21 @@ async fn watch(
         Err(rejection) => return rejection.into_response(),
     };
     let Some(admission) = state.admit_watcher() else {
-        let message = format!(
-            "the instructor view is open in {MAX_WATCHERS} places already, the most this bridge \
-             allows: close one of them and try again\n"
-        );
-        return (StatusCode::SERVICE_UNAVAILABLE, message).into_response();
+        // A browser cannot read an HTTP status on a failed WebSocket, but
+        // it can read a close code: open, then close with "try again
+        // later" and the reason, so the page can say what is wrong.
+        tracing::warn!("refused /watch: {MAX_WATCHERS} instructor views are open already");
+        return upgrade.on_upgrade(|mut socket| async move {
+            let frame = CloseFrame {
+                code: protocol::WATCH_BUSY,
+                reason: format!(
+                    "{MAX_WATCHERS} instructor views are open already, the most this bridge \
+                     allows: close one"
+                )
+                .into(),
+            };
+            let _ = socket.send(Message::Close(Some(frame))).await;
+        });
     };
     let limits = state.limits();
     let env = WatchEnv {

@@ -33,7 +33,7 @@ mod watch;
 
 pub use bytes::{Bytes, HexError};
 pub use error_kind::ErrorKind;
-pub use watch::{SessionId, SessionSummary, WatchCmd, WatchMsg};
+pub use watch::{SessionId, SessionSummary, WATCH_BUSY, WatchCmd, WatchMsg};
 
 /// The version both sides name in their `hello`. A bridge refuses a page
 /// that speaks another version, with a clear error rather than confusion.

@@ -19,6 +19,11 @@
 use crate::ServerMsg;
 use serde::{Deserialize, Serialize};
 
+/// The close code of a `/watch` the bridge cannot take now: the most
+/// instructor views it allows are open already (RFC 6455's "try again
+/// later"). The page says so, and tries again.
+pub const WATCH_BUSY: u16 = 1013;
+
 /// Identifies one `/ws` session of a bridge (1, 2, ... in order of opening).
 pub type SessionId = u64;
 

@@ -530,19 +530,36 @@ async fn the_history_is_the_newest_messages() {
     bridge.stop().await.expect("clean stop");
 }
 
-/// At most eight instructor views at once: the ninth gets 503, and
-/// `/metrics` counts them.
+/// At most eight instructor views at once: the ninth is closed at once
+/// with "try again later" (1013) and the reason, which a browser can read
+/// (it cannot read an HTTP status), and `/metrics` counts them.
 #[tokio::test]
-async fn the_ninth_watcher_gets_503() {
+async fn the_ninth_watcher_is_told_to_try_later() {
     let bridge = start(Mode::Echo).await;
     let mut watchers = Vec::new();
     for _ in 0..MAX_WATCHERS {
         watchers.push(Watcher::open(&bridge).await);
     }
     assert_eq!(bridge.metrics().watchers, MAX_WATCHERS);
-    let (status, body) = refused_upgrade(bridge.watch_url()).await;
-    assert_eq!(status, 503);
-    assert!(body.contains("instructor view"), "{body}");
+    let (mut ninth, _) = connect_async(bridge.watch_url()).await.expect("upgrades");
+    let (code, reason) = closed(&mut ninth).await;
+    assert_eq!(u16::from(code), protocol::WATCH_BUSY);
+    assert!(
+        reason.contains("8 instructor views are open already"),
+        "{reason}"
+    );
+    assert_eq!(bridge.metrics().watchers, MAX_WATCHERS);
+    // When one closes, there is room again.
+    drop(watchers.pop());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while bridge.metrics().watchers == MAX_WATCHERS {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the watcher count never fell"
+        );
+        tokio::task::yield_now().await;
+    }
+    watchers.push(Watcher::open(&bridge).await);
     // Students are not affected by the full instructor views.
     Page::open(&bridge).await;
     let body = http_get(bridge.http_addr, "/metrics").await;

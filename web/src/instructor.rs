@@ -28,6 +28,9 @@ pub enum WatchProblem {
     LinkLost,
     /// The bridge speaks another protocol version.
     Version(u32),
+    /// The bridge has as many instructor views open as it allows, in its
+    /// words; this page tries again.
+    Busy(String),
     /// The bridge refused a command, in its words.
     Refused(String),
     /// A message this page could not read.
@@ -56,6 +59,10 @@ impl WatchProblem {
                 format!(
                     "The bridge speaks protocol {version}, this page {PROTOCOL_VERSION}: reload the page."
                 ),
+            ),
+            WatchProblem::Busy(reason) => (
+                "Too many instructor views are open",
+                format!("The bridge says: {reason}. This page keeps trying."),
             ),
             WatchProblem::Refused(message) => ("The bridge refused", message.clone()),
             WatchProblem::BadMessage(why) => (
@@ -120,6 +127,9 @@ pub enum WatchAction {
     Closed {
         opened: bool,
     },
+    /// The bridge closed the socket at once: it has as many instructor
+    /// views as it allows (the close frame's reason).
+    Busy(String),
     /// A message from `/watch` and the local clock (ms) when it came. A
     /// followed session's own messages go to its `LabState` instead.
     Received {
@@ -220,6 +230,7 @@ impl InstructorState {
             WatchAction::Connecting => self.status = BridgeStatus::Connecting,
             WatchAction::Opened => self.opened(),
             WatchAction::Closed { opened } => self.closed(opened),
+            WatchAction::Busy(reason) => self.problem = Some(WatchProblem::Busy(reason)),
             WatchAction::Received { msg, now_ms } => self.received(msg, now_ms),
             WatchAction::BadMessage(why) => self.problem = Some(WatchProblem::BadMessage(why)),
             WatchAction::Follow(session) => {
@@ -313,6 +324,10 @@ impl InstructorState {
     fn received(&mut self, msg: WatchMsg, now_ms: f64) {
         match msg {
             WatchMsg::Hello { version, bridge } => {
+                // Let in at last.
+                if matches!(self.problem, Some(WatchProblem::Busy(_))) {
+                    self.problem = None;
+                }
                 if version != PROTOCOL_VERSION {
                     self.problem = Some(WatchProblem::Version(version));
                 }
@@ -608,6 +623,30 @@ mod tests {
             Some(WatchProblem::Refused("no session 9".into()))
         );
         let state = state.reduce(WatchAction::DismissProblem);
+        assert_eq!(state.problem, None);
+    }
+
+    /// A bridge with all its instructor views taken opens and closes at
+    /// once with a reason: the page says so (not "wrong link"), keeps it
+    /// through the retries, and drops it once let in.
+    #[test]
+    fn a_busy_bridge_is_explained_until_let_in() {
+        let reason = "8 instructor views are open already, the most this bridge allows: close one";
+        let state = Rc::new(InstructorState::default())
+            .reduce(WatchAction::Opened)
+            .reduce(WatchAction::Busy(reason.into()))
+            .reduce(WatchAction::Closed { opened: true });
+        assert_eq!(state.problem, Some(WatchProblem::Busy(reason.into())));
+        let (title, words) = state.problem.as_ref().expect("a problem").words();
+        assert_eq!(title, "Too many instructor views are open");
+        assert!(words.contains(reason), "{words}");
+        // The next try opens again: still busy until the bridge says hello.
+        let state = state.reduce(WatchAction::Opened);
+        assert_eq!(state.problem, Some(WatchProblem::Busy(reason.into())));
+        let state = state.reduce(got(WatchMsg::Hello {
+            version: PROTOCOL_VERSION,
+            bridge: "socket-lab 0.1.0".into(),
+        }));
         assert_eq!(state.problem, None);
     }
 

@@ -275,6 +275,7 @@ pub fn InstructorApp() -> Html {
                         {ages}
                         followed={watch.followed_summary().map(|s| s.id)}
                         page_address={AttrValue::from((*page_address).clone())}
+                        let_in={watch.bridge.is_some()}
                         onaction={onwatch.clone()}
                     />
                 }

@@ -29,7 +29,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::broadcast;
 
-/// Instructor views (`/watch`) open at once; the next gets `503`.
+/// Instructor views (`/watch`) open at once; the next is closed with
+/// [`WATCH_BUSY`](protocol::WATCH_BUSY).
 pub const MAX_WATCHERS: usize = 8;
 /// The most messages a session's history keeps.
 pub const HISTORY_MESSAGES: usize = 500;

@@ -788,3 +788,43 @@ async fn a_wrong_instructor_link_is_explained() {
     instructor.close().await;
     bridge.stop().await.expect("bridge stops");
 }
+
+/// With every instructor view the bridge allows already open, another
+/// instructor page says so (not "wrong link") and lets in once one closes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_bridge_is_explained_to_the_instructor() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let mut others = Vec::new();
+    for _ in 0..bridge::watch::MAX_WATCHERS {
+        let (ws, _) = tokio_tungstenite::connect_async(bridge.watch_url())
+            .await
+            .expect("an instructor view opens");
+        others.push(ws);
+    }
+    let instructor = open_instructor(&bridge, &bridge.instructor_token, 1280, 720).await;
+    instructor
+        .wait_for_text("Too many instructor views are open")
+        .await;
+    let problem = instructor.text_of("#watch-problem").await;
+    assert!(
+        problem.contains("8 instructor views are open already"),
+        "problem: {problem:?}"
+    );
+    instructor
+        .screenshot(&screenshot_path("instructor-busy"))
+        .await;
+    // One closes: the page gets in on its next try.
+    drop(others.pop());
+    instructor
+        .wait_until(
+            "the page to get in",
+            "return [document.getElementById('ws-status').dataset.state, \
+             document.getElementById('watch-problem') === null];",
+            |v| v[0] == "open" && v[1] == true,
+        )
+        .await;
+    drop(others);
+    instructor.close().await;
+    bridge.stop().await.expect("bridge stops");
+}

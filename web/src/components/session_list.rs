@@ -12,6 +12,9 @@ pub struct SessionListProps {
     pub followed: Option<SessionId>,
     /// The address students open (the page's own, without the token).
     pub page_address: AttrValue,
+    /// The bridge has let this page in (said hello): until then an empty
+    /// list means nothing yet, not "no students".
+    pub let_in: bool,
     pub onaction: Callback<WatchAction>,
 }
 
@@ -21,6 +24,7 @@ pub fn SessionList(props: &SessionListProps) -> Html {
     let open = props.sessions.iter().filter(|s| s.open).count();
     let total = props.sessions.len();
     let count = match (total, open) {
+        (0, _) if !props.let_in => "Waiting for the bridge…".to_string(),
         (0, _) => "No sessions".to_string(),
         (1, 1) => "1 session, open".to_string(),
         (1, _) => "1 session, closed".to_string(),
@@ -31,7 +35,7 @@ pub fn SessionList(props: &SessionListProps) -> Html {
             <div class="panel sessions-panel">
                 <h2 id="sessions-title">{ "Students" }</h2>
                 <p class="hint session-count" aria-live="polite">{ count }</p>
-                if total == 0 {
+                if total == 0 && props.let_in {
                     <p class="empty sessions-empty">
                         { "No students yet: students open " }
                         <code class="page-address">{ &props.page_address }</code>

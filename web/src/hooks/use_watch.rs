@@ -19,7 +19,7 @@ use crate::browser;
 use crate::instructor::{Command, InstructorState, WatchAction};
 use crate::state::{Action, LabState};
 use gloo_timers::callback::Timeout;
-use protocol::{SessionId, WatchCmd, WatchMsg};
+use protocol::{SessionId, WATCH_BUSY, WatchCmd, WatchMsg};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsCast;
@@ -135,9 +135,9 @@ impl Watch {
                 }
             })
         };
-        let close = Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| {
+        let close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
             if let Some(watch) = weak.upgrade() {
-                watch.closed();
+                watch.closed(&event);
             }
         });
         socket.set_onopen(Some(open.as_ref().unchecked_ref()));
@@ -199,7 +199,8 @@ impl Watch {
         }
     }
 
-    fn closed(self: &Rc<Self>) {
+    fn closed(self: &Rc<Self>, event: &CloseEvent) {
+        let busy = event.code() == WATCH_BUSY;
         let opened = {
             let mut inner = self.inner.borrow_mut();
             // The handlers stay until the next connect replaces them: this
@@ -209,8 +210,15 @@ impl Watch {
             if inner.stopped {
                 return;
             }
+            if busy {
+                // Opened only to be told to try later: wait longer.
+                inner.attempts = inner.attempts.max(3);
+            }
             inner.opened
         };
+        if busy {
+            self.watch.dispatch(WatchAction::Busy(event.reason()));
+        }
         self.watch.dispatch(WatchAction::Closed { opened });
         self.retry_later();
     }

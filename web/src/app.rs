@@ -3,8 +3,8 @@
 
 use crate::browser;
 use crate::components::{
-    CodePanel, Composer, EventDetail, EventLog, ExportBar, FilterBar, Header, LabControls, Notices,
-    PlaybackBar, SequenceDiagram,
+    CodePanel, Composer, EventDetail, ExportBar, Header, LabControls, Notices, PlaybackBar,
+    TraceViews,
 };
 use crate::hooks::{use_bridge, use_interval};
 use crate::sample;
@@ -65,13 +65,7 @@ pub fn App() -> Html {
     let can_send = online && conn.is_some_and(|c| c.can_send());
     let can_shutdown = can_send && conn.is_some_and(|c| c.transport == Transport::Tcp);
     let can_close = online && conn.is_some_and(|c| !c.closed);
-    let selected_entry = lab.selected.and_then(|seq| lab.trace.get(seq)).cloned();
-    let code_selection = selected_entry
-        .as_ref()
-        .map(|e| (e.event.lane, e.event.step.call_name()));
-    let number = lab
-        .selected
-        .map_or(0, |seq| seq.saturating_sub(lab.trace.first_seq()) + 1);
+    let number = lab.selected_number();
     let position = match (lab.selected, lab.trace.len()) {
         (_, 0) => "No events".to_string(),
         (Some(_), n) if lab.replay => format!("Step {number} of {n}"),
@@ -120,36 +114,18 @@ pub fn App() -> Html {
                         has_events={!lab.trace.is_empty()}
                         onaction={onaction.clone()}
                     />
-                    <div class="views">
-                        <div class="panel view diagram-panel">
-                            <SequenceDiagram
-                                trace={lab.trace.clone()}
-                                filter={lab.filter.clone()}
-                                selected={lab.selected}
-                                shown_upto={lab.shown_upto()}
-                                onaction={onaction.clone()}
-                            />
-                        </div>
-                        <div class="panel view log-panel">
-                            <FilterBar
-                                filter={lab.filter.clone()}
-                                conns={lab.trace.conns().to_vec()}
-                                onaction={onaction.clone()}
-                            />
-                            <EventLog
-                                trace={lab.trace.clone()}
-                                filter={lab.filter.clone()}
-                                selected={lab.selected}
-                                shown_upto={lab.shown_upto()}
-                                onaction={onaction.clone()}
-                            />
-                        </div>
-                    </div>
+                    <TraceViews
+                        trace={lab.trace.clone()}
+                        filter={lab.filter.clone()}
+                        selected={lab.selected}
+                        shown_upto={lab.shown_upto()}
+                        onaction={onaction.clone()}
+                    />
                     <ExportBar trace={lab.trace.clone()} onaction={onaction.clone()} />
                 </section>
                 <div class="column right">
-                    <EventDetail entry={selected_entry} {number} />
-                    <CodePanel task={lab.task} selected={code_selection} />
+                    <EventDetail entry={lab.selected_entry()} {number} />
+                    <CodePanel task={lab.task} selected={lab.code_selection()} />
                 </div>
             </main>
         </div>

@@ -4,8 +4,7 @@
 
 use crate::browser;
 use crate::components::{
-    CodePanel, EventDetail, EventLog, FilterBar, InstructorHeader, SequenceDiagram, SessionBar,
-    SessionList, WatchProblemBox,
+    CodePanel, EventDetail, InstructorHeader, SessionBar, SessionList, TraceViews, WatchProblemBox,
 };
 use crate::format;
 use crate::hooks::{use_interval, use_watch};
@@ -187,13 +186,7 @@ pub fn InstructorApp() -> Html {
             </div>
         },
         Some(followed) => {
-            let selected_entry = lab.selected.and_then(|seq| lab.trace.get(seq)).cloned();
-            let code_selection = selected_entry
-                .as_ref()
-                .map(|e| (e.event.lane, e.event.step.call_name()));
-            let number = lab
-                .selected
-                .map_or(0, |seq| seq.saturating_sub(lab.trace.first_seq()) + 1);
+            let number = lab.selected_number();
             let left = watch.followed_left();
             let position = match (lab.selected, lab.trace.len()) {
                 (_, 0) => "No events".to_string(),
@@ -222,38 +215,21 @@ pub fn InstructorApp() -> Html {
                     />
                     <div class="followed-body">
                         <div class="column trace">
-                            <div class="views">
-                                // Keyed by projecting: the views start again at the
-                                // newest event when their size changes.
-                                <div class="panel view diagram-panel" key={format!("d{projecting}")}>
-                                    <SequenceDiagram
-                                        trace={lab.trace.clone()}
-                                        filter={lab.filter.clone()}
-                                        selected={lab.selected}
-                                        shown_upto={None::<u64>}
-                                        onaction={onlab.clone()}
-                                    />
-                                </div>
-                                <div class="panel view log-panel" key={format!("l{projecting}")}>
-                                    <FilterBar
-                                        filter={lab.filter.clone()}
-                                        conns={lab.trace.conns().to_vec()}
-                                        onaction={onlab.clone()}
-                                    />
-                                    <EventLog
-                                        trace={lab.trace.clone()}
-                                        filter={lab.filter.clone()}
-                                        selected={lab.selected}
-                                        shown_upto={None::<u64>}
-                                        empty_text={empty_text}
-                                        onaction={onlab.clone()}
-                                    />
-                                </div>
-                            </div>
+                            // Keyed by projecting: the views start again at the
+                            // newest event when their size changes.
+                            <TraceViews
+                                key={format!("v{projecting}")}
+                                trace={lab.trace.clone()}
+                                filter={lab.filter.clone()}
+                                selected={lab.selected}
+                                shown_upto={None::<u64>}
+                                empty_text={empty_text}
+                                onaction={onlab.clone()}
+                            />
                         </div>
                         <div class="column right">
-                            <EventDetail entry={selected_entry} {number} />
-                            <CodePanel task={task_of(&lab)} selected={code_selection} />
+                            <EventDetail entry={lab.selected_entry()} {number} />
+                            <CodePanel task={task_of(&lab)} selected={lab.code_selection()} />
                         </div>
                     </div>
                 </>

@@ -8,7 +8,7 @@
 use crate::export;
 use crate::filter::{ConnFilter, Filter, KindFilter};
 use crate::lab::Task;
-use crate::trace::Trace;
+use crate::trace::{Entry, Trace};
 use protocol::{
     ClientMsg, ConnId, DEFAULT_BACKLOG, Data, ErrorKind, Family, Lane, Limits, PROTOCOL_VERSION,
     PublicServer, Refusal, ServerId, ServerMsg, Step, Target, TraceEvent, Transport,
@@ -428,6 +428,24 @@ impl LabState {
     /// The last event shown while stepping through (later ones hidden).
     pub fn shown_upto(&self) -> Option<u64> {
         if self.replay { self.selected } else { None }
+    }
+
+    /// The selected event, if any.
+    pub fn selected_entry(&self) -> Option<Rc<Entry>> {
+        self.selected.and_then(|seq| self.trace.get(seq)).cloned()
+    }
+
+    /// The selected event's place in the trace, from 1 (0 if none).
+    pub fn selected_number(&self) -> u64 {
+        self.selected
+            .map_or(0, |seq| seq.saturating_sub(self.trace.first_seq()) + 1)
+    }
+
+    /// What the code panel highlights: the lane and the call of the
+    /// selected event (a failed call's own line, see `Step::call_name`).
+    pub fn code_selection(&self) -> Option<(Lane, &'static str)> {
+        let entry = self.selected_entry()?;
+        Some((entry.event.lane, entry.event.step.call_name()))
     }
 
     fn apply(&mut self, action: Action) {
@@ -1127,6 +1145,13 @@ mod tests {
         assert!(conn.closed);
         assert!(conn.describe().contains("Connection refused"));
         assert_eq!(state.trace.len(), 1);
+        // Selected, it is event 1, and the code panel shows connect()'s line.
+        assert_eq!(state.code_selection(), None);
+        let seq = state.trace.first_seq();
+        let state = state.reduce(Action::Select(seq));
+        assert_eq!(state.selected_number(), 1);
+        assert!(state.selected_entry().is_some());
+        assert_eq!(state.code_selection(), Some((Lane::Client, "connect")));
     }
 
     /// The bridge going away closes everything of the session but keeps

@@ -21,7 +21,8 @@ pub struct EventLogProps {
     pub onaction: Callback<Action>,
 }
 
-const NO_EVENTS: &str = "No events yet. Start your server and connect a client, or load a trace.";
+pub const NO_EVENTS: &str =
+    "No events yet. Start your server and connect a client, or load a trace.";
 
 /// The event log: keyed, memoised rows for a window of the trace. Arrow
 /// keys move the selection while the log has focus; Escape goes live.

@@ -21,6 +21,7 @@ mod session_bar;
 mod session_list;
 mod session_row;
 mod status_badge;
+mod trace_views;
 mod watch_problem;
 
 pub use code_panel::CodePanel;
@@ -42,4 +43,5 @@ pub use session_bar::SessionBar;
 pub use session_list::SessionList;
 pub use session_row::SessionRow;
 pub use status_badge::StatusBadge;
+pub use trace_views::TraceViews;
 pub use watch_problem::WatchProblemBox;

@@ -35,6 +35,11 @@ pub struct SessionLimits {
     pub connect_timeout: Duration,
     /// How long goodbyes (close frames) may take at shutdown.
     pub shutdown_grace: Duration,
+    /// Student programs (see [`protocol::program`]) one session may run at
+    /// once.
+    pub max_programs_per_session: usize,
+    /// Sockets one session's programs may have open at once, all together.
+    pub max_program_sockets_per_session: usize,
 }
 
 impl Default for SessionLimits {
@@ -48,6 +53,8 @@ impl Default for SessionLimits {
             idle_timeout: Duration::from_secs(30 * 60),
             connect_timeout: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(3),
+            max_programs_per_session: 4,
+            max_program_sockets_per_session: 32,
         }
     }
 }
@@ -70,6 +77,8 @@ impl SessionLimits {
             max_connections: u32_of(self.max_connections_per_session),
             max_message_bytes: u32_of(self.max_message_bytes),
             idle_timeout_secs: u32::try_from(self.idle_timeout.as_secs()).unwrap_or(u32::MAX),
+            max_programs: u32_of(self.max_programs_per_session),
+            max_program_sockets: u32_of(self.max_program_sockets_per_session),
         }
     }
 }

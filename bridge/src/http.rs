@@ -31,13 +31,14 @@ use axum::extract::ws::{
     CloseFrame, Message, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
 };
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use tokio::net::TcpStream;
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The router for a bridge. Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()`: `/ws` lists each
@@ -67,7 +68,22 @@ pub fn router(state: AppState) -> Router {
             routes.fallback(not_built)
         }
     };
-    routes.with_state(state)
+    // Cross-origin isolation, on every response: a student's Python
+    // program runs in a Web Worker whose blocking socket calls wait on a
+    // `SharedArrayBuffer`, which a browser offers only to a page that is
+    // cross-origin isolated. The page loads nothing from other sites, so
+    // this costs it nothing.
+    let isolate = |name: &'static str, value: &'static str| {
+        SetResponseHeaderLayer::overriding(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        )
+    };
+    routes
+        .with_state(state)
+        .layer(isolate("cross-origin-opener-policy", "same-origin"))
+        .layer(isolate("cross-origin-embedder-policy", "require-corp"))
+        .layer(isolate("cross-origin-resource-policy", "same-origin"))
 }
 
 /// What `/` says when there is no built page to serve.

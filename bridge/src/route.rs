@@ -292,6 +292,7 @@ mod tests {
             server: Some(0),
             conn: None,
             server_conn: Some(1),
+            source: None,
             step: Step::Recv {
                 data: Bytes(vec![b'x'; n]),
             },

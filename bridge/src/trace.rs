@@ -144,6 +144,7 @@ impl Tracer {
             // only: the route adds it, the broadcast goes without.
             conn: None,
             server_conn,
+            source: None,
             step,
         };
         match &self.route {

@@ -192,6 +192,7 @@ async fn udp_echo_round_trip() {
             None,
             Step::Bind {
                 addr: addr.to_string(),
+                asked: None,
             },
         ),
     ];

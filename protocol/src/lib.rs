@@ -15,6 +15,8 @@
 //!   is the socket the bridge opened on the page's behalf.
 //! - [`ErrorKind`]: the errors a student meets, each with one plain sentence.
 //! - [`Bytes`]: a byte string that travels as lower-case hex in JSON.
+//! - [`program`]: a student's own Python program, run in the page, whose
+//!   socket calls ([`SockOp`]) the bridge performs on real sockets.
 //! - [`WatchCmd`] and [`WatchMsg`]: the instructor's view (`/watch`): every
 //!   session live, and one followed.
 //!
@@ -29,10 +31,12 @@ use std::fmt;
 
 mod bytes;
 mod error_kind;
+pub mod program;
 mod watch;
 
 pub use bytes::{Bytes, HexError};
 pub use error_kind::ErrorKind;
+pub use program::{ProgramId, SockError, SockId, SockOp, SockResult, SockValue, Source};
 pub use watch::{SessionId, SessionSummary, WATCH_BUSY, WatchCmd, WatchMsg};
 
 /// The version both sides name in their `hello`. A bridge refuses a page
@@ -220,6 +224,39 @@ pub enum ClientMsg {
     Shutdown { conn: ConnId },
     /// `close()` a client connection.
     Close { conn: ConnId },
+    /// A student's program starts running in the page (see [`program`]).
+    ProgramStart {
+        program: ProgramId,
+        /// The lane it draws in: `server.py` the server's, `client.py` the
+        /// client's.
+        lane: Lane,
+        /// Its file name as the student sees it (`server.py`).
+        file: String,
+    },
+    /// One socket call of a running program. At most one per program is
+    /// outstanding: the program waits for the [`ServerMsg::SockReply`].
+    SockCall {
+        program: ProgramId,
+        /// Numbers the program's calls from 1; the reply names it.
+        call: u64,
+        op: SockOp,
+        /// `settimeout()`'s value in milliseconds; absent: block until done
+        /// (or until the program is stopped).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+        /// The student's line that made the call.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        line: Option<u32>,
+    },
+    /// A line the program printed, traced in order with its calls.
+    ProgramPrint {
+        program: ProgramId,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        line: Option<u32>,
+    },
+    /// The program finished, failed or was stopped: close its sockets.
+    ProgramEnd { program: ProgramId },
 }
 
 /// What the bridge knows about the public lab server.
@@ -237,6 +274,12 @@ pub struct Limits {
     pub max_connections: u32,
     pub max_message_bytes: u32,
     pub idle_timeout_secs: u32,
+    /// Student programs running at once in one session.
+    #[serde(default)]
+    pub max_programs: u32,
+    /// Sockets open at once across one session's programs.
+    #[serde(default)]
+    pub max_program_sockets: u32,
 }
 
 /// Why the bridge refused a command.
@@ -294,6 +337,18 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         server: Option<ServerId>,
     },
+    /// The answer to one [`ClientMsg::SockCall`].
+    SockReply {
+        program: ProgramId,
+        call: u64,
+        result: SockResult,
+    },
+    /// A program's end is done: its sockets are closed.
+    ProgramEnded {
+        program: ProgramId,
+        /// How many sockets the bridge closed for it.
+        closed: u32,
+    },
 }
 
 /// Which side of the connection took a step.
@@ -322,6 +377,10 @@ pub struct TraceEvent {
     /// The server's own number for an accepted connection (1, 2, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_conn: Option<u64>,
+    /// The student's line that made this step, for a student's own program
+    /// (none for the lab's built-in servers and the page's own client).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
     pub step: Step,
 }
 
@@ -335,7 +394,15 @@ pub enum Step {
         transport: Transport,
     },
     /// `bind((host, port))`.
-    Bind { addr: String },
+    Bind {
+        /// The real address the socket is bound to.
+        addr: String,
+        /// The address the program asked for, when the bridge gave it
+        /// another (a student's `bind(('socket-lab', 1234))` is mapped to a
+        /// real ephemeral port: see [`program`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        asked: Option<String>,
+    },
     /// `listen(backlog)`.
     Listen { backlog: u32 },
     /// The server stopped calling `accept()` (waiting clients queue up).
@@ -451,7 +518,11 @@ impl Step {
                     transport.python_name()
                 )
             }
-            Step::Bind { addr } => format!("bind({addr})"),
+            Step::Bind {
+                addr,
+                asked: Some(asked),
+            } => format!("bind({asked}) -> really {addr}"),
+            Step::Bind { addr, .. } => format!("bind({addr})"),
             Step::Listen { backlog } => format!("listen({backlog})"),
             Step::AcceptPaused => "accept() paused".to_string(),
             Step::AcceptResumed => "accept() resumed".to_string(),
@@ -596,6 +667,7 @@ mod tests {
             server: Some(0),
             conn: Some(2),
             server_conn: Some(7),
+            source: None,
             step: Step::Recv {
                 data: Bytes(b"hi\n".to_vec()),
             },

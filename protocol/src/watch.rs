@@ -113,6 +113,7 @@ mod tests {
                 server: None,
                 conn: Some(1),
                 server_conn: None,
+                source: None,
                 step: Step::Send {
                     data: Bytes(b"hi".to_vec()),
                 },

@@ -395,6 +395,7 @@ mod tests {
             server: Some(1),
             conn: Some(1),
             server_conn: None,
+            source: None,
             step,
         }
     }

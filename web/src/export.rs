@@ -159,6 +159,7 @@ mod tests {
             server: Some(1),
             conn: Some(1),
             server_conn: None,
+            source: None,
             step,
         }
     }

@@ -151,6 +151,7 @@ mod tests {
             server: None,
             conn,
             server_conn: None,
+            source: None,
             step,
         };
         let hello = Step::Send {

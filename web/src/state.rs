@@ -672,6 +672,8 @@ impl LabState {
                 conn,
                 server,
             } => self.refused(reason, message, conn, server),
+            // A student program's replies go to the program that asked.
+            ServerMsg::SockReply { .. } | ServerMsg::ProgramEnded { .. } => {}
         }
     }
 
@@ -986,6 +988,7 @@ mod tests {
             server: Some(1),
             conn,
             server_conn: None,
+            source: None,
             step,
         }))
     }
@@ -1316,6 +1319,8 @@ mod tests {
                     max_connections: 8,
                     max_message_bytes: 4,
                     idle_timeout_secs: 60,
+                    max_programs: 4,
+                    max_program_sockets: 16,
                 },
             }))
             .reduce(Action::ConnectClient)

@@ -477,6 +477,7 @@ mod tests {
             server: Some(1),
             conn: Some(conn),
             server_conn: None,
+            source: None,
             step,
         }
     }

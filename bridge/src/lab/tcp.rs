@@ -79,6 +79,7 @@ impl LabServer {
             None,
             Step::Bind {
                 addr: local.to_string(),
+                asked: None,
             },
         );
         let listener = socket

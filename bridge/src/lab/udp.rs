@@ -57,6 +57,7 @@ impl UdpEchoServer {
             None,
             Step::Bind {
                 addr: local.to_string(),
+                asked: None,
             },
         );
         Ok(UdpEchoServer {

@@ -354,6 +354,7 @@ impl ClientConnection {
             server: self.server,
             conn: Some(self.conn),
             server_conn: None,
+            source: None,
             step,
         };
         // Closed only means the browser has gone; nothing left to tell.

@@ -415,6 +415,13 @@ impl RelaySession {
                     self.unknown_conn(conn).await
                 }
             }
+            ClientMsg::ProgramStart { .. }
+            | ClientMsg::SockCall { .. }
+            | ClientMsg::ProgramPrint { .. }
+            | ClientMsg::ProgramEnd { .. } => {
+                let message = "this bridge does not run student programs yet".to_string();
+                self.refuse(Refusal::BadMessage, message, None, None).await
+            }
         }
     }
 
@@ -726,6 +733,7 @@ impl RelaySession {
             server: None,
             conn: Some(conn),
             server_conn: None,
+            source: None,
             step: Step::Error {
                 kind: ErrorKind::NotAllowed,
                 message: message.clone(),

@@ -132,6 +132,7 @@ mod tests {
             server: None,
             conn: Some(1),
             server_conn: None,
+            source: None,
             step: Step::Recv {
                 data: Bytes(vec![b'x'; n]),
             },

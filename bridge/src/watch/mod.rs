@@ -289,6 +289,7 @@ impl SessionTap {
             ServerMsg::ServerStarted { server, .. } => state.servers.push(*server),
             ServerMsg::ServerStopped { server } => state.servers.retain(|s| s != server),
             ServerMsg::Refused { .. } => state.errors = state.errors.saturating_add(1),
+            ServerMsg::SockReply { .. } | ServerMsg::ProgramEnded { .. } => {}
             ServerMsg::Trace(event) => {
                 state.events += 1;
                 state.last_trace = Some(json.clone());
@@ -462,6 +463,7 @@ mod tests {
             server: None,
             conn: Some(conn),
             server_conn: None,
+            source: None,
             step,
         })
     }

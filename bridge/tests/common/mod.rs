@@ -132,6 +132,7 @@ pub fn opening(addr: SocketAddr, backlog: u32) -> Vec<Seen> {
             None,
             Step::Bind {
                 addr: addr.to_string(),
+                asked: None,
             },
         ),
         (None, Step::Listen { backlog }),

@@ -152,6 +152,7 @@ fn synthetic_trace(n: usize) -> Vec<TraceEvent> {
                 server: Some(1),
                 conn: Some(1),
                 server_conn: Some(1),
+                source: None,
                 step,
             }
         })

@@ -4,13 +4,15 @@
 # seconds.
 #
 #   scripts/setup.sh build   # wasm target, trunk, wasm-bindgen CLI, wasm-opt
-#   scripts/setup.sh test    # the same, plus Debian's chromium + chromedriver
+#   scripts/setup.sh test    # the same, plus axe-core, Debian's chromium + chromedriver
 #
 # Where things go:
 #   - trunk and wasm-bindgen: `cargo install` into ~/.cargo/bin (shared by
 #     every clone on this machine);
 #   - wasm-opt: the npm package `binaryen` in .tools/ (git-ignored), because
 #     Debian's binaryen is too old to read what rustc emits today;
+#   - axe-core (the accessibility checker the browser tests run in the
+#     page): the npm package, in .tools/ beside binaryen;
 #   - chromium and chromium-driver: Debian's packages (apt-get).
 set -euo pipefail
 
@@ -19,6 +21,7 @@ ROOT=$(pwd)
 
 TRUNK_VERSION=0.21.14       # trunk 0.22 needs a newer rustc than this machine has
 BINARYEN_VERSION=132
+AXE_CORE_VERSION=4.14.1     # tests/src/accessibility.rs reads it from .tools/
 TOOLS="$ROOT/.tools"
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
@@ -75,6 +78,17 @@ ensure_wasm_opt() {
     fi
 }
 
+ensure_axe_core() {
+    local manifest="$TOOLS/node_modules/axe-core/package.json"
+    if [ -f "$manifest" ] && grep -q "\"version\": \"$AXE_CORE_VERSION\"" "$manifest"; then
+        say "axe-core $AXE_CORE_VERSION: present"
+    else
+        say "installing axe-core@$AXE_CORE_VERSION from npm into .tools/"
+        mkdir -p "$TOOLS"
+        npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error --save-exact "axe-core@$AXE_CORE_VERSION"
+    fi
+}
+
 ensure_chromium() {
     if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
         say "chromium and chromedriver: present"
@@ -99,6 +113,7 @@ case "${1:-build}" in
         ensure_trunk
         ensure_wasm_bindgen
         ensure_wasm_opt
+        ensure_axe_core
         ensure_chromium
         ;;
     *)

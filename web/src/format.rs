@@ -1,6 +1,6 @@
 //! How times, directions and bytes are written on the page and in exports.
 
-use protocol::{Bytes, Lane, Step};
+use protocol::{Bytes, Lane, Step, TraceEvent};
 
 /// A bridge timestamp in milliseconds with three decimals (`"12.345 ms"`).
 pub fn millis(at_us: u64) -> String {
@@ -62,6 +62,45 @@ pub fn lane_name(lane: Lane) -> &'static str {
     }
 }
 
+/// What a screen reader says for one row of the event log, in words: the
+/// side and its connection, the call and what it returned, the bytes (how
+/// many, and the start of their text), and the time and the time since
+/// the previous event. The row's columns (glyphs, hex, "+0.120 ms") are
+/// hidden from it: read out, they are noise.
+pub fn spoken(event: &TraceEvent, since_prev_us: Option<u64>) -> String {
+    let side = match event.lane {
+        Lane::Server => "Server",
+        Lane::Client => "Client",
+    };
+    let who = match (event.conn, event.server_conn) {
+        (Some(conn), _) => format!("{side}, connection {conn}"),
+        (None, Some(n)) if event.lane == Lane::Server => format!("{side}, its client {n}"),
+        _ => side.to_string(),
+    };
+    let call = match &event.step {
+        // The printed line itself follows the sentence in the row.
+        Step::Print { .. } => "print()".to_string(),
+        step => step.label().replace(" -> ", " returned "),
+    };
+    let bytes = match event.step.data() {
+        Some(data) if !data.is_empty() => format!(", as text {}", preview(data, 60)),
+        _ => String::new(),
+    };
+    let since = since_prev_us
+        .map(|us| format!(", {} after the previous event", spoken_millis(us)))
+        .unwrap_or_default();
+    format!(
+        "{who}: {}, {call}{bytes}. At {}{since}.",
+        direction(&event.step).word,
+        spoken_millis(event.at_us)
+    )
+}
+
+/// Microseconds as milliseconds, in words (`"12.345 milliseconds"`).
+fn spoken_millis(us: u64) -> String {
+    format!("{}.{:03} milliseconds", us / 1000, us % 1000)
+}
+
 /// At most `max` characters of the escaped text of `data`, in quotes,
 /// with `…` when cut (for diagram labels).
 pub fn preview(data: &Bytes, max: usize) -> String {
@@ -111,6 +150,48 @@ mod tests {
         });
         assert_eq!((sent.glyph, sent.word), ("→", "sent"));
         assert_eq!(direction(&Step::RecvEof).word, "peer closed");
+    }
+
+    fn event(lane: Lane, conn: Option<u32>, at_us: u64, step: Step) -> TraceEvent {
+        TraceEvent {
+            at_us,
+            lane,
+            server: None,
+            conn,
+            server_conn: None,
+            source: None,
+            step,
+        }
+    }
+
+    /// A log row read aloud says the side, the connection, the call, the
+    /// bytes and the times in words, with no arrows or abbreviations.
+    #[test]
+    fn rows_are_spoken_in_words() {
+        let recv = event(
+            Lane::Client,
+            Some(1),
+            1_234_567,
+            Step::Recv {
+                data: Bytes(b"hello lab\n".to_vec()),
+            },
+        );
+        assert_eq!(
+            spoken(&recv, Some(120)),
+            "Client, connection 1: received, recv() returned 10 bytes, as text \"hello lab\\n\". \
+             At 1234.567 milliseconds, 0.120 milliseconds after the previous event."
+        );
+        let listen = event(Lane::Server, None, 5, Step::Listen { backlog: 5 });
+        assert_eq!(
+            spoken(&listen, None),
+            "Server: set up, listen(5). At 0.005 milliseconds."
+        );
+        let eof = event(Lane::Server, Some(2), 2_000, Step::RecvEof);
+        assert_eq!(
+            spoken(&eof, Some(1_500)),
+            "Server, connection 2: peer closed, recv() returned 0 bytes (peer closed). \
+             At 2.000 milliseconds, 1.500 milliseconds after the previous event."
+        );
     }
 
     #[test]

@@ -239,13 +239,16 @@ pub fn InstructorApp() -> Html {
 
     html! {
         <div class={classes!("app", "instructor", projecting.then_some("projecting"))}>
-            // The class sees the session, not the page's own title bar.
+            // The class sees the session, not the page's own title bar
+            // (a screen reader still finds the page's title, in <main>).
             if !projecting {
                 { header }
             }
             { for problem }
             <main class="watch-layout">
-                if !projecting {
+                if projecting {
+                    <h1 class="sr-only">{ "Socket Lab · instructor view" }</h1>
+                } else {
                     <SessionList
                         sessions={watch.sessions.clone()}
                         {ages}

@@ -64,7 +64,9 @@ pub fn CodePanel(props: &CodePanelProps) -> Html {
         (Some(_), Some(_)) => "The highlighted line made the selected event.",
     };
     html! {
-        <section id="lab-code" class="panel code" aria-labelledby="code-title" ref={panel_ref}>
+        // A tab stop of its own: it scrolls, and a keyboard scrolls only
+        // what has the focus.
+        <section id="lab-code" class="panel code" aria-labelledby="code-title" tabindex="0" ref={panel_ref}>
             <h2 id="code-title">{ "The lab's code: " }{ props.task.title() }</h2>
             <p class="hint">{ note }</p>
             { program(Lane::Server, "server.py") }

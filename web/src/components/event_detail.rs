@@ -60,8 +60,10 @@ pub fn EventDetail(props: &EventDetailProps) -> Html {
         },
         _ => Html::default(),
     };
+    // A tab stop: a long payload makes it scroll, and a keyboard scrolls
+    // only what has the focus.
     html! {
-        <section class="panel detail" aria-labelledby="detail-title">
+        <section class="panel detail" aria-labelledby="detail-title" tabindex="0">
             <h2 id="detail-title">
                 { format!("Event {} · {} · ", props.number, format::lane_name(event.lane)) }
                 <span aria-hidden="true">{ direction.glyph }</span>{ " " }{ direction.word }

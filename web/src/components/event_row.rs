@@ -26,7 +26,9 @@ impl PartialEq for EventRowProps {
 }
 
 /// One event in the log: time, time since the previous event, side and
-/// direction (glyph and word), the call, and the bytes as text and hex.
+/// direction (glyph and word), the call, and the bytes as text and hex;
+/// for a screen reader, the same in one sentence of words
+/// ([`format::spoken`]).
 #[component]
 pub fn EventRow(props: &EventRowProps) -> Html {
     let entry = &props.entry;
@@ -51,7 +53,7 @@ pub fn EventRow(props: &EventRowProps) -> Html {
         };
         let more = data.len().saturating_sub(ROW_BYTES);
         html! {
-            <div class="ev-data">
+            <div class="ev-data" aria-hidden="true">
                 <code class="event-text" title="as text">{ shown.to_escaped_text() }</code>
                 <code class="event-hex" title="as hex">{ shown.to_spaced_hex() }</code>
                 if more > 0 {
@@ -85,7 +87,9 @@ pub fn EventRow(props: &EventRowProps) -> Html {
             aria-current={props.selected.then_some("true")}
             {onclick}
         >
-            <div class="ev-line">
+            // A screen reader reads this sentence instead of the columns.
+            <span class="sr-only">{ format::spoken(event, entry.since_prev_us) }</span>
+            <div class="ev-line" aria-hidden="true">
                 <span class="ev-time">{ format::millis(event.at_us) }</span>
                 <span class="ev-delta">{ entry.since_prev_us.map(format::delta).unwrap_or_default() }</span>
                 <span class="ev-side">{ who }</span>

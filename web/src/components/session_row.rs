@@ -32,6 +32,11 @@ pub fn SessionRow(props: &SessionRowProps) -> Html {
     } else {
         props.onaction.reform(move |_| WatchAction::Follow(id))
     };
+    let follow = if props.followed {
+        "Following"
+    } else {
+        "Follow"
+    };
     let (state_glyph, state_word) = if s.open {
         ("●", "open")
     } else {
@@ -70,11 +75,13 @@ pub fn SessionRow(props: &SessionRowProps) -> Html {
                 type="button"
                 class={classes!("follow-button", (!props.followed).then_some("primary"))}
                 aria-pressed={props.followed.to_string()}
-                // One name; aria-pressed says whether it is followed.
-                aria-label={format!("Follow session {id} ({})", s.peer)}
+                // The name starts with the words on the button (what a
+                // voice-control user says to press it); aria-pressed says
+                // whether it is followed.
+                aria-label={format!("{follow} session {id} ({})", s.peer)}
                 {onclick}
             >
-                { if props.followed { "Following" } else { "Follow" } }
+                { follow }
             </button>
         </li>
     }

@@ -1,6 +1,7 @@
 use crate::components::event_log::NO_EVENTS;
 use crate::components::{EventLog, FilterBar, SequenceDiagram};
 use crate::filter::Filter;
+use crate::format;
 use crate::state::Action;
 use crate::trace::Trace;
 use yew::prelude::*;
@@ -22,8 +23,21 @@ pub struct TraceViewsProps {
 /// event log with its filters (the student's page and the instructor's).
 #[component]
 pub fn TraceViews(props: &TraceViewsProps) -> Html {
+    // Moving the selection with the arrow keys (in the diagram or the
+    // log) moves no focus, so a screen reader is told the event here.
+    let selected = props
+        .selected
+        .and_then(|seq| props.trace.get(seq))
+        .map(|entry| {
+            format!(
+                "Selected: {}",
+                format::spoken(&entry.event, entry.since_prev_us)
+            )
+        })
+        .unwrap_or_default();
     html! {
         <div class="views">
+            <p id="selection-spoken" class="sr-only" aria-live="polite">{ selected }</p>
             <div class="panel view diagram-panel">
                 <SequenceDiagram
                     trace={props.trace.clone()}

@@ -393,21 +393,60 @@ impl Browser {
     /// Presses Tab until the element `#id` has the focus; returns how many
     /// presses it took. Fails the test if it is not reached in `max`.
     pub async fn tab_to(&self, id: &str, max: usize) -> usize {
+        self.tab_to_match(&format!("#{id}"), max).await
+    }
+
+    /// Presses Tab until the focused element matches `css`; returns how
+    /// many presses it took. Fails the test if it is not reached in `max`.
+    pub async fn tab_to_match(&self, css: &str, max: usize) -> usize {
         for presses in 1..=max {
             self.press(Key::Tab, false).await;
             let now = self
                 .client
                 .execute(
-                    "return document.activeElement && document.activeElement.id;",
-                    vec![],
+                    "return !!document.activeElement && document.activeElement.matches(arguments[0]);",
+                    vec![json!(css)],
                 )
                 .await
                 .unwrap_or(Value::Null);
-            if now == id {
+            if now == true {
                 return presses;
             }
         }
-        panic!("#{id} is not reached by {max} presses of Tab");
+        panic!("{css} is not reached by {max} presses of Tab");
+    }
+
+    /// Walks the page with Tab from where the focus is, at most `max`
+    /// presses, until the focus leaves the page or comes round to the
+    /// first stop. Prints each stop with its role and name as a screen
+    /// reader announces them, and fails the test if a stop shows no
+    /// visible focus ring or has no name. Returns the stops (`#id`, or
+    /// tag and classes), in order.
+    pub async fn tab_order(&self, max: usize) -> Vec<String> {
+        let mut order: Vec<String> = Vec::new();
+        let mut problems: Vec<String> = Vec::new();
+        for _ in 0..max {
+            self.press(Key::Tab, false).await;
+            let Some((accessible, ring)) = self.focused().await else {
+                break;
+            };
+            if order.first() == Some(&ring.what) {
+                break;
+            }
+            if !ring.is_visible() {
+                problems.push(format!("{} shows no focus ring: {ring:?}", ring.what));
+            }
+            if accessible.name.trim().is_empty() {
+                problems.push(format!(
+                    "{} has no accessible name ({accessible})",
+                    ring.what
+                ));
+            }
+            println!("Tab {:>2}: {:<24} {accessible}", order.len() + 1, ring.what);
+            order.push(ring.what);
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+        order
     }
 
     /// Chromium's whole accessibility tree of the page.

@@ -306,6 +306,24 @@ async fn the_instructor_page_passes_axe_in_every_state() {
     bridge.stop().await.expect("bridge stops");
 }
 
+/// Fails unless `expected` come in `order` in that order (other stops may
+/// come between them).
+fn assert_in_order(order: &[String], expected: &[&str]) {
+    let mut at = 0;
+    for stop in order {
+        if at < expected.len() && stop == expected[at] {
+            at += 1;
+        }
+    }
+    assert_eq!(
+        at,
+        expected.len(),
+        "Tab reaches {:?} out of order or not at all; the order was:\n{}",
+        expected.get(at),
+        order.join("\n")
+    );
+}
+
 /// Task 3 by keyboard alone: Tab reaches each control it needs, Enter and
 /// Space press buttons, the arrow keys choose the task and step through
 /// the log (a screen reader is told the selected event in words), and
@@ -432,31 +450,7 @@ async fn the_student_page_works_by_keyboard_in_a_sensible_order() {
         browser.focused().await.is_none(),
         "something comes before the title bar's first button"
     );
-    let mut order: Vec<String> = Vec::new();
-    let mut problems: Vec<String> = Vec::new();
-    for _ in 0..80 {
-        browser.press(Key::Tab, false).await;
-        // Past the last stop the focus leaves the page, or comes round
-        // to the first.
-        let Some((accessible, ring)) = browser.focused().await else {
-            break;
-        };
-        if order.first() == Some(&ring.what) {
-            break;
-        }
-        if !ring.is_visible() {
-            problems.push(format!("{} shows no focus ring: {ring:?}", ring.what));
-        }
-        if accessible.name.trim().is_empty() {
-            problems.push(format!(
-                "{} has no accessible name ({accessible})",
-                ring.what
-            ));
-        }
-        println!("Tab {:>2}: {:<22} {accessible}", order.len() + 1, ring.what);
-        order.push(ring.what);
-    }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let order = browser.tab_order(80).await;
     // The controls a student uses, in the order the page lays them out.
     let expected = [
         "#projector-toggle",
@@ -492,18 +486,13 @@ async fn the_student_page_works_by_keyboard_in_a_sensible_order() {
         "section.panel.detail",
         "#lab-code",
     ];
-    let mut at = 0;
-    for stop in &order {
-        if at < expected.len() && stop == expected[at] {
-            at += 1;
-        }
-    }
+    assert_in_order(&order, &expected);
+    // Glyphs are drawn, not read out: the play button is called "Play".
+    let play = browser.accessible("#play").await;
     assert_eq!(
-        at,
-        expected.len(),
-        "Tab reaches {:?} out of order or not at all; the order was:\n{}",
-        expected.get(at),
-        order.join("\n")
+        play.first().map(|a| a.name.as_str()),
+        Some("Play"),
+        "{play:?}"
     );
     // Shift+Tab walks the same way back.
     eval(
@@ -592,5 +581,82 @@ async fn the_trace_reads_in_words_to_a_screen_reader() {
         );
     }
     browser.close().await;
+    bridge.stop().await.expect("bridge stops");
+}
+
+/// The instructor's page by keyboard alone: Tab reaches the session's
+/// follow button and Enter follows it; Enter on "Project this session"
+/// projects it and moves the focus to "Back to all sessions", whose Enter
+/// comes back with the focus on "Project" again. Tab walks the page in
+/// the order it is laid out (the title bar, the list, the session's bar,
+/// its diagram, filters and log, the code), with a visible focus ring and
+/// a name at every stop.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_instructor_page_works_by_keyboard() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let student = open_page(&bridge, 1280, 720).await;
+    start_and_connect(&student, "echo").await;
+    let instructor = open_instructor(&bridge, &bridge.instructor_token, 1366, 768).await;
+    instructor
+        .wait_until(
+            "the student's session in the list",
+            "return document.querySelector('#session-list .session-row[data-open=true]') !== null;",
+            |v| *v == true,
+        )
+        .await;
+    instructor.tab_to_match(".follow-button", 10).await;
+    instructor.press(Key::Enter, false).await;
+    wait_for_row(
+        &instructor,
+        ".event-row[data-lane=client][data-call=connected]",
+        "",
+    )
+    .await;
+    instructor.tab_to("project-button", 20).await;
+    instructor.press(Key::Enter, false).await;
+    instructor
+        .wait_until(
+            "projecting, with the focus on Back",
+            "return [document.documentElement.dataset.projector || null, document.activeElement.id];",
+            |v| v[0] == "on" && v[1] == "back-button",
+        )
+        .await;
+    instructor.press(Key::Enter, false).await;
+    instructor
+        .wait_until(
+            "back to the list, with the focus on Project",
+            "return [document.getElementById('session-list') !== null, document.activeElement.id];",
+            |v| v[0] == true && v[1] == "project-button",
+        )
+        .await;
+
+    eval(
+        &instructor,
+        "document.getElementById('theme-toggle').focus(); return true;",
+    )
+    .await;
+    instructor.press(Key::Tab, true).await;
+    assert!(
+        instructor.focused().await.is_none(),
+        "something comes before the title bar's button"
+    );
+    let order = instructor.tab_order(60).await;
+    assert_in_order(
+        &order,
+        &[
+            "#theme-toggle",
+            "button.follow-button",
+            "#project-button",
+            "div.diagram-scroll",
+            "#filter-conn",
+            "#filter-kind",
+            "#search-input",
+            "#event-log",
+            "#lab-code",
+        ],
+    );
+    student.close().await;
+    instructor.close().await;
     bridge.stop().await.expect("bridge stops");
 }

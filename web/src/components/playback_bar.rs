@@ -33,7 +33,9 @@ pub fn PlaybackBar(props: &PlaybackBarProps) -> Html {
             </button>
             <button id="play" type="button" disabled={none} aria-pressed={props.playing.to_string()}
                 onclick={onaction.reform(|_| Action::TogglePlay)}>
-                { if props.playing { "❚❚ Pause" } else { "▶ Play" } }
+                // The glyph is drawn, not read out: the name is the word.
+                <span aria-hidden="true">{ if props.playing { "❚❚ " } else { "▶ " } }</span>
+                { if props.playing { "Pause" } else { "Play" } }
             </button>
             <button id="step-forward" type="button" disabled={none} title="Next event"
                 onclick={onaction.reform(|_| Action::Step(Toward::Next))}>

@@ -395,6 +395,9 @@ async fn refused_connection_is_explained() {
         "explanation: {explanation:?}"
     );
     browser.screenshot(&screenshot_path("refused")).await;
+    browser
+        .assert_accessible("student page, a refused connection explained")
+        .await;
     browser.close().await;
     bridge.stop().await.expect("bridge stops");
 }
@@ -523,6 +526,9 @@ async fn the_seventh_client_times_out_when_the_backlog_is_full() {
         .expect("count accept rows");
     assert_eq!(accepted, 0, "nobody is accepted while accept() is paused");
     browser.screenshot(&screenshot_path("backlog")).await;
+    browser
+        .assert_accessible("student page, the seventh client timed out")
+        .await;
     browser.close().await;
     bridge.stop().await.expect("bridge stops");
 }
@@ -787,6 +793,9 @@ async fn a_wrong_instructor_link_is_explained() {
     instructor
         .screenshot(&screenshot_path("instructor-wrong-token"))
         .await;
+    instructor
+        .assert_accessible("instructor, a wrong link explained")
+        .await;
     instructor.close().await;
     bridge.stop().await.expect("bridge stops");
 }
@@ -815,6 +824,9 @@ async fn a_busy_bridge_is_explained_to_the_instructor() {
     );
     instructor
         .screenshot(&screenshot_path("instructor-busy"))
+        .await;
+    instructor
+        .assert_accessible("instructor, too many views open")
         .await;
     // One closes: the page gets in on its next try.
     drop(others.pop());

@@ -346,6 +346,16 @@ pub async fn run(
     for page in &pages {
         tracing::info!("Socket Lab: open {page} in a browser");
     }
+    if !bridge.config.public_origins.is_empty() {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!("behind a proxy: point it at {scheme}://{addr}/");
+        if bridge.config.trusted_proxies.is_empty() {
+            tracing::info!(
+                "the instructor view lists the proxy's address for every student: add \
+                 --trust-proxy with the proxy's IP to list theirs"
+            );
+        }
+    }
     if let Some(page) = pages.first() {
         tracing::info!(
             "instructor view (every session live): {}",
@@ -532,5 +542,44 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::PublicOrigin;
+
+    /// The address given to students: the public one behind a proxy, the
+    /// bridge's own otherwise, with https when it serves TLS.
+    #[test]
+    fn page_urls_follow_the_configuration() {
+        let addr: SocketAddr = "127.0.0.1:8443".parse().expect("addr");
+        let plain = BridgeConfig::default();
+        assert_eq!(page_urls(&plain, addr), ["http://127.0.0.1:8443/"]);
+        let pair = tls::SelfSigned::generate(&["localhost".into()]).expect("pair");
+        let https = BridgeConfig {
+            tls: Some(pair.tls().expect("loads")),
+            ..BridgeConfig::default()
+        };
+        assert_eq!(page_urls(&https, addr), ["https://127.0.0.1:8443/"]);
+        let everywhere: SocketAddr = "0.0.0.0:8443".parse().expect("addr");
+        let urls = page_urls(&https, everywhere);
+        assert_eq!(
+            urls.last().map(String::as_str),
+            Some("https://127.0.0.1:8443/")
+        );
+        let proxied = BridgeConfig {
+            public_origins: vec![
+                PublicOrigin::parse("https://lab.example.edu/co223/").expect("parses"),
+            ],
+            ..BridgeConfig::default()
+        };
+        let urls = page_urls(&proxied, addr);
+        assert_eq!(urls, ["https://lab.example.edu/co223/"]);
+        assert_eq!(
+            instructor_link(&urls[0], "t0k"),
+            "https://lab.example.edu/co223/?instructor=t0k"
+        );
     }
 }

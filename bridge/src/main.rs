@@ -156,8 +156,16 @@ fn write_file(path: &Path, text: &str, private: bool) -> Result<(), String> {
     #[cfg(not(unix))]
     let _ = private;
     use std::io::Write;
-    options
+    let mut file = options
         .open(path)
-        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .map_err(|err| format!("cannot write {}: {err}", path.display()))?;
+    // A file that was already there (--force) keeps its old mode otherwise.
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|err| format!("cannot make {} private: {err}", path.display()))?;
+    }
+    file.write_all(text.as_bytes())
         .map_err(|err| format!("cannot write {}: {err}", path.display()))
 }

@@ -16,10 +16,12 @@ use bridge::lab::LabArgs;
 use bridge::proxy::PublicOrigin;
 use bridge::tls::SelfSigned;
 use e2e::browser::Browser;
-use e2e::page::with_origin;
+use e2e::page::{WAIT, with_origin};
 use e2e::remote::{Nginx, NginxError, TlsClient, free_port, refusal};
+use futures_util::{SinkExt, StreamExt};
 use protocol::Mode;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use tokio_tungstenite::tungstenite::Message;
 
 /// The test's certificate, for the loopback names.
 fn certificate() -> SelfSigned {
@@ -194,7 +196,7 @@ async fn department(pair: &SelfSigned) -> Department {
 /// Two classes behind one nginx, each under its prefix: nginx passes the
 /// bridges' isolation headers and redirects `/co223` to `/co223/`; a
 /// foreign Origin and a `/watch` without the token are refused through
-/// it; a student does Task 3 at `/co223/` over `https://`, cross-origin
+/// it; `/relay` carries bytes through it; a student does Task 3 at `/co223/` over `https://`, cross-origin
 /// isolated; the class's instructor sees the student's own address (not
 /// nginx's); the other class has its own bridge, sessions and token.
 #[tokio::test(flavor = "multi_thread")]
@@ -249,6 +251,31 @@ async fn two_classes_behind_nginx_under_path_prefixes() {
             .await,
     );
     assert_eq!(status, 403, "/watch without the token through nginx");
+
+    // /relay (the websockify-style byte relay) through nginx too: bytes
+    // to the class's lab server and its echo back.
+    let relay = format!("wss://{host}/co223/relay?target={}", co223.lab_addr());
+    let (mut relay, _) = client
+        .websocket(with_origin(&relay, &base))
+        .await
+        .expect("/relay opens through nginx");
+    relay
+        .send(Message::binary(b"relayed\n".to_vec()))
+        .await
+        .expect("send");
+    let mut echoed = Vec::new();
+    while echoed.len() < 8 {
+        match tokio::time::timeout(WAIT, relay.next())
+            .await
+            .expect("in time")
+        {
+            Some(Ok(Message::Binary(bytes))) => echoed.extend_from_slice(&bytes),
+            Some(Ok(_)) => {}
+            other => panic!("expected the echo, got {other:?}"),
+        }
+    }
+    assert_eq!(echoed, b"relayed\n");
+    drop(relay);
 
     // A student of CO223.
     let browser = browser_trusting(&pair, 1366, 768).await;

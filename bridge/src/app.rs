@@ -426,15 +426,15 @@ async fn serve_https(
     let server = axum_server::from_tcp(listener.into_std()?)
         .acceptor(acceptor)
         .handle(handle.clone());
-    let stop = {
-        let shutdown = shutdown.clone();
-        async move {
-            shutdown.cancelled().await;
-            handle.graceful_shutdown(Some(grace));
-        }
-    };
-    let (served, ()) = tokio::join!(server.serve(app), stop);
-    served.map_err(Error::from)
+    let serve = server.serve(app);
+    tokio::pin!(serve);
+    // Decide: serve until the token is cancelled (or serving fails).
+    tokio::select! {
+        served = &mut serve => return served.map_err(Error::from),
+        () = shutdown.cancelled() => handle.graceful_shutdown(Some(grace)),
+    }
+    // axum-server closes what is still open after `grace`.
+    serve.await.map_err(Error::from)
 }
 
 /// The addresses to give students: each `--public-origin`, or else the

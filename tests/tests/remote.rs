@@ -19,6 +19,22 @@ fn self_signed() -> SelfSigned {
     SelfSigned::generate(&["localhost".into(), "127.0.0.1".into()]).expect("a certificate")
 }
 
+/// `GET /` over plain HTTP with `Host: host`, the whole response.
+async fn get_with_host(addr: std::net::SocketAddr, host: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("writes");
+    let mut response = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut response))
+        .await
+        .expect("in time")
+        .expect("reads");
+    String::from_utf8_lossy(&response).into_owned()
+}
+
 /// The next text frame on a `wss:` socket.
 async fn next_text(ws: &mut Wss) -> String {
     loop {
@@ -113,8 +129,9 @@ async fn an_untrusted_certificate_fails_the_handshake() {
 }
 
 /// Behind a proxy, `--public-origin https://lab.example.edu/co223/` lets
-/// that origin open `/ws` and `/watch` (whatever `Host` the proxy passes
-/// on: here nginx's default, the bridge's own address), and nothing else:
+/// that origin open `/ws` and `/watch`, whatever `Host` the proxy passes
+/// on (nginx's default, the bridge's own address; or the public host, as
+/// `deploy/nginx/` passes it, which also gets the page), and nothing else:
 /// other sites, look-alike names and other ports are refused with 403, as
 /// is the public origin at a bridge not started with it.
 #[tokio::test]
@@ -130,6 +147,15 @@ async fn a_public_origin_is_let_in_and_no_other() {
         connect_async(with_origin(&url, "https://lab.example.edu"))
             .await
             .unwrap_or_else(|err| panic!("the public origin is refused on {url}: {err}"));
+        // With `proxy_set_header Host $host` (deploy/nginx/), the public
+        // host without its port.
+        let mut public_host = with_origin(&url, "https://lab.example.edu");
+        public_host
+            .headers_mut()
+            .insert("Host", "lab.example.edu".parse().expect("header"));
+        connect_async(public_host)
+            .await
+            .unwrap_or_else(|err| panic!("the public host is refused on {url}: {err}"));
         for foreign in [
             "https://evil.example",
             "https://lab.example.edu.evil.example",
@@ -141,6 +167,9 @@ async fn a_public_origin_is_let_in_and_no_other() {
             assert_eq!(status, 403, "{foreign} on {url}: {body}");
         }
     }
+    // The page itself, asked for with the public host.
+    let page = get_with_host(bridge.http_addr, "lab.example.edu").await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     bridge.stop().await.expect("clean stop");
 
     let without = start_with(BridgeConfig::default(), Mode::Echo).await;

@@ -4,7 +4,8 @@
 # seconds.
 #
 #   scripts/setup.sh build   # wasm target, trunk, wasm-bindgen CLI, wasm-opt
-#   scripts/setup.sh test    # the same, plus axe-core, Debian's chromium + chromedriver
+#   scripts/setup.sh test    # the same, plus axe-core, Debian's chromium +
+#                            # chromedriver, and nginx (the reverse-proxy tests run it)
 #
 # Where things go:
 #   - trunk and wasm-bindgen: `cargo install` into ~/.cargo/bin (shared by
@@ -13,7 +14,9 @@
 #     Debian's binaryen is too old to read what rustc emits today;
 #   - axe-core (the accessibility checker the browser tests run in the
 #     page): the npm package, in .tools/ beside binaryen;
-#   - chromium and chromium-driver: Debian's packages (apt-get).
+#   - chromium and chromium-driver, nginx: Debian's packages (apt-get). The
+#     tests start nginx themselves, on a free loopback port with their own
+#     configuration; the package's own service is not needed.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -101,6 +104,18 @@ ensure_chromium() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
 }
 
+ensure_nginx() {
+    if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
+        say "nginx: present"
+        return
+    fi
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    say "installing Debian's nginx"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nginx >/dev/null
+}
+
 case "${1:-build}" in
     build)
         ensure_wasm_target
@@ -115,6 +130,7 @@ case "${1:-build}" in
         ensure_wasm_opt
         ensure_axe_core
         ensure_chromium
+        ensure_nginx
         ;;
     *)
         echo "usage: scripts/setup.sh [build|test]" >&2

@@ -8,6 +8,9 @@
 //! shutting down" and closes its sockets), *wait* (a [`TaskTracker`] counts
 //! the sessions; the wait is bounded, so a browser that does not answer
 //! cannot hold the bridge up).
+//!
+//! Over HTTPS (`--tls-cert`) the same router is served by axum-server
+//! with rustls, and shutdown takes the same three steps.
 
 use crate::clock::Clock;
 use crate::config::{BridgeArgs, BridgeConfig, SessionLimits};
@@ -15,8 +18,11 @@ use crate::error::Error;
 use crate::http;
 use crate::lab::{self, LabArgs, PublicLab};
 use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::proxy;
 use crate::session::SessionEnv;
+use crate::tls::{self, Tls};
 use crate::watch::{self, MAX_WATCHERS, Registry};
+use axum::http::HeaderMap;
 use axum::serve::ListenerExt;
 use std::future::IntoFuture;
 use std::io;
@@ -73,6 +79,7 @@ impl Bridge {
         let public = lab::start_public(lab, clock, shutdown.clone(), &labs).await?;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let http_addr = listener.local_addr()?;
+        let https = config.tls.is_some();
         let bridge = Bridge::new(config, Some(public.clone()), clock);
         let metrics = bridge.metrics.clone();
         let instructor_token = bridge.instructor_token.clone();
@@ -87,6 +94,7 @@ impl Bridge {
         });
         Ok(RunningBridge {
             http_addr,
+            https,
             lab: public,
             metrics,
             instructor_token,
@@ -113,6 +121,8 @@ impl Bridge {
 pub struct RunningBridge {
     /// Where the page, `/ws` and `/relay` are served.
     pub http_addr: SocketAddr,
+    /// Served over HTTPS (the configuration had [`BridgeConfig::tls`]).
+    pub https: bool,
     /// The public lab server (`lab.tcp_addr`, `lab.udp_addr`, its tracer).
     pub lab: PublicLab,
     pub metrics: Arc<Metrics>,
@@ -131,28 +141,38 @@ impl RunningBridge {
         self.lab.tcp_addr
     }
 
-    /// `ws://127.0.0.1:PORT/ws`.
+    /// `ws://127.0.0.1:PORT/ws` (`wss:` over HTTPS).
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.http_addr)
+        format!("{}://{}/ws", self.ws_scheme(), self.http_addr)
     }
 
-    /// `http://127.0.0.1:PORT/`.
+    /// `http://127.0.0.1:PORT/` (`https:` over HTTPS).
     pub fn http_url(&self) -> String {
-        format!("http://{}/", self.http_addr)
+        format!("{}://{}/", self.http_scheme(), self.http_addr)
     }
 
     /// `ws://127.0.0.1:PORT/watch?token=TOKEN`: the instructor's view.
     pub fn watch_url(&self) -> String {
         format!(
-            "ws://{}/watch?token={}",
-            self.http_addr, self.instructor_token
+            "{}://{}/watch?token={}",
+            self.ws_scheme(),
+            self.http_addr,
+            self.instructor_token
         )
     }
 
     /// `http://127.0.0.1:PORT/?instructor=TOKEN`: the page as the
     /// instructor opens it (the link the bridge prints at start).
     pub fn instructor_url(&self) -> String {
-        instructor_link(self.http_addr, &self.instructor_token)
+        instructor_link(&self.http_url(), &self.instructor_token)
+    }
+
+    fn http_scheme(&self) -> &'static str {
+        if self.https { "https" } else { "http" }
+    }
+
+    fn ws_scheme(&self) -> &'static str {
+        if self.https { "wss" } else { "ws" }
     }
 
     /// The bridge's gauges now.
@@ -179,7 +199,10 @@ pub struct AppState {
 struct Shared {
     env: Arc<SessionEnv>,
     static_dir: Option<PathBuf>,
+    /// `--allow-origin` entries and the `--public-origin` origins.
     allow_origins: Vec<String>,
+    /// `--trust-proxy`: who may name the student in `X-Forwarded-For`.
+    trusted_proxies: Vec<IpAddr>,
     /// One permit per WebSocket (`/ws` or `/relay`), taken before the
     /// upgrade: the `--max-sessions` bound.
     sessions: Arc<Semaphore>,
@@ -217,7 +240,13 @@ impl AppState {
             inner: Arc::new(Shared {
                 env: Arc::new(env),
                 static_dir: bridge.config.static_dir,
-                allow_origins: bridge.config.allow_origins,
+                allow_origins: bridge
+                    .config
+                    .allow_origins
+                    .into_iter()
+                    .chain(bridge.config.public_origins.iter().map(|p| p.origin()))
+                    .collect(),
+                trusted_proxies: bridge.config.trusted_proxies,
                 sessions: Arc::new(Semaphore::new(
                     limits.max_sessions.clamp(1, Semaphore::MAX_PERMITS),
                 )),
@@ -289,6 +318,12 @@ impl AppState {
         &self.inner.allow_origins
     }
 
+    /// The student's address for the instructor view: the peer, or the
+    /// client a `--trust-proxy` proxy names (see [`proxy::client_address`]).
+    pub fn client_address(&self, peer: SocketAddr, headers: &HeaderMap) -> String {
+        proxy::client_address(peer, headers, &self.inner.trusted_proxies)
+    }
+
     /// The public lab server's TCP address, if there is one.
     pub fn public_addr(&self) -> Option<SocketAddr> {
         self.inner.env.public.as_ref().map(|public| public.tcp_addr)
@@ -306,29 +341,33 @@ pub async fn run(
     let grace = bridge.config.limits.shutdown_grace;
     let tasks = TaskTracker::new();
     let addr = listener.local_addr()?;
-    tracing::info!("Socket Lab: open http://{addr}/ in a browser");
-    tracing::info!(
-        "instructor view (every session live): {}",
-        instructor_link(addr, &bridge.instructor_token)
-    );
+    let tls = bridge.config.tls.clone();
+    let pages = page_urls(&bridge.config, addr);
+    for page in &pages {
+        tracing::info!("Socket Lab: open {page} in a browser");
+    }
+    if !bridge.config.public_origins.is_empty() {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!("behind a proxy: point it at {scheme}://{addr}/");
+        if bridge.config.trusted_proxies.is_empty() {
+            tracing::info!(
+                "the instructor view lists the proxy's address for every student: add \
+                 --trust-proxy with the proxy's IP to list theirs"
+            );
+        }
+    }
+    if let Some(page) = pages.first() {
+        tracing::info!(
+            "instructor view (every session live): {}",
+            instructor_link(page, &bridge.instructor_token)
+        );
+    }
     let state = AppState::new(bridge, tasks.clone(), shutdown.clone());
-    // Latency matters more than packet count for a lab (and for /relay).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     // Each /ws session is listed with the student's address.
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let serve = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future();
-    // Decide: serve until the token is cancelled. HTTP requests in flight
-    // get `grace` to finish after that.
-    let served = tokio::select! {
-        served = serve => served.map_err(Error::from),
-        _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
-            tracing::warn!("HTTP connections still open after {grace:?}; closing them");
-            Ok(())
-        }
+    let served = match tls {
+        None => serve_http(listener, app, &shutdown, grace).await,
+        Some(tls) => serve_https(listener, app, tls, &shutdown, grace).await,
     };
     // Tell has happened (every session watches the token); wait.
     tasks.close();
@@ -337,6 +376,95 @@ pub async fn run(
     }
     tracing::info!("bridge stopped");
     served
+}
+
+type App = axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>;
+
+/// Plain HTTP: `axum::serve` until `shutdown`; HTTP requests in flight get
+/// `grace` to finish after that.
+async fn serve_http(
+    listener: TcpListener,
+    app: App,
+    shutdown: &CancellationToken,
+    grace: std::time::Duration,
+) -> Result<(), Error> {
+    // Latency matters more than packet count for a lab (and for /relay).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let serve = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .into_future();
+    // Decide: serve until the token is cancelled.
+    tokio::select! {
+        served = serve => served.map_err(Error::from),
+        _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("HTTP connections still open after {grace:?}; closing them");
+            Ok(())
+        }
+    }
+}
+
+/// HTTPS: the same router behind rustls (axum-server, which does each
+/// TLS handshake in the connection's own task, under a time limit, so a
+/// slow client cannot hold up the others). On `shutdown` it stops
+/// accepting and gives requests in flight `grace`, like [`serve_http`];
+/// WebSocket sessions close themselves with 1001 as over HTTP.
+async fn serve_https(
+    listener: TcpListener,
+    app: App,
+    tls: Tls,
+    shutdown: &CancellationToken,
+    grace: std::time::Duration,
+) -> Result<(), Error> {
+    let handle = axum_server::Handle::new();
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
+        axum_server::tls_rustls::RustlsConfig::from_config(tls.server_config()),
+    )
+    // Latency matters more than packet count for a lab (and /relay).
+    .acceptor(axum_server::accept::NoDelayAcceptor);
+    let server = axum_server::from_tcp(listener.into_std()?)
+        .acceptor(acceptor)
+        .handle(handle.clone());
+    let serve = server.serve(app);
+    tokio::pin!(serve);
+    // Decide: serve until the token is cancelled (or serving fails).
+    tokio::select! {
+        served = &mut serve => return served.map_err(Error::from),
+        () = shutdown.cancelled() => handle.graceful_shutdown(Some(grace)),
+    }
+    // axum-server closes what is still open after `grace`.
+    serve.await.map_err(Error::from)
+}
+
+/// The addresses to give students: each `--public-origin`, or else the
+/// bridge's own (with this machine's name when it listens on every
+/// address).
+pub fn page_urls(config: &BridgeConfig, addr: SocketAddr) -> Vec<String> {
+    if !config.public_origins.is_empty() {
+        return config
+            .public_origins
+            .iter()
+            .map(|public| public.page_url())
+            .collect();
+    }
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    if !addr.ip().is_unspecified() {
+        return vec![format!("{scheme}://{addr}/")];
+    }
+    // 0.0.0.0 or [::]: the machine's name is what students can type; the
+    // loopback address works on this machine.
+    let port = addr.port();
+    let mut urls = Vec::new();
+    if let Some(host) = tls::host_name() {
+        urls.push(format!("{scheme}://{host}:{port}/"));
+    }
+    urls.push(format!("{scheme}://127.0.0.1:{port}/"));
+    urls
 }
 
 /// `socket-lab` (no subcommand): starts the public lab server and the
@@ -356,6 +484,18 @@ pub async fn serve(
             ),
         )));
     }
+    let mut config = args.config();
+    if let (Some(cert), Some(key)) = (&args.remote.tls_cert, &args.remote.tls_key) {
+        config.tls = Some(Tls::from_pem_files(cert, key)?);
+    }
+    if !is_loopback(args.http.ip()) && config.tls.is_none() {
+        tracing::warn!(
+            "serving plain HTTP to other machines: the instructor's token and the students' \
+             traffic cross the network readable, and browsers keep the page's Python off \
+             outside a secure context. Use --tls-cert/--tls-key (socket-lab cert makes a pair) \
+             or a proxy with HTTPS in front"
+        );
+    }
     let clock = Clock::start();
     let labs = TaskTracker::new();
     let public = lab::start_public(lab, clock, shutdown.clone(), &labs).await?;
@@ -365,21 +505,16 @@ pub async fn serve(
             addr: args.http,
             source,
         })?;
-    let served = run(
-        listener,
-        Bridge::new(args.config(), Some(public), clock),
-        shutdown,
-    )
-    .await;
+    let served = run(listener, Bridge::new(config, Some(public), clock), shutdown).await;
     labs.close();
     labs.wait().await;
     served
 }
 
-/// The page's address with the instructor's token: what the instructor
-/// opens.
-pub fn instructor_link(addr: SocketAddr, token: &str) -> String {
-    format!("http://{addr}/?instructor={token}")
+/// The page's address (`page`, ending in `/`) with the instructor's
+/// token: what the instructor opens.
+pub fn instructor_link(page: &str, token: &str) -> String {
+    format!("{page}?instructor={token}")
 }
 
 fn is_loopback(ip: IpAddr) -> bool {
@@ -407,5 +542,44 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::PublicOrigin;
+
+    /// The address given to students: the public one behind a proxy, the
+    /// bridge's own otherwise, with https when it serves TLS.
+    #[test]
+    fn page_urls_follow_the_configuration() {
+        let addr: SocketAddr = "127.0.0.1:8443".parse().expect("addr");
+        let plain = BridgeConfig::default();
+        assert_eq!(page_urls(&plain, addr), ["http://127.0.0.1:8443/"]);
+        let pair = tls::SelfSigned::generate(&["localhost".into()]).expect("pair");
+        let https = BridgeConfig {
+            tls: Some(pair.tls().expect("loads")),
+            ..BridgeConfig::default()
+        };
+        assert_eq!(page_urls(&https, addr), ["https://127.0.0.1:8443/"]);
+        let everywhere: SocketAddr = "0.0.0.0:8443".parse().expect("addr");
+        let urls = page_urls(&https, everywhere);
+        assert_eq!(
+            urls.last().map(String::as_str),
+            Some("https://127.0.0.1:8443/")
+        );
+        let proxied = BridgeConfig {
+            public_origins: vec![
+                PublicOrigin::parse("https://lab.example.edu/co223/").expect("parses"),
+            ],
+            ..BridgeConfig::default()
+        };
+        let urls = page_urls(&proxied, addr);
+        assert_eq!(urls, ["https://lab.example.edu/co223/"]);
+        assert_eq!(
+            instructor_link(&urls[0], "t0k"),
+            "https://lab.example.edu/co223/?instructor=t0k"
+        );
     }
 }

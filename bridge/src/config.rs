@@ -6,8 +6,10 @@
 //! attack surface: without these, one tab could open a thousand sockets,
 //! or stop reading and make the bridge buffer a stream forever.
 
+use crate::proxy::PublicOrigin;
+use crate::tls::Tls;
 use clap::builder::TypedValueParser;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -99,6 +101,15 @@ pub struct BridgeConfig {
     /// the bridge makes a random one at start.
     pub instructor_token: Option<String>,
     pub limits: SessionLimits,
+    /// HTTPS (`--tls-cert`, `--tls-key`); `None` serves plain HTTP.
+    pub tls: Option<Tls>,
+    /// The addresses students open when a reverse proxy is in front
+    /// (`--public-origin`): each one's origin may open WebSockets, and the
+    /// bridge prints its links with the first.
+    pub public_origins: Vec<PublicOrigin>,
+    /// Reverse proxies whose `X-Forwarded-For` names the student
+    /// (`--trust-proxy`).
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// The `--allow-target` entries: the only places besides the lab servers
@@ -155,8 +166,13 @@ pub struct BridgeArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub http: SocketAddr,
 
-    /// Allow --http on an address other than loopback (other machines can
-    /// then reach the bridge: use only on a network you trust).
+    /// Allow --http on an address other than loopback. Other machines then
+    /// reach the page, /ws and /relay (sockets opened on this machine, to
+    /// its lab servers and --allow-target entries only) and /metrics
+    /// (counts only); the instructor view (/watch) still needs its token.
+    /// Use HTTPS (--tls-cert) or a proxy in front: over plain HTTP the
+    /// token and the students' traffic cross the network readable, and the
+    /// page's Python is off.
     #[arg(long)]
     pub allow_remote: bool,
 
@@ -214,6 +230,36 @@ pub struct BridgeArgs {
           default_value_t = SessionLimits::default().idle_timeout.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub session_idle_timeout: u64,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// The `socket-lab` flags for teaching remotely: HTTPS, and a reverse
+/// proxy in front (see [`crate::proxy`]).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Remote: HTTPS and a reverse proxy")]
+pub struct RemoteArgs {
+    /// Serve HTTPS with this PEM certificate (the server's first, then any
+    /// chain). Needs --tls-key. `socket-lab cert` makes a self-signed one.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// The address students open when a reverse proxy is in front, e.g.
+    /// https://lab.example.edu/co223/ (repeatable). Its origin (and only
+    /// it) may open WebSockets; the bridge prints links with it.
+    #[arg(long, value_name = "URL", value_parser = PublicOrigin::parse)]
+    pub public_origin: Vec<PublicOrigin>,
+
+    /// The IP of a reverse proxy in front (e.g. 127.0.0.1) whose
+    /// X-Forwarded-For header names the student (repeatable). From any
+    /// other address the header is ignored.
+    #[arg(long, value_name = "IP")]
+    pub trust_proxy: Vec<IpAddr>,
 }
 
 impl BridgeArgs {
@@ -237,6 +283,10 @@ impl BridgeArgs {
                 idle_timeout: Duration::from_secs(self.session_idle_timeout),
                 ..SessionLimits::default()
             },
+            // Read from files by `app::serve`, which can fail with a reason.
+            tls: None,
+            public_origins: self.remote.public_origin.clone(),
+            trusted_proxies: self.remote.trust_proxy.clone(),
         }
     }
 }

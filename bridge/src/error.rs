@@ -18,6 +18,9 @@ pub enum Error {
     /// Any other socket error.
     #[error(transparent)]
     Io(#[from] io::Error),
+    /// The HTTPS certificate or key cannot be used (or made).
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 impl Error {
@@ -25,6 +28,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Listen { source, .. } | Error::Io(source) => error_kind(source),
+            Error::Tls(_) => ErrorKind::Other,
         }
     }
 }

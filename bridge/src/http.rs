@@ -124,12 +124,14 @@ async fn ws(
     let env = state.session_env();
     let shutdown = state.shutdown();
     let registry = state.registry();
+    // The student's address: behind a trusted proxy, the one it forwards.
+    let client = state.client_address(peer, &headers);
     configure(upgrade, limits, 4096, SESSION_WRITE_BUFFER).on_upgrade(move |socket| async move {
         // Held for the session's life: its place among --max-sessions,
         // and the task tracker's count that shutdown waits on.
         let _admission = admission;
         // Listed while it runs; marked closed when this is dropped.
-        let registration = registry.register(peer);
+        let registration = registry.register(client);
         RelaySession::new(env, &shutdown)
             .watched(registration.tap())
             .run(socket, shutdown)

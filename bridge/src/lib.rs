@@ -22,6 +22,11 @@
 //! - [`watch`]: the instructor's view: [`watch::Registry`], every `/ws`
 //!   session's live summary and recent history, and `/watch`, which shows
 //!   them (one session followed, to project it to the class).
+//! - [`tls`]: HTTPS: [`tls::Tls`] (`--tls-cert`, `--tls-key`) and
+//!   [`tls::SelfSigned`], the pair `socket-lab cert` makes.
+//! - [`proxy`]: behind a reverse proxy: [`proxy::PublicOrigin`]
+//!   (`--public-origin`) and the student's address from a trusted proxy
+//!   (`--trust-proxy`).
 //! - [`app`]: [`app::run`], everything on one listener until shutdown, and
 //!   [`app::Bridge::start`], a whole bridge in-process for tests.
 
@@ -32,9 +37,11 @@ pub mod error;
 pub mod http;
 pub mod lab;
 pub mod metrics;
+pub mod proxy;
 pub mod relay;
 pub mod route;
 pub mod session;
+pub mod tls;
 pub mod trace;
 pub mod watch;
 

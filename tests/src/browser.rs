@@ -23,6 +23,12 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a headless Chromium window of `width` x `height`.
     pub async fn start(width: u32, height: u32) -> Browser {
+        Browser::start_with(width, height, &[]).await
+    }
+
+    /// The same with more Chromium flags, e.g. one that trusts a test's
+    /// own certificate (`--ignore-certificate-errors-spki-list=PIN`).
+    pub async fn start_with(width: u32, height: u32, extra_args: &[String]) -> Browser {
         let chromedriver = which("chromedriver").unwrap_or_else(|| {
             panic!(
                 "chromedriver is not installed: run `make test` (it installs Debian's \
@@ -51,6 +57,7 @@ impl Browser {
             format!("--window-size={width},{height}"),
             format!("--user-data-dir={}", profile.path().display()),
         ];
+        let args: Vec<String> = args.into_iter().chain(extra_args.iter().cloned()).collect();
         let mut caps = Map::new();
         caps.insert(
             "goog:chromeOptions".to_string(),

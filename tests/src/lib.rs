@@ -5,6 +5,8 @@
 //!   accessibility tree (what a screen reader is told).
 //! - [`page`]: a student's page without a browser, a WebSocket on `/ws`
 //!   (and the bridge it talks to, started on free ports).
+//! - [`remote`]: the remote set-up's parts: a TLS client that trusts one
+//!   certificate, and Debian's nginx in front of bridges.
 //!
 //! The tests themselves are in `tests/tests/`; the benchmark is the `bench`
 //! binary (`src/bin/bench/`).
@@ -12,3 +14,4 @@
 pub mod accessibility;
 pub mod browser;
 pub mod page;
+pub mod remote;

@@ -52,26 +52,32 @@ pub fn query(name: &str) -> Option<String> {
     params.get(name)
 }
 
-/// `ws://host/ws` or, under https, `wss://host/ws`, for the page's host.
+/// The page's `/ws` socket: `ws:` or, under https, `wss:`, beside the page
+/// (`https://host/co223/` talks to `wss://host/co223/ws`).
 pub fn bridge_url() -> Option<String> {
-    socket_url("/ws")
+    socket_url("ws")
 }
 
-/// The instructor's `/watch` socket for `token`, on the page's host.
+/// The instructor's `/watch` socket for `token`, beside the page.
 pub fn watch_url(token: &str) -> Option<String> {
     let token = String::from(js_sys::encode_uri_component(token));
-    socket_url(&format!("/watch?token={token}"))
+    socket_url(&format!("watch?token={token}"))
 }
 
-/// A WebSocket address on the page's own host: `ws:` or, under https, `wss:`.
-fn socket_url(path: &str) -> Option<String> {
-    let location = web_sys::window()?.location();
-    let scheme = if location.protocol().ok()? == "https:" {
-        "wss"
+/// A WebSocket address relative to the page's own: the same host, the same
+/// folder, `ws:` or, under https, `wss:`. Relative, so that one built page
+/// works at `http://127.0.0.1:8080/` and behind a proxy under a prefix such
+/// as `https://lab.example.edu/co223/`.
+fn socket_url(relative: &str) -> Option<String> {
+    let page = web_sys::window()?.location().href().ok()?;
+    let url = Url::new_with_base(relative, &page).ok()?;
+    let scheme = if url.protocol() == "https:" {
+        "wss:"
     } else {
-        "ws"
+        "ws:"
     };
-    Some(format!("{scheme}://{}{path}", location.host().ok()?))
+    url.set_protocol(scheme);
+    Some(url.href())
 }
 
 /// The page's address without its query (what students open), e.g.

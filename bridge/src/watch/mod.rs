@@ -24,7 +24,6 @@ use protocol::{ConnId, ServerId, ServerMsg, SessionId, SessionSummary, Step};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::io::Read;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::broadcast;
@@ -102,14 +101,14 @@ impl Registry {
 
     /// A new session from `peer` (ids 1, 2, ... in order). It stays open
     /// until the [`Registration`] is dropped.
-    pub fn register(self: &Arc<Self>, peer: SocketAddr) -> Registration {
+    pub fn register(self: &Arc<Self>, peer: impl ToString) -> Registration {
         let mut sessions = lock(&self.inner);
         sessions.last_id += 1;
         let id = sessions.last_id;
         let now = self.clock.now_us();
         let tap = Arc::new(SessionTap {
             id,
-            peer,
+            peer: peer.to_string(),
             opened_at_us: now,
             clock: self.clock,
             generation: self.generation.clone(),
@@ -209,7 +208,8 @@ impl Drop for Registration {
 /// and its followers.
 pub struct SessionTap {
     id: SessionId,
-    peer: SocketAddr,
+    /// The student's address (`IP:PORT`, or the IP a trusted proxy named).
+    peer: String,
     opened_at_us: u64,
     clock: Clock,
     generation: Arc<AtomicU64>,
@@ -361,7 +361,7 @@ impl SessionTap {
             let state = lock(&self.state);
             let summary = SessionSummary {
                 id: self.id,
-                peer: self.peer.to_string(),
+                peer: self.peer.clone(),
                 open: state.open,
                 opened_at_us: self.opened_at_us,
                 last_at_us: state.last_at_us,

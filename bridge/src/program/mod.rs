@@ -20,6 +20,9 @@
 //!   (fresh, listening, connected, UDP).
 //! - `ports.rs`: [`PortSpace`], the session's own port numbers (its 1234
 //!   is a real ephemeral port), and which hosts mean "this machine".
+//! - `destination.rs`: where a `connect()` or `sendto()` goes: the
+//!   session's own port, the public lab server, an allowed target, or
+//!   nowhere (refused).
 //! - `errno.rs`: errors as Python raises them (`ECONNREFUSED`, ...).
 //!
 //! # Bounds
@@ -35,6 +38,7 @@
 //! `--allow-target`s: a bad call gets an error, as in Python, and the
 //! session goes on.
 
+mod destination;
 mod errno;
 mod ports;
 mod runner;

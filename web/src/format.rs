@@ -7,6 +7,12 @@ pub fn millis(at_us: u64) -> String {
     format!("{}.{:03} ms", at_us / 1000, at_us % 1000)
 }
 
+/// Milliseconds with three decimals, without the unit (`"12.345"`), for
+/// the diagram's time column.
+pub fn millis_number(us: u64) -> String {
+    format!("{}.{:03}", us / 1000, us % 1000)
+}
+
 /// Time since the previous event (`"+0.125 ms"`).
 pub fn delta(us: u64) -> String {
     format!("+{}.{:03} ms", us / 1000, us % 1000)

@@ -17,6 +17,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use tokio::sync::Mutex;
 
+mod classroom;
+
 /// One Chromium at a time: these machines have two cores, and a browser
 /// starved of CPU makes every wait longer.
 static ONE_BROWSER: Mutex<()> = Mutex::const_new(());

@@ -68,7 +68,11 @@ pub fn EventDetail(props: &EventDetailProps) -> Html {
             </h2>
             <p class="detail-label"><code>{ event.step.label() }</code></p>
             <p class="detail-time">
-                { format!("at {}", format::millis(event.at_us)) }
+                { format!(
+                    "at {} from the start of the trace (the bridge's clock: {})",
+                    format::millis(entry.since_start_us),
+                    format::millis(event.at_us)
+                ) }
                 { entry.since_prev_us.map(|d| format!(" ({} after the previous event)", format::delta(d))).unwrap_or_default() }
             </p>
             <p class="notice-this">{ lab::what_to_notice(&event.step) }</p>

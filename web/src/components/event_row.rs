@@ -86,7 +86,11 @@ pub fn EventRow(props: &EventRowProps) -> Html {
             {onclick}
         >
             <div class="ev-line">
-                <span class="ev-time">{ format::millis(event.at_us) }</span>
+                // From the trace's first event: the bridge's own clock
+                // (kept in the exported JSON) counts from when it started.
+                <span class="ev-time" title={format!("bridge clock: {}", format::millis(event.at_us))}>
+                    { format::millis(entry.since_start_us) }
+                </span>
                 <span class="ev-delta">{ entry.since_prev_us.map(format::delta).unwrap_or_default() }</span>
                 <span class="ev-side">{ who }</span>
                 <span class="ev-dir">

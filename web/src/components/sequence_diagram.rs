@@ -1,5 +1,5 @@
 use crate::components::{DiagramDot, DiagramRow};
-use crate::diagram::{self, LANES, ROW, TOP, WIDTH};
+use crate::diagram::{self, HOPS, LANES, ROW, TIME_X, TOP, WIDTH};
 use crate::filter::Filter;
 use crate::state::Action;
 use crate::trace::Trace;
@@ -119,6 +119,10 @@ pub fn SequenceDiagram(props: &SequenceDiagramProps) -> Html {
                             <line class="lifeline" x1={x.clone()} y1={HEAD_TITLES.to_string()} x2={x} y2={TOP.to_string()} />
                         </g>
                     }) }
+                    { for HOPS.iter().map(|(x, text)| html! {
+                        <text class="hop-title" x={x.to_string()} y="58" text-anchor="middle">{ *text }</text>
+                    }) }
+                    <text class="lane-sub" x={TIME_X.to_string()} y="58">{ "ms" }</text>
                 </svg>
                 // The rows' drawing starts where the header ends: its
                 // viewBox begins at TOP, so rows keep their coordinates.

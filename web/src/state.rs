@@ -970,6 +970,21 @@ impl LabState {
             );
             return;
         };
+        if let Some(info) = self.conns.iter().find(|c| c.id == conn)
+            && !info.can_send()
+        {
+            self.notify(
+                NoticeKind::Info,
+                "Not sent",
+                format!(
+                    "{}: it can send no more. Your text is still in the box: connect a new \
+                     client to send it.",
+                    info.describe()
+                ),
+                None,
+            );
+            return;
+        }
         if let Some(limits) = self.bridge.as_ref().map(|b| &b.limits) {
             let msg = ClientMsg::Send {
                 conn,

@@ -313,6 +313,32 @@ async fn a_message_at_the_limit_is_sent_and_one_more_is_kept() {
         "only the message that fits was sent"
     );
     browser.screenshot(&screenshot_path("too-long")).await;
+
+    // After shutdown(SHUT_WR) the client can send no more: what the
+    // student typed stays in the box, and the page says why.
+    click(&browser, "shutdown-button").await;
+    wait_for_row(
+        &browser,
+        ".event-row[data-lane=client][data-call=shutdown]",
+        "",
+    )
+    .await;
+    paste(&browser, "'one more line'").await;
+    browser
+        .client
+        .find(Locator::Id("message-input"))
+        .await
+        .expect("#message-input")
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("Enter");
+    browser.wait_for_text("it can send no more").await;
+    let kept = eval(
+        &browser,
+        "return document.getElementById('message-input').value;",
+    )
+    .await;
+    assert_eq!(kept, "one more line");
     browser.close().await;
     bridge.stop().await.expect("bridge stops");
 }

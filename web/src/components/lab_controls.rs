@@ -84,7 +84,10 @@ pub fn LabControls(props: &LabControlsProps) -> Html {
                     (None, _) => "listening".to_string(),
                 },
                 ServerState::Stopping => "stopping…".to_string(),
-                ServerState::Stopped => "stopped".to_string(),
+                ServerState::Stopped => match &s.addr {
+                    Some(addr) => format!("stopped: nothing listens on {addr} now"),
+                    None => "stopped".to_string(),
+                },
             };
             let paused = if s.paused { "; accept() paused" } else { "" };
             format!("Server {}: {} {what}{paused}", s.id, s.task.title())

@@ -98,6 +98,9 @@ impl Events for Bridge {
             code: event.map_or(1006, |e| e.code()),
             reason: event.map(|e| e.reason()).unwrap_or_default(),
         };
+        // A refusal (1008, policy) or "try again later" (1013) will not
+        // change in half a second: wait longer before the next try.
+        let later = matches!(closed.code, 1008 | 1013);
         let origin = web_sys::window()
             .and_then(|w| w.location().origin().ok())
             .unwrap_or_default();
@@ -106,7 +109,7 @@ impl Events for Bridge {
             origin,
             url: self.url.clone(),
         });
-        false
+        later
     }
 }
 

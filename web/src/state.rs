@@ -690,6 +690,16 @@ impl LabState {
             self.failed_opens += 1;
         }
         if let Some(problem) = close_problem(&closed, had_session, self.failed_opens, origin, url) {
+            // Said twice: under the title bar, and among the notices by the
+            // message box, where a student who just sent something looks.
+            if had_session {
+                self.notify(
+                    NoticeKind::Error,
+                    &problem.title,
+                    problem.text.clone(),
+                    None,
+                );
+            }
             self.problem = Some(problem);
         }
         self.status = BridgeStatus::Closed;
@@ -1678,6 +1688,7 @@ mod tests {
         ));
         let problem = state.problem.clone().unwrap();
         assert!(problem.title.contains("1009"), "{problem:?}");
+        assert_eq!(state.notices.last().unwrap().text, problem.text);
         assert!(
             problem
                 .text

@@ -361,6 +361,9 @@ async fn a_closed_session_says_why() {
         "{problem}"
     );
     assert!(problem.contains("start your server again"), "{problem}");
+    // Also by the message box, where a student who just sent looks.
+    let notice = browser.text_of(".notices .notice").await;
+    assert!(notice.contains("without a message"), "{notice}");
     browser.screenshot(&screenshot_path("session-closed")).await;
     browser.close().await;
     bridge.stop().await.expect("bridge stops");

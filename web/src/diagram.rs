@@ -178,6 +178,22 @@ fn hop(step: &Step) -> Option<(bool, &'static str)> {
     }
 }
 
+/// A coordinate as SVG text. Every coordinate of the drawing is a whole
+/// number of units; writing it as an integer keeps the code that writes
+/// fractions (several KB of wasm) out of the page.
+pub fn num(value: f64) -> String {
+    (value.round() as i64).to_string()
+}
+
+/// [`num`] for `write!`: a coordinate that formats as an integer.
+struct Num(f64);
+
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.round() as i64)
+    }
+}
+
 /// The y of the middle of the row at `index` (counted from the top).
 pub fn row_y(index: usize) -> f64 {
     TOP + ROW * (index as f64 + 0.5)
@@ -347,21 +363,24 @@ const EXPORT_STYLE: &str = "text{font:12px ui-monospace,Menlo,Consolas,monospace
 
 /// The diagram as a standalone SVG document (for the lab report).
 pub fn to_svg(diagram: &Diagram) -> String {
-    let h = diagram.height;
+    let h = Num(diagram.height);
+    let (width, top, time_x) = (Num(WIDTH), Num(TOP), Num(TIME_X));
     let mut out = String::new();
     let _ = write!(
         out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {h}" width="{WIDTH}" height="{h}" font-family="monospace"><style>{EXPORT_STYLE}</style>"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {h}" width="{width}" height="{h}" font-family="monospace"><style>{EXPORT_STYLE}</style>"#
     );
     out.push_str(r#"<defs><marker id="ah" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path class="ah" d="M0,0L10,5L0,10z"/></marker></defs>"#);
-    let _ = write!(out, r##"<rect width="{WIDTH}" height="{h}" fill="#fff"/>"##);
+    let _ = write!(out, r##"<rect width="{width}" height="{h}" fill="#fff"/>"##);
     for (x, title, sub) in LANES {
+        let x = Num(x);
         let _ = write!(
             out,
-            r#"<text class="lane-title" x="{x}" y="22" text-anchor="middle">{title}</text><text class="lane-sub" x="{x}" y="38" text-anchor="middle">{sub}</text><line class="lifeline" x1="{x}" y1="{TOP}" x2="{x}" y2="{h}"/>"#
+            r#"<text class="lane-title" x="{x}" y="22" text-anchor="middle">{title}</text><text class="lane-sub" x="{x}" y="38" text-anchor="middle">{sub}</text><line class="lifeline" x1="{x}" y1="{top}" x2="{x}" y2="{h}"/>"#
         );
     }
     for (x, text) in HOPS {
+        let x = Num(x);
         let _ = write!(
             out,
             r#"<text class="hop-title" x="{x}" y="56" text-anchor="middle">{text}</text>"#
@@ -369,38 +388,44 @@ pub fn to_svg(diagram: &Diagram) -> String {
     }
     let _ = write!(
         out,
-        r#"<text class="lane-sub" x="{TIME_X}" y="56">ms</text>"#
+        r#"<text class="lane-sub" x="{time_x}" y="56">ms</text>"#
     );
     for hop in &diagram.hops {
         let (x1, x2) = if hop.to_bridge {
-            (BROWSER_X, CLIENT_X)
+            (Num(BROWSER_X), Num(CLIENT_X))
         } else {
-            (CLIENT_X, BROWSER_X)
+            (Num(CLIENT_X), Num(BROWSER_X))
         };
         let _ = write!(
             out,
             r#"<line class="hop" data-call="{}" x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" marker-end="url(#ah)"><title>{}</title></line>"#,
             hop.call,
             hop.text,
-            y = hop.y,
+            y = Num(hop.y),
         );
     }
     for arrow in &diagram.arrows {
         let _ = write!(
             out,
             r#"<line class="arrow {}" data-call="{}" data-to-call="{}" x1="{}" y1="{}" x2="{}" y2="{}" marker-end="url(#ah)"/>"#,
-            arrow.class, arrow.call, arrow.to_call, arrow.x1, arrow.y1, arrow.x2, arrow.y2
+            arrow.class,
+            arrow.call,
+            arrow.to_call,
+            Num(arrow.x1),
+            Num(arrow.y1),
+            Num(arrow.x2),
+            Num(arrow.y2)
         );
     }
     for row in &diagram.rows {
         let _ = write!(
             out,
-            r#"<text class="time" x="{TIME_X}" y="{}">{}</text><circle class="dot {}" cx="{}" cy="{}" r="4"/>"#,
-            row.y + 4.0,
+            r#"<text class="time" x="{time_x}" y="{}">{}</text><circle class="dot {}" cx="{}" cy="{}" r="4"/>"#,
+            Num(row.y + 4.0),
             row.time,
             row.class,
-            row.x,
-            row.y
+            Num(row.x),
+            Num(row.y)
         );
         write_label(&mut out, &row.label);
     }
@@ -412,8 +437,8 @@ fn write_label(out: &mut String, label: &Label) {
     let _ = write!(
         out,
         r#"<text class="label" x="{}" y="{}" text-anchor="{}">{}</text>"#,
-        label.x,
-        label.y,
+        Num(label.x),
+        Num(label.y),
         label.anchor,
         escape_xml(&label.text)
     );

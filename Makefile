@@ -79,7 +79,7 @@ bench: setup page bridge
 
 # The README's screenshot, taken by headless Chromium from a real bridge.
 screenshot: page
-	SOCKET_LAB_SCREENSHOT_DIR=$(CURDIR)/docs cargo test -p e2e --test browser -- --nocapture readme_screenshot instructor_follows_a_student_live
+	SOCKET_LAB_SCREENSHOT_DIR=$(CURDIR)/docs cargo test -p e2e --test browser -- --nocapture readme_screenshot instructor_follows_a_student_live projector_mode_fits_a_live_demo
 
 clean:
 	cargo clean

@@ -113,8 +113,15 @@ impl Tracer {
     /// Publishes a step of connection `server_conn` (None for the
     /// listening socket itself).
     pub fn emit(&self, server_conn: Option<u64>, step: Step) {
+        self.emit_at(self.clock.now_us(), server_conn, step);
+    }
+
+    /// [`Tracer::emit`], stamped `at_us`: a call that makes the peer act
+    /// (`send`, `close`) is stamped when it is made, before the system
+    /// call, so the peer's `recv` can never be stamped earlier than it.
+    pub fn emit_at(&self, at_us: u64, server_conn: Option<u64>, step: Step) {
         log_step(self.server, server_conn, &step);
-        self.publish(server_conn, step);
+        self.publish(at_us, server_conn, step);
     }
 
     /// Publishes a step that carries bytes (`recv`, `send`), building it only
@@ -122,22 +129,27 @@ impl Tracer {
     /// level. This keeps an unwatched echo server from copying every byte
     /// it moves.
     pub fn emit_data(&self, server_conn: Option<u64>, step: impl FnOnce() -> Step) {
+        self.emit_data_at(self.clock.now_us(), server_conn, step);
+    }
+
+    /// [`Tracer::emit_data`], stamped `at_us` (see [`Tracer::emit_at`]).
+    pub fn emit_data_at(&self, at_us: u64, server_conn: Option<u64>, step: impl FnOnce() -> Step) {
         let watched = self.route.is_some() || self.events.receiver_count() > 0;
         if !watched && !tracing::enabled!(tracing::Level::DEBUG) {
             return;
         }
         let step = step();
         log_step(self.server, server_conn, &step);
-        self.publish(server_conn, step);
+        self.publish(at_us, server_conn, step);
     }
 
-    fn publish(&self, server_conn: Option<u64>, step: Step) {
+    fn publish(&self, at_us: u64, server_conn: Option<u64>, step: Step) {
         let subscribed = self.events.receiver_count() > 0;
         if self.route.is_none() && !subscribed {
             return;
         }
         let event = TraceEvent {
-            at_us: self.clock.now_us(),
+            at_us,
             lane: Lane::Server,
             server: Some(self.server),
             // The page's id for a connection means something to that page

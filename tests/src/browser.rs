@@ -23,12 +23,31 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a headless Chromium window of `width` x `height`.
     pub async fn start(width: u32, height: u32) -> Browser {
-        Browser::start_with(width, height, &[]).await
+        Browser::launch(width, height, None, &[]).await
     }
 
     /// The same with more Chromium flags, e.g. one that trusts a test's
     /// own certificate (`--ignore-certificate-errors-spki-list=PIN`).
     pub async fn start_with(width: u32, height: u32, extra_args: &[String]) -> Browser {
+        Browser::launch(width, height, None, extra_args).await
+    }
+
+    /// Starts a headless Chromium that shows pages as a phone of `width` x
+    /// `height` CSS pixels would (a window cannot be narrower than 500
+    /// pixels, so the phone's screen is emulated).
+    pub async fn start_phone(width: u32, height: u32) -> Browser {
+        let phone = json!({
+            "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0 }
+        });
+        Browser::launch(width.max(500), height, Some(phone), &[]).await
+    }
+
+    async fn launch(
+        width: u32,
+        height: u32,
+        phone: Option<Value>,
+        extra_args: &[String],
+    ) -> Browser {
         let chromedriver = which("chromedriver").unwrap_or_else(|| {
             panic!(
                 "chromedriver is not installed: run `make test` (it installs Debian's \
@@ -59,10 +78,11 @@ impl Browser {
         ];
         let args: Vec<String> = args.into_iter().chain(extra_args.iter().cloned()).collect();
         let mut caps = Map::new();
-        caps.insert(
-            "goog:chromeOptions".to_string(),
-            json!({ "binary": chromium, "args": args }),
-        );
+        let mut options = json!({ "binary": chromium, "args": args });
+        if let Some(phone) = phone {
+            options["mobileEmulation"] = phone;
+        }
+        caps.insert("goog:chromeOptions".to_string(), options);
         let url = format!("http://127.0.0.1:{port}");
         // chromedriver needs a moment to listen; retry until a deadline.
         let deadline = Instant::now() + PATIENCE;

@@ -937,3 +937,45 @@ async fn an_unbuilt_page_says_how_to_build_it() {
     assert!(body.contains("not built"), "{body}");
     bridge.stop().await.expect("clean stop");
 }
+
+/// After "stop server", a client aimed at that server connects to the
+/// port where it listened, and the operating system refuses it: a real
+/// `ConnectionRefused` on the client lane, not a refusal by the bridge.
+#[tokio::test]
+async fn a_stopped_server_refuses_like_a_closed_port() {
+    let bridge = start(Mode::Echo).await;
+    let mut page = Page::open(&bridge).await;
+    let addr = page.start_server(1, Mode::Echo, Transport::Tcp).await;
+    page.say(ClientMsg::StopServer { server: 1 }).await;
+    page.until("server 1 stopped", |m| {
+        matches!(m, ServerMsg::ServerStopped { server: 1 })
+    })
+    .await;
+    page.connect(7, Target::Server { id: 1 }).await;
+    let connect = page.until_step(Lane::Client, 7, "connect").await;
+    assert_eq!(
+        connect.step,
+        Step::Connect {
+            target: addr.clone()
+        },
+        "connect() goes to where the server listened"
+    );
+    let failed = page.until_step(Lane::Client, 7, "error").await;
+    match failed.step {
+        Step::Error {
+            kind, failed: call, ..
+        } => {
+            assert_eq!(kind, protocol::ErrorKind::ConnectionRefused);
+            assert_eq!(call, Some(protocol::Call::Connect));
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    assert!(
+        !page
+            .after_hello()
+            .iter()
+            .any(|m| matches!(m, ServerMsg::Refused { .. })),
+        "the bridge itself refused nothing"
+    );
+    bridge.stop().await.expect("clean stop");
+}

@@ -82,11 +82,23 @@ pub fn App() -> Html {
                 theme={lab.theme}
                 onaction={onaction.clone()}
             />
+            if let Some(problem) = &lab.problem {
+                // Where the student is looking: right under the title bar,
+                // in every layout, until dismissed.
+                <div id="session-problem" class="session-problem" role="alert">
+                    <strong>{ &problem.title }</strong>
+                    <span class="session-problem-text">{ " " }{ &problem.text }</span>
+                    <button type="button" class="dismiss" aria-label="Dismiss"
+                        onclick={onaction.reform(|_| Action::DismissProblem)}>{ "×" }</button>
+                </div>
+            }
             <main class="layout">
                 <div class="column left">
                     <LabControls
                         {online}
                         task={lab.task}
+                        greeting={AttrValue::from(lab.greeting.clone())}
+                        family={lab.family}
                         server={lab.server().cloned()}
                         conns={lab.conns.clone()}
                         current_conn={lab.current_conn}
@@ -94,11 +106,16 @@ pub fn App() -> Html {
                         onaction={onaction.clone()}
                     />
                     <Notices notices={lab.notices.clone()} onaction={onaction.clone()} />
-                    <Composer {can_send} {can_shutdown} {can_close} onaction={onaction.clone()} />
+                    <Composer {can_send} {can_shutdown} {can_close}
+                        max_message_bytes={lab.bridge.as_ref().map(|b| b.limits.max_message_bytes)}
+                        conn={lab.current_conn}
+                        sends_queued={lab.sends_queued}
+                        returned={lab.returned_draft.clone()}
+                        onaction={onaction.clone()} />
                     if let Some(limits) = lab.bridge.as_ref().map(|b| &b.limits) {
                         <p class="limits">
                             { format!(
-                                "This bridge allows {} servers and {} clients per page, {} bytes per message, {} s idle.",
+                                "This bridge allows {} servers and {} clients per page, {} bytes per command (the message and its wrapping), {} s idle.",
                                 limits.max_servers, limits.max_connections, limits.max_message_bytes, limits.idle_timeout_secs
                             ) }
                         </p>
@@ -125,7 +142,7 @@ pub fn App() -> Html {
                 </section>
                 <div class="column right">
                     <EventDetail entry={lab.selected_entry()} {number} />
-                    <CodePanel task={lab.task} selected={lab.code_selection()} />
+                    <CodePanel task={lab.task} selected={lab.code_selection()} event={lab.selected} />
                 </div>
             </main>
         </div>

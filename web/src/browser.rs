@@ -145,6 +145,13 @@ pub fn save_pref(key: &str, value: &str) {
 /// id is in view. Does nothing when the container does not scroll, as on a
 /// phone where panels are stacked and the page scrolls instead.
 pub fn reveal_in(container: &web_sys::Element, id: &str) {
+    reveal_below(container, id, None);
+}
+
+/// [`reveal_in`], for a container whose `sticky` child (a title that
+/// stays at its top) covers what scrolls under it: the element is shown
+/// fully below that title.
+pub fn reveal_below(container: &web_sys::Element, id: &str, sticky: Option<&web_sys::Element>) {
     let Some(element) = document().and_then(|d| d.get_element_by_id(id)) else {
         return;
     };
@@ -154,14 +161,19 @@ pub fn reveal_in(container: &web_sys::Element, id: &str) {
     let outer = container.get_bounding_client_rect();
     let inner = element.get_bounding_client_rect();
     let margin = 8.0;
-    let shift = if inner.top() < outer.top() + margin {
-        inner.top() - outer.top() - margin
+    // The visible part starts under the sticky title, if it is there.
+    let top = sticky
+        .map(|title| title.get_bounding_client_rect().bottom())
+        .filter(|&bottom| bottom > outer.top() && bottom < outer.bottom())
+        .unwrap_or(outer.top());
+    let shift = if inner.top() < top + margin {
+        inner.top() - top - margin
     } else if inner.bottom() > outer.bottom() - margin {
-        (inner.bottom() - outer.bottom() + margin).min(inner.top() - outer.top() - margin)
+        (inner.bottom() - outer.bottom() + margin).min(inner.top() - top - margin)
     } else {
         return;
     };
-    container.set_scroll_top(container.scroll_top() + shift as i32);
+    container.set_scroll_top(container.scroll_top() + shift.round() as i32);
 }
 
 fn document() -> Option<web_sys::Document> {

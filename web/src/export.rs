@@ -249,6 +249,12 @@ mod tests {
         let events = parse_json(&json).unwrap();
         let original: Vec<TraceEvent> = trace.iter().map(|e| e.event.clone()).collect();
         assert_eq!(events, original);
+        // The file keeps the bridge's clock; the page shows times from the
+        // first event, which the file does not need.
+        let last = trace.last().unwrap();
+        assert!(last.since_start_us < last.event.at_us || last.event.at_us == 0);
+        assert!(json.contains(&format!("\"at_us\": {}", last.event.at_us)));
+        assert!(!json.contains("since_start"));
 
         let array = serde_json::to_string(&original).unwrap();
         assert_eq!(parse_json(&array).unwrap(), original);

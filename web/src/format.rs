@@ -7,6 +7,12 @@ pub fn millis(at_us: u64) -> String {
     format!("{}.{:03} ms", at_us / 1000, at_us % 1000)
 }
 
+/// Milliseconds with three decimals, without the unit (`"12.345"`), for
+/// the diagram's time column.
+pub fn millis_number(us: u64) -> String {
+    format!("{}.{:03}", us / 1000, us % 1000)
+}
+
 /// Time since the previous event (`"+0.125 ms"`).
 pub fn delta(us: u64) -> String {
     format!("+{}.{:03} ms", us / 1000, us % 1000)
@@ -67,7 +73,7 @@ pub fn lane_name(lane: Lane) -> &'static str {
 /// many, and the start of their text), and the time and the time since
 /// the previous event. The row's columns (glyphs, hex, "+0.120 ms") are
 /// hidden from it: read out, they are noise.
-pub fn spoken(event: &TraceEvent, since_prev_us: Option<u64>) -> String {
+pub fn spoken(event: &TraceEvent, since_start_us: u64, since_prev_us: Option<u64>) -> String {
     let side = match event.lane {
         Lane::Server => "Server",
         Lane::Client => "Client",
@@ -92,7 +98,7 @@ pub fn spoken(event: &TraceEvent, since_prev_us: Option<u64>) -> String {
     format!(
         "{who}: {}, {call}{bytes}. At {}{since}.",
         direction(&event.step).word,
-        spoken_millis(event.at_us)
+        spoken_millis(since_start_us)
     )
 }
 
@@ -177,18 +183,18 @@ mod tests {
             },
         );
         assert_eq!(
-            spoken(&recv, Some(120)),
+            spoken(&recv, 1_234_567, Some(120)),
             "Client, connection 1: received, recv() returned 10 bytes, as text \"hello lab\\n\". \
              At 1234.567 milliseconds, 0.120 milliseconds after the previous event."
         );
         let listen = event(Lane::Server, None, 5, Step::Listen { backlog: 5 });
         assert_eq!(
-            spoken(&listen, None),
+            spoken(&listen, 5, None),
             "Server: set up, listen(5). At 0.005 milliseconds."
         );
         let eof = event(Lane::Server, Some(2), 2_000, Step::RecvEof);
         assert_eq!(
-            spoken(&eof, Some(1_500)),
+            spoken(&eof, 2_000, Some(1_500)),
             "Server, connection 2: peer closed, recv() returned 0 bytes (peer closed). \
              At 2.000 milliseconds, 1.500 milliseconds after the previous event."
         );

@@ -229,7 +229,7 @@ pub fn InstructorApp() -> Html {
                         </div>
                         <div class="column right">
                             <EventDetail entry={lab.selected_entry()} {number} />
-                            <CodePanel task={task_of(&lab)} selected={lab.code_selection()} />
+                            <CodePanel task={task_of(&lab)} selected={lab.code_selection()} event={lab.selected} />
                         </div>
                     </div>
                 </>

@@ -10,8 +10,9 @@ use crate::filter::{ConnFilter, Filter, KindFilter};
 use crate::lab::Task;
 use crate::trace::{Entry, Trace};
 use protocol::{
-    ClientMsg, ConnId, DEFAULT_BACKLOG, Data, ErrorKind, Family, Lane, Limits, PROTOCOL_VERSION,
-    PublicServer, Refusal, ServerId, ServerMsg, Step, Target, TraceEvent, Transport,
+    ClientMsg, ConnId, DEFAULT_BACKLOG, Data, ErrorKind, Family, Lane, Limits, Mode,
+    PROTOCOL_VERSION, PublicServer, Refusal, ServerId, ServerMsg, Step, Target, TraceEvent,
+    Transport,
 };
 use std::rc::Rc;
 use yew::Reducible;
@@ -43,6 +44,30 @@ impl BridgeStatus {
             BridgeStatus::Closed => "closed",
         }
     }
+}
+
+/// How the WebSocket to the bridge closed (from the browser's
+/// `CloseEvent`), so the page can say why.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SocketClosed {
+    /// It had opened (the bridge accepted it) before it closed.
+    pub opened: bool,
+    /// The close code (1006 when the connection just dropped).
+    pub code: u16,
+    /// The bridge's reason, if it gave one.
+    pub reason: String,
+}
+
+/// Failed attempts in a row (the socket never opened) before the page
+/// says it cannot reach the bridge.
+pub const UNREACHABLE_AFTER: u32 = 3;
+
+/// Why the page has no session with the bridge, or just lost one: shown
+/// above everything until the student dismisses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionProblem {
+    pub title: String,
+    pub text: String,
 }
 
 /// What the bridge said about itself in its `hello`.
@@ -291,7 +316,14 @@ pub enum Action {
     // The WebSocket (from hooks::use_bridge).
     BridgeConnecting,
     BridgeOpened,
-    BridgeClosed,
+    /// The socket closed (how), or could not be opened; `origin` is the
+    /// page's own (`http://127.0.0.1:8000`), to name it when refused.
+    BridgeClosed {
+        closed: SocketClosed,
+        origin: String,
+        url: String,
+    },
+    DismissProblem,
     FromBridge(ServerMsg),
     /// A message from the bridge that could not be read.
     BadMessage(String),
@@ -301,6 +333,10 @@ pub enum Action {
 
     // The lab's controls.
     ChooseTask(Task),
+    /// Task 2's greeting, as typed (a newline is added when sent).
+    SetGreeting(String),
+    /// `AF_INET` or `AF_INET6` for "Start my server".
+    SetFamily(Family),
     StartServer,
     StopServer,
     TogglePauseAccept,
@@ -309,7 +345,11 @@ pub enum Action {
     /// Connect to `HOST:PORT` (only targets the bridge allows).
     ConnectTarget(String),
     ChooseClient(ConnId),
-    Send(Data),
+    /// Send `data` on the current client; `typed` is the composer's text.
+    Send {
+        data: Data,
+        typed: String,
+    },
     Shutdown,
     Close,
     /// A problem found before sending (bad hex, too long).
@@ -368,6 +408,22 @@ pub struct LabState {
     pub outbox: Outbox,
     pub projector: bool,
     pub theme: Theme,
+    /// Task 2's greeting, as the student typed it.
+    pub greeting: String,
+    /// The address family "Start my server" uses.
+    pub family: Family,
+    /// Why the session ended or cannot start, if it did.
+    pub problem: Option<SessionProblem>,
+    /// Closes in a row without the socket ever opening.
+    failed_opens: u32,
+    /// Counts the composer's sends that were queued: the composer empties
+    /// its box when this changes (never when a send is refused).
+    pub sends_queued: u64,
+    /// The last send queued, until it is on its way: `(conn, text)`.
+    last_send: Option<(ConnId, String)>,
+    /// A refused send's text for the composer to put back: `(n, text)`,
+    /// `n` counting such returns.
+    pub returned_draft: Option<(u64, String)>,
 }
 
 impl Default for LabState {
@@ -393,6 +449,13 @@ impl Default for LabState {
             outbox: Outbox::default(),
             projector: false,
             theme: Theme::default(),
+            greeting: protocol::DEFAULT_GREETING.trim_end().to_string(),
+            family: Family::Ipv4,
+            problem: None,
+            failed_opens: 0,
+            sends_queued: 0,
+            last_send: None,
+            returned_draft: None,
         }
     }
 }
@@ -454,8 +517,23 @@ impl LabState {
             Action::BridgeOpened => {
                 self.status = BridgeStatus::Open;
                 self.outbox.queued = Rc::default();
+                self.failed_opens = 0;
+                // "Cannot reach" is over; a closed session's reason stays
+                // until dismissed (the student has to start again).
+                if self
+                    .problem
+                    .as_ref()
+                    .is_some_and(|p| p.title == UNREACHABLE)
+                {
+                    self.problem = None;
+                }
             }
-            Action::BridgeClosed => self.bridge_closed(),
+            Action::BridgeClosed {
+                closed,
+                origin,
+                url,
+            } => self.bridge_closed(closed, &origin, &url),
+            Action::DismissProblem => self.problem = None,
             Action::FromBridge(msg) => self.on_bridge_message(msg),
             Action::Reset => {
                 *self = LabState {
@@ -463,6 +541,7 @@ impl LabState {
                     trace: self.trace.cleared(),
                     projector: self.projector,
                     theme: self.theme,
+                    sends_queued: self.sends_queued,
                     ..LabState::default()
                 };
             }
@@ -473,6 +552,8 @@ impl LabState {
                 None,
             ),
             Action::ChooseTask(task) => self.task = task,
+            Action::SetGreeting(text) => self.greeting = text,
+            Action::SetFamily(family) => self.family = family,
             Action::StartServer => self.start_server(),
             Action::StopServer => self.stop_server(),
             Action::TogglePauseAccept => self.toggle_pause(),
@@ -509,7 +590,7 @@ impl LabState {
                     self.current_conn = Some(id);
                 }
             }
-            Action::Send(data) => self.send(data),
+            Action::Send { data, typed } => self.send(data, typed),
             Action::Shutdown => self.on_conn(|conn| ClientMsg::Shutdown { conn }),
             Action::Close => self.on_conn(|conn| ClientMsg::Close { conn }),
             Action::Warn(text) => self.notify(NoticeKind::Error, "Not sent", text, None),
@@ -601,7 +682,26 @@ impl LabState {
         true
     }
 
-    fn bridge_closed(&mut self) {
+    fn bridge_closed(&mut self, closed: SocketClosed, origin: &str, url: &str) {
+        let had_session = self.status == BridgeStatus::Open;
+        if closed.opened {
+            self.failed_opens = 0;
+        } else {
+            self.failed_opens += 1;
+        }
+        if let Some(problem) = close_problem(&closed, had_session, self.failed_opens, origin, url) {
+            // Said twice: under the title bar, and among the notices by the
+            // message box, where a student who just sent something looks.
+            if had_session {
+                self.notify(
+                    NoticeKind::Error,
+                    &problem.title,
+                    problem.text.clone(),
+                    None,
+                );
+            }
+            self.problem = Some(problem);
+        }
         self.status = BridgeStatus::Closed;
         self.outbox.queued = Rc::default();
         // The bridge ends a session's servers and connections with it.
@@ -707,7 +807,14 @@ impl LabState {
             }
             _ => {}
         }
-        self.trace.push(event);
+        let seq = self.trace.push(event);
+        // An event that went in before later ones moved them down one.
+        if seq + 1 < self.trace.next_seq()
+            && let Some(selected) = self.selected.as_mut()
+            && *selected >= seq
+        {
+            *selected += 1;
+        }
     }
 
     fn refused(
@@ -718,6 +825,17 @@ impl LabState {
         server: Option<ServerId>,
     ) {
         let (title, explanation) = refusal_words(reason);
+        // A send the bridge turned down: its text goes back in the box.
+        if let (Some(id), Some((sent_on, _))) = (conn, &self.last_send)
+            && *sent_on == id
+            && matches!(
+                reason,
+                Refusal::TooLarge | Refusal::Limit | Refusal::State | Refusal::Unknown
+            )
+            && let Some((_, text)) = self.last_send.take()
+        {
+            self.return_draft(text);
+        }
         if let Some(info) = conn.and_then(|id| self.conns.iter_mut().find(|c| c.id == id))
             && !info.connected
         {
@@ -751,13 +869,14 @@ impl LabState {
         let id = self.next_server;
         self.next_server += 1;
         let transport = self.task.transport();
+        let mode = self.task.mode();
         self.outbox.push(ClientMsg::StartServer {
             server: id,
-            mode: self.task.mode(),
+            mode,
             transport,
-            family: Family::Ipv4,
+            family: self.family,
             backlog: (transport == Transport::Tcp).then_some(DEFAULT_BACKLOG),
-            greeting: None,
+            greeting: (mode == Mode::Greet).then(|| format!("{}\n", self.greeting)),
         });
         self.servers
             .retain(|s| s.is_up() || s.state == ServerState::Stopping);
@@ -845,27 +964,75 @@ impl LabState {
         }
     }
 
-    fn send(&mut self, data: Data) {
-        let limit = self
-            .bridge
-            .as_ref()
-            .map_or(u32::MAX, |b| b.limits.max_message_bytes);
+    /// Sends the composer's message on the current client, after checking
+    /// it fits the bridge's limit. `typed` is the box's text, kept (and
+    /// given back) whenever the send is refused.
+    fn send(&mut self, data: Data, typed: String) {
         if data.is_empty() {
             return;
         }
-        if data.len() > limit as usize {
+        let Some(conn) = self.current_conn else {
             self.notify(
-                NoticeKind::Error,
-                "Too long",
+                NoticeKind::Info,
+                "No client yet",
+                "Connect a client first.".to_string(),
+                None,
+            );
+            return;
+        };
+        if let Some(info) = self.conns.iter().find(|c| c.id == conn)
+            && !info.can_send()
+        {
+            self.notify(
+                NoticeKind::Info,
+                "Not sent",
                 format!(
-                    "The message is {} bytes; the bridge takes at most {limit} at once.",
-                    data.len()
+                    "{}: it can send no more. Your text is still in the box: connect a new \
+                     client to send it.",
+                    info.describe()
                 ),
                 None,
             );
             return;
         }
-        self.on_conn(|conn| ClientMsg::Send { conn, data });
+        if let Some(limits) = self.bridge.as_ref().map(|b| &b.limits) {
+            let msg = ClientMsg::Send {
+                conn,
+                data: data.clone(),
+            };
+            if let Err(size) = fits(limits.max_message_bytes, &msg) {
+                let hex = matches!(data, Data::Hex(_));
+                let most = largest_payload(limits.max_message_bytes, conn, hex);
+                self.notify(
+                    NoticeKind::Error,
+                    "Too long: not sent",
+                    format!(
+                        "The message is {} bytes ({size} bytes with the command around it); this \
+                         bridge takes at most {} bytes per command, so at most {most} bytes {} at \
+                         once. Your text is still in the box: send it in smaller pieces.",
+                        data.len(),
+                        limits.max_message_bytes,
+                        if hex {
+                            "written as hex"
+                        } else {
+                            "of plain text"
+                        },
+                    ),
+                    None,
+                );
+                return;
+            }
+        }
+        if self.command(ClientMsg::Send { conn, data }) {
+            self.sends_queued += 1;
+            self.last_send = Some((conn, typed));
+        }
+    }
+
+    /// Puts a refused message's text back in the composer.
+    fn return_draft(&mut self, text: String) {
+        let n = self.returned_draft.as_ref().map_or(1, |(n, _)| n + 1);
+        self.returned_draft = Some((n, text));
     }
 
     /// The nearest event `toward` the selection that the filter shows.
@@ -930,6 +1097,89 @@ impl LabState {
             Err(why) => self.notify(NoticeKind::Error, "Could not load that file", why, None),
         }
     }
+}
+
+/// The title of the problem "the page cannot reach the bridge".
+const UNREACHABLE: &str = "Cannot reach the bridge";
+
+/// What to tell the student when the socket to the bridge closes: why the
+/// session ended (the bridge's close code and reason), or, after a few
+/// attempts that never opened, that the bridge cannot be reached and the
+/// likely causes. `None` when there is nothing new to say.
+pub fn close_problem(
+    closed: &SocketClosed,
+    had_session: bool,
+    failed_opens: u32,
+    origin: &str,
+    url: &str,
+) -> Option<SessionProblem> {
+    let reason = closed.reason.trim();
+    if closed.opened || !reason.is_empty() {
+        let why = match (closed.code, reason) {
+            (_, reason) if !reason.is_empty() => format!("it said: \"{reason}\""),
+            (1000, _) => "it ended the session normally".to_string(),
+            (1001, _) => "it is going away (shutting down or restarting)".to_string(),
+            (1006, _) => "the connection dropped without a goodbye (the bridge stopped, or the \
+                          network went away)"
+                .to_string(),
+            (1008, _) => "it refused this page (policy violation)".to_string(),
+            (1009, _) => "a message was larger than it accepts".to_string(),
+            (1011, _) => "it met an internal error".to_string(),
+            (code, _) => format!("close code {code}"),
+        };
+        let meaning = match closed.code {
+            1008 => {
+                " This page's address is not one the bridge accepts: open the page at the \
+                      address the bridge printed when it started."
+            }
+            1009 => " Send less at once: the message box says how much fits.",
+            _ if had_session => {
+                " Your servers and clients in it are gone; the page reconnects \
+                                 by itself, then start your server again."
+            }
+            _ => " The page keeps trying.",
+        };
+        return Some(SessionProblem {
+            title: format!("The bridge closed the session (code {})", closed.code),
+            text: format!("The bridge closed this page's session: {why}.{meaning}"),
+        });
+    }
+    (failed_opens == UNREACHABLE_AFTER).then(|| SessionProblem {
+        title: UNREACHABLE.to_string(),
+        text: format!(
+            "The page tried {failed_opens} times to open its WebSocket to {url} and the browser \
+             could not open it (browsers do not say why). Either the bridge is not running there \
+             (start it with `make run`), or it refuses pages from {origin}: open the page at the \
+             address the bridge printed, or start the bridge with --allow-origin {origin}. The \
+             page keeps trying."
+        ),
+    })
+}
+
+/// The length of `msg` as the bridge receives it (one JSON text message),
+/// or that length as the error when it is over `limit`.
+pub fn fits(limit: u32, msg: &ClientMsg) -> Result<usize, usize> {
+    let size = serde_json::to_string(msg).map_or(usize::MAX, |json| json.len());
+    if size <= limit as usize {
+        Ok(size)
+    } else {
+        Err(size)
+    }
+}
+
+/// The most payload bytes one `send` on `conn` can carry under `limit`:
+/// the limit applies to the whole JSON command, so its wrapping is taken
+/// off; plain text (no characters JSON escapes) takes one byte a byte,
+/// hex two characters a byte.
+pub fn largest_payload(limit: u32, conn: ConnId, hex: bool) -> usize {
+    let data = if hex {
+        Data::Hex(protocol::Bytes(Vec::new()))
+    } else {
+        Data::Text(String::new())
+    };
+    let wrapping = fits(u32::MAX, &ClientMsg::Send { conn, data }).unwrap_or(0);
+    let room = (limit as usize).saturating_sub(wrapping);
+    if hex { room / 2 } else { room }
 }
 
 /// A refusal in plain words: a title and one sentence.
@@ -1071,7 +1321,10 @@ mod tests {
             .reduce(Action::ConnectClient)
             .reduce(Action::ConnectClient)
             .reduce(Action::ChooseClient(1))
-            .reduce(Action::Send(Data::Text("hi".into())));
+            .reduce(Action::Send {
+                data: Data::Text("hi".into()),
+                typed: "hi".into(),
+            });
         assert_eq!(
             sent(&state).last(),
             Some(&ClientMsg::Send {
@@ -1165,7 +1418,7 @@ mod tests {
             .reduce(Action::StartServer)
             .reduce(Action::ConnectClient)
             .reduce(trace(Lane::Server, None, Step::Listen { backlog: 5 }))
-            .reduce(Action::BridgeClosed);
+            .reduce(closed(true, 1001, "bridge shutting down"));
         assert_eq!(state.status, BridgeStatus::Closed);
         assert!(state.conns.iter().all(|c| c.closed));
         assert!(state.servers.iter().all(|s| !s.is_up()));
@@ -1324,8 +1577,189 @@ mod tests {
                 },
             }))
             .reduce(Action::ConnectClient)
-            .reduce(Action::Send(Data::Hex(Bytes(vec![0; 5]))));
+            .reduce(Action::Send {
+                data: Data::Hex(Bytes(vec![0; 5])),
+                typed: "00 00 00 00 00".into(),
+            });
         assert_eq!(sent(&state).len(), 1);
-        assert_eq!(state.notices.last().unwrap().title, "Too long");
+        assert_eq!(state.notices.last().unwrap().title, "Too long: not sent");
+        assert_eq!(state.sends_queued, 0, "the box keeps the text");
+    }
+
+    fn closed(opened: bool, code: u16, reason: &str) -> Action {
+        Action::BridgeClosed {
+            closed: SocketClosed {
+                opened,
+                code,
+                reason: reason.into(),
+            },
+            origin: "http://127.0.0.1:8000".into(),
+            url: "ws://127.0.0.1:8000/ws".into(),
+        }
+    }
+
+    fn hello(max_message_bytes: u32) -> Action {
+        Action::FromBridge(ServerMsg::Hello {
+            version: PROTOCOL_VERSION,
+            bridge: "test".into(),
+            public_server: None,
+            limits: Limits {
+                max_servers: 2,
+                max_connections: 8,
+                max_message_bytes,
+                idle_timeout_secs: 60,
+                max_programs: 4,
+                max_program_sockets: 16,
+            },
+        })
+    }
+
+    /// The limit is on the whole JSON command: the largest payload that
+    /// fits is sent, one byte more is refused in the page, for text and
+    /// for hex alike.
+    #[test]
+    fn the_largest_payload_fits_and_one_more_does_not() {
+        let limit = 1000;
+        let state = open().reduce(hello(limit)).reduce(Action::ConnectClient);
+        let conn = state.current_conn.unwrap();
+        for hex in [false, true] {
+            let most = largest_payload(limit, conn, hex);
+            assert!(most > 400 && most < limit as usize, "{most}");
+            let data = |n: usize| {
+                if hex {
+                    Data::Hex(Bytes(vec![0xab; n]))
+                } else {
+                    Data::Text("x".repeat(n))
+                }
+            };
+            let full = ClientMsg::Send {
+                conn,
+                data: data(most),
+            };
+            // Exactly the limit (hex: within the one byte a half byte wastes).
+            let size = fits(limit, &full).expect("the largest payload fits");
+            assert!(size + 1 >= limit as usize, "{size}");
+            let over = ClientMsg::Send {
+                conn,
+                data: data(most + 1),
+            };
+            assert!(fits(limit, &over).is_err());
+
+            let ok = state.clone().reduce(Action::Send {
+                data: data(most),
+                typed: "t".into(),
+            });
+            assert_eq!(ok.sends_queued, 1);
+            let refused = state.clone().reduce(Action::Send {
+                data: data(most + 1),
+                typed: "t".into(),
+            });
+            assert_eq!(refused.sends_queued, 0);
+            assert_eq!(sent(&refused).len(), 1, "only the connect");
+        }
+    }
+
+    /// A send the bridge refuses gives its text back to the composer.
+    #[test]
+    fn a_refused_send_returns_its_text() {
+        let state = open().reduce(Action::ConnectClient).reduce(Action::Send {
+            data: Data::Text("my long essay".into()),
+            typed: "my long essay".into(),
+        });
+        assert_eq!(state.sends_queued, 1);
+        let state = state.reduce(Action::FromBridge(ServerMsg::Refused {
+            reason: Refusal::Limit,
+            message: "too much waiting".into(),
+            conn: Some(1),
+            server: None,
+        }));
+        assert_eq!(state.returned_draft, Some((1, "my long essay".into())));
+    }
+
+    /// A closed session says why, with the bridge's code and reason; a
+    /// socket that never opens is explained after a few tries, naming the
+    /// page's origin.
+    #[test]
+    fn closes_are_explained() {
+        let state = open().reduce(closed(
+            true,
+            1009,
+            "message larger than the limit of 65536 bytes",
+        ));
+        let problem = state.problem.clone().unwrap();
+        assert!(problem.title.contains("1009"), "{problem:?}");
+        assert_eq!(state.notices.last().unwrap().text, problem.text);
+        assert!(
+            problem
+                .text
+                .contains("larger than the limit of 65536 bytes")
+        );
+        let state = state.reduce(closed(true, 1008, "origin not allowed"));
+        assert!(
+            state
+                .problem
+                .as_ref()
+                .unwrap()
+                .text
+                .contains("origin not allowed")
+        );
+        // Reconnecting keeps the reason; dismissing clears it.
+        let state = state.reduce(Action::BridgeOpened);
+        assert!(state.problem.is_some());
+        let state = state.reduce(Action::DismissProblem);
+        assert!(state.problem.is_none());
+
+        let mut state = Rc::new(LabState::default());
+        for _ in 0..UNREACHABLE_AFTER - 1 {
+            state = state.reduce(closed(false, 1006, ""));
+            assert!(state.problem.is_none());
+        }
+        let state = state.reduce(closed(false, 1006, ""));
+        let text = &state.problem.as_ref().unwrap().text;
+        assert!(
+            text.contains("--allow-origin http://127.0.0.1:8000"),
+            "{text}"
+        );
+        assert!(text.contains("ws://127.0.0.1:8000/ws"), "{text}");
+        assert!(state.reduce(Action::BridgeOpened).problem.is_none());
+    }
+
+    /// Task 2's greeting and the address family go into StartServer.
+    #[test]
+    fn greeting_and_family_are_sent() {
+        let state = open()
+            .reduce(Action::ChooseTask(Task::Greet))
+            .reduce(Action::SetGreeting("Hello from my server".into()))
+            .reduce(Action::SetFamily(Family::Ipv6))
+            .reduce(Action::StartServer);
+        assert!(matches!(
+            &sent(&state)[0],
+            ClientMsg::StartServer { family: Family::Ipv6, greeting: Some(g), mode: Mode::Greet, .. }
+                if g == "Hello from my server\n"
+        ));
+    }
+
+    /// A late event goes in before later ones, and the selection stays on
+    /// the event it was on.
+    #[test]
+    fn a_late_event_keeps_the_selection() {
+        let at = |at_us: u64, lane: Lane, step: Step| {
+            Action::FromBridge(ServerMsg::Trace(TraceEvent {
+                at_us,
+                lane,
+                server: Some(1),
+                conn: Some(1),
+                server_conn: None,
+                source: None,
+                step,
+            }))
+        };
+        let state = open()
+            .reduce(at(10, Lane::Client, Step::Close))
+            .reduce(at(30, Lane::Client, Step::Close))
+            .reduce(Action::Select(1))
+            .reduce(at(20, Lane::Server, Step::RecvEof));
+        assert_eq!(state.selected, Some(2));
+        assert_eq!(state.selected_entry().unwrap().event.at_us, 30);
     }
 }

@@ -1,7 +1,15 @@
-//! The recorded trace: every [`TraceEvent`] the bridge sent, in order,
-//! with what the views need worked out once, when the event arrives.
+//! The recorded trace: every [`TraceEvent`] the bridge sent, in the order
+//! of the bridge's clock, with what the views need worked out once, when
+//! the event arrives.
 //!
-//! Two jobs make this more than a `Vec`:
+//! Three jobs make this more than a `Vec`:
+//!
+//! - **The bridge's order, not arrival order.** The server lane reaches
+//!   the page through a forwarding task of the bridge, so a client's
+//!   `recv() -> 0 bytes` can arrive before the server's `close()` that
+//!   caused it. Each event is put in its place by `at_us` (searching from
+//!   the end: events arrive nearly sorted), so the log and the diagram
+//!   read top to bottom as things happened, and arrows point down.
 //!
 //! - **Cheap appends to a long trace.** Each state change in yew makes a new
 //!   state value while the views may still hold the old one, so a plain
@@ -26,8 +34,13 @@ pub const CHUNK: usize = 256;
 const MAX_PENDING: usize = 1024;
 
 /// At most this many connections listed in the connection filter, and
-/// followed for arrows (past that, arrows of older ones may be missed).
+/// followed for arrows (past that, the oldest connection is forgotten).
 const MAX_CONNS: usize = 256;
+
+/// How far back (in events) a late event can still be put in its place.
+/// An event later than this is appended where it arrived; the bridge's
+/// lanes are never that far apart in practice (a few events at most).
+const REORDER_DEPTH: usize = 64;
 
 /// One event of the trace and what the views derive from it.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,10 +51,16 @@ pub struct Entry {
     pub event: TraceEvent,
     /// Microseconds since the previous event, if there was one.
     pub since_prev_us: Option<u64>,
+    /// Microseconds since the trace's first event (what the page shows:
+    /// the bridge's own clock counts from when it started).
+    pub since_start_us: u64,
     /// The events whose arrows end here: the `send`s whose bytes this
     /// `recv` returned, the `connect` this `accept` answered, the
     /// `close`/`shutdown` this end-of-file reports.
     pub links: Vec<Link>,
+    /// Earlier entries this one added a link to (a read that arrived
+    /// before this send): undone if this entry has to move.
+    linked_earlier: Vec<u64>,
     /// Lower-case text the search box matches against.
     search_text: String,
 }
@@ -63,7 +82,8 @@ pub struct Link {
     pub call: &'static str,
 }
 
-/// The trace: events in arrival order, capped at a maximum length.
+/// The trace: events in the order of the bridge's clock, capped at a
+/// maximum length.
 #[derive(Debug, Clone)]
 pub struct Trace {
     chunks: Rc<Vec<Rc<Vec<Rc<Entry>>>>>,
@@ -78,6 +98,13 @@ pub struct Trace {
     flows: Rc<Flows>,
     /// Connection ids seen, for the connection filter.
     conns: Rc<Vec<ConnId>>,
+    /// The bridge's time of the first event: times are shown from here.
+    start_us: Option<u64>,
+    /// For each of the newest events (at most [`REORDER_DEPTH`]), the
+    /// arrow bookkeeping and the number of connections as they were just
+    /// before it: a late event goes in before them, and they are added
+    /// again after it.
+    before: Rc<VecDeque<(Rc<Flows>, usize)>>,
 }
 
 impl PartialEq for Trace {
@@ -100,6 +127,8 @@ impl Trace {
             cap: cap.max(CHUNK),
             flows: Rc::default(),
             conns: Rc::default(),
+            start_us: None,
+            before: Rc::default(),
         }
     }
 
@@ -207,12 +236,86 @@ impl Trace {
         &self.conns
     }
 
-    /// Appends an event, working out its arrows; returns its `seq`.
+    /// The bridge's time of the trace's first event, if there is one.
+    pub fn start_us(&self) -> Option<u64> {
+        self.start_us
+    }
+
+    /// Adds an event in its place by the bridge's clock (after every event
+    /// stamped at the same time or earlier), working out its arrows;
+    /// returns its `seq`. Events after that place move down one `seq`.
     pub fn push(&mut self, event: TraceEvent) -> u64 {
+        let at = event.at_us;
+        // Searching from the end: nearly always the event goes last.
+        let later = self
+            .iter()
+            .rev()
+            .take(self.before.len() + 1)
+            .take_while(|e| e.event.at_us > at)
+            .count();
+        if later == 0 || later > self.before.len() {
+            return self.append(event);
+        }
+        // Take the later events off, add this one, and add them again:
+        // their arrows are worked out anew, in the right order.
+        let keep = self.len - later;
+        let moved: Vec<Rc<Entry>> = self.iter().skip(keep).cloned().collect();
+        let first_moved = self.first_seq + keep as u64;
+        for entry in &moved {
+            for &target in &entry.linked_earlier {
+                if target < first_moved {
+                    self.unlink_earlier(target, entry.seq);
+                }
+            }
+        }
+        let before = Rc::make_mut(&mut self.before);
+        let (flows, conns) = before[before.len() - later].clone();
+        before.truncate(before.len() - later);
+        self.flows = flows;
+        Rc::make_mut(&mut self.conns).truncate(conns);
+        self.truncate(keep);
+        if self.is_empty() && self.dropped == 0 {
+            // It is the trace's new first event: times count from it.
+            self.start_us = None;
+        }
+        let seq = self.append(event);
+        for entry in moved {
+            let Entry { event, .. } = Rc::unwrap_or_clone(entry);
+            self.append(event);
+        }
+        seq
+    }
+
+    /// Keeps the first `keep` stored events.
+    fn truncate(&mut self, keep: usize) {
+        let chunks = Rc::make_mut(&mut self.chunks);
+        while self.len > keep {
+            let Some(last) = chunks.last_mut() else {
+                break;
+            };
+            let extra = (self.len - keep).min(last.len());
+            let left = last.len() - extra;
+            if left == 0 {
+                chunks.pop();
+            } else {
+                Rc::make_mut(last).truncate(left);
+            }
+            self.len -= extra;
+        }
+    }
+
+    /// Adds an event at the end, working out its arrows; returns its `seq`.
+    fn append(&mut self, event: TraceEvent) -> u64 {
         let seq = self.next_seq();
         let since_prev_us = self
             .last()
             .map(|prev| event.at_us.saturating_sub(prev.event.at_us));
+        let start = *self.start_us.get_or_insert(event.at_us);
+        let before = Rc::make_mut(&mut self.before);
+        if before.len() == REORDER_DEPTH {
+            before.pop_front();
+        }
+        before.push_back((self.flows.clone(), self.conns.len()));
         let Matches {
             here: links,
             earlier,
@@ -226,9 +329,11 @@ impl Trace {
         let entry = Rc::new(Entry {
             seq,
             search_text: search_text(&event),
+            since_start_us: event.at_us.saturating_sub(start),
             event,
             since_prev_us,
             links,
+            linked_earlier: earlier.iter().map(|(target, _)| *target).collect(),
         });
         let chunks = Rc::make_mut(&mut self.chunks);
         match chunks.last_mut() {
@@ -254,10 +359,13 @@ impl Trace {
 }
 
 impl Trace {
-    /// Adds an arrow ending at an event already stored: the entry is
-    /// replaced (entries never change in place, so views holding the old
-    /// one stay consistent), which costs copying its chunk at most.
-    fn link_earlier(&mut self, target: u64, link: Link) {
+    /// Removes the arrows from `from` that end at the stored event `target`.
+    fn unlink_earlier(&mut self, target: u64, from: u64) {
+        self.replace_entry(target, |entry| entry.links.retain(|l| l.seq != from));
+    }
+
+    /// Replaces the stored event `target` by a changed copy.
+    fn replace_entry(&mut self, target: u64, change: impl FnOnce(&mut Entry)) {
         let Some(index) = target
             .checked_sub(self.first_seq)
             .and_then(|i| usize::try_from(i).ok())
@@ -269,10 +377,19 @@ impl Trace {
         };
         if let Some(slot) = Rc::make_mut(chunk).get_mut(index % CHUNK) {
             let mut entry = (**slot).clone();
-            entry.links.push(link);
-            entry.links.sort_by_key(|l| l.seq);
+            change(&mut entry);
             *slot = Rc::new(entry);
         }
+    }
+
+    /// Adds an arrow ending at an event already stored: the entry is
+    /// replaced (entries never change in place, so views holding the old
+    /// one stay consistent), which costs copying its chunk at most.
+    fn link_earlier(&mut self, target: u64, link: Link) {
+        self.replace_entry(target, |entry| {
+            entry.links.push(link);
+            entry.links.sort_by_key(|l| l.seq);
+        });
     }
 }
 
@@ -309,6 +426,10 @@ struct Matches {
 #[derive(Debug, Clone, Default)]
 struct Flows {
     by_conn: HashMap<ConnId, Rc<ConnFlows>>,
+    /// The connections in `by_conn`, oldest first: past [`MAX_CONNS`] the
+    /// oldest is forgotten (never all of them: that would untag the
+    /// connections still open).
+    order: VecDeque<ConnId>,
 }
 
 /// The two directions of one connection.
@@ -414,8 +535,13 @@ impl Flows {
             call: event.step.name(),
         };
         let at = event.at_us;
-        if self.by_conn.len() >= MAX_CONNS && !self.by_conn.contains_key(&conn) {
-            self.by_conn.clear();
+        if !self.by_conn.contains_key(&conn) {
+            if self.by_conn.len() >= MAX_CONNS
+                && let Some(oldest) = self.order.pop_front()
+            {
+                self.by_conn.remove(&oldest);
+            }
+            self.order.push_back(conn);
         }
         let flows = Rc::make_mut(self.by_conn.entry(conn).or_default());
         match (&event.step, event.lane) {
@@ -558,34 +684,26 @@ mod tests {
     }
 
     /// The two sides reach the page from different tasks of the bridge:
-    /// a recv (or accept, or end-of-file) that arrives before the event
-    /// that caused it still gets its arrow, judged by the bridge's clock.
+    /// an event that arrives after later ones goes in before them, by the
+    /// bridge's clock, and the arrows are worked out in that order.
     #[test]
-    fn late_senders_still_draw_their_arrows() {
+    fn late_events_go_in_their_place() {
         let mut trace = Trace::with_cap(1000);
-        let r = trace.push(event(20, Lane::Client, 1, recv("hello")));
-        let s1 = trace.push(event(10, Lane::Server, 1, send("hel")));
-        let s2 = trace.push(event(11, Lane::Server, 1, send("lo")));
-        assert_eq!(seqs(trace.get(r)), vec![s1, s2]);
-        assert!(trace.get(s1).unwrap().links.is_empty());
+        trace.push(event(20, Lane::Client, 1, recv("hello")));
+        trace.push(event(10, Lane::Server, 1, send("hel")));
+        trace.push(event(11, Lane::Server, 1, send("lo")));
+        let order: Vec<u64> = trace.iter().map(|e| e.event.at_us).collect();
+        assert_eq!(order, vec![10, 11, 20]);
+        let seqs_in_order: Vec<u64> = trace.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs_in_order, vec![0, 1, 2]);
+        assert_eq!(seqs(trace.get(2)), vec![0, 1]);
+        assert!(trace.get(0).unwrap().links.is_empty());
+        assert_eq!(trace.get(2).unwrap().since_prev_us, Some(9));
+        assert_eq!(trace.get(2).unwrap().since_start_us, 10);
 
-        // A send stamped after the read cannot explain it.
-        let old = trace.push(event(30, Lane::Client, 1, recv("x")));
-        trace.push(event(40, Lane::Server, 1, send("x")));
-        assert!(seqs(trace.get(old)).is_empty());
-        let r2 = trace.push(event(50, Lane::Client, 1, recv("x")));
-        assert_eq!(trace.get(r2).unwrap().links.len(), 1);
-
-        let accept = trace.push(event(
-            61,
-            Lane::Server,
-            2,
-            Step::Accept {
-                peer: "127.0.0.1:1".into(),
-                local: "127.0.0.1:9".into(),
-            },
-        ));
-        let connect = trace.push(event(
+        // A close that arrives after the end-of-file it caused.
+        let eof = event(71, Lane::Client, 2, Step::RecvEof);
+        trace.push(event(
             60,
             Lane::Client,
             2,
@@ -593,10 +711,57 @@ mod tests {
                 target: "127.0.0.1:9".into(),
             },
         ));
-        assert_eq!(seqs(trace.get(accept)), vec![connect]);
-        let eof = trace.push(event(71, Lane::Server, 2, Step::RecvEof));
-        let close = trace.push(event(70, Lane::Client, 2, Step::Close));
-        assert_eq!(seqs(trace.get(eof)), vec![close]);
+        trace.push(eof);
+        trace.push(event(70, Lane::Server, 2, Step::Close));
+        let last: Vec<(u64, &str)> = trace
+            .iter()
+            .skip(3)
+            .map(|e| (e.event.at_us, e.event.step.name()))
+            .collect();
+        assert_eq!(last, vec![(60, "connect"), (70, "close"), (71, "recv_eof")]);
+        assert_eq!(seqs(trace.get(5)), vec![4]);
+        assert_eq!(trace.get(5).unwrap().links[0].call, "close");
+    }
+
+    /// In the same microsecond, a read that arrived before its send still
+    /// gets its arrow (drawn across); moving events undoes and redoes such
+    /// arrows without leaving stale ones.
+    #[test]
+    fn same_instant_reads_still_draw_their_arrows() {
+        let mut trace = Trace::with_cap(1000);
+        let r = trace.push(event(20, Lane::Client, 1, recv("hello")));
+        let s = trace.push(event(20, Lane::Server, 1, send("hello")));
+        assert_eq!(seqs(trace.get(r)), vec![s]);
+        // A later-arriving earlier event moves the send (and re-links it).
+        trace.push(event(15, Lane::Server, 2, Step::Listen { backlog: 5 }));
+        let recv = trace
+            .iter()
+            .find(|e| e.event.step.name() == "recv")
+            .unwrap();
+        let send_seq = trace
+            .iter()
+            .find(|e| e.event.step.name() == "send")
+            .unwrap()
+            .seq;
+        assert_eq!(seqs(Some(recv)), vec![send_seq]);
+    }
+
+    /// Past the connection cap the oldest connection is forgotten, never
+    /// all of them: the newest ones keep their arrows.
+    #[test]
+    fn the_connection_cap_forgets_the_oldest() {
+        let mut trace = Trace::with_cap(100_000);
+        let mut at = 0;
+        for conn in 0..(MAX_CONNS as u32 + 5) {
+            at += 1;
+            trace.push(event(at, Lane::Client, conn, send("x")));
+        }
+        // A live connection from before the cap was passed still matches.
+        at += 1;
+        let r = trace.push(event(at, Lane::Server, MAX_CONNS as u32, recv("x")));
+        assert_eq!(trace.get(r).unwrap().links.len(), 1);
+        assert!(trace.flows.by_conn.len() <= MAX_CONNS);
+        assert!(!trace.flows.by_conn.contains_key(&0));
     }
 
     /// The oldest events go once the cap is passed, a chunk at a time, and

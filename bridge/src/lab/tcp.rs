@@ -227,8 +227,9 @@ impl LabServer {
         }
         // close() on the listening socket: clients still in the backlog are
         // reset; clients already accepted are served until shutdown.
+        let closing = self.tracer.clock().now_us();
         drop(self.listener);
-        self.tracer.emit(None, Step::Close);
+        self.tracer.emit_at(closing, None, Step::Close);
         clients.close();
         clients.wait().await;
     }
@@ -307,9 +308,11 @@ impl Client {
             self.tracer.emit(conn, err.step());
         }
         // close(): dropping the socket sends FIN (or RST if unread bytes
-        // are still waiting, which is what a real server does too).
+        // are still waiting, which is what a real server does too). It is
+        // stamped before: the client's recv() -> 0 comes after it.
+        let closing = self.tracer.clock().now_us();
         drop(stream);
-        self.tracer.emit(conn, Step::Close);
+        self.tracer.emit_at(closing, conn, Step::Close);
     }
 
     async fn play<S>(&self, stream: &mut S) -> Result<(), ServeError>
@@ -322,10 +325,12 @@ impl Client {
             // Task 2: one send(), then close.
             Mode::Greet => {
                 let greeting = &self.config.greeting;
+                let sending = self.tracer.clock().now_us();
                 self.write(stream, greeting).await?;
-                self.tracer.emit_data(Some(self.conn), || Step::Send {
-                    data: greeting.clone().into(),
-                });
+                self.tracer
+                    .emit_data_at(sending, Some(self.conn), || Step::Send {
+                        data: greeting.clone().into(),
+                    });
                 Ok(())
             }
             Mode::Echo => self.echo(stream).await,
@@ -361,9 +366,11 @@ impl Client {
             let chunk = &buf[..n];
             self.tracer
                 .emit_data(conn, || Step::Recv { data: chunk.into() });
+            // Stamped before the write: the client's recv() is later.
+            let sending = self.tracer.clock().now_us();
             self.write(stream, chunk).await?;
             self.tracer
-                .emit_data(conn, || Step::Send { data: chunk.into() });
+                .emit_data_at(sending, conn, || Step::Send { data: chunk.into() });
         }
     }
 

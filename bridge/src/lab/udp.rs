@@ -110,8 +110,10 @@ impl UdpEchoServer {
                 peer: peer.to_string(),
                 data: datagram.into(),
             });
+            // Stamped before the call: the client's recvfrom() is later.
+            let sending = tracer.clock().now_us();
             match self.socket.send_to(datagram, peer).await {
-                Ok(_) => tracer.emit_data(None, || Step::SendTo {
+                Ok(_) => tracer.emit_data_at(sending, None, || Step::SendTo {
                     peer: peer.to_string(),
                     data: datagram.into(),
                 }),

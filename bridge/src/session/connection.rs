@@ -19,6 +19,7 @@ use protocol::{
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, UdpSocket};
@@ -77,6 +78,9 @@ pub struct ClientConnection {
     pub route: Option<PublicRoute>,
     pub connect_timeout: Duration,
     pub read_chunk: usize,
+    /// When the page asked to close (the bridge's clock, 0 if it has not):
+    /// `close()` is stamped then, before the socket is dropped.
+    pub closing_at: AtomicU64,
 }
 
 /// How the public server's events of one connection find their session.
@@ -99,8 +103,15 @@ impl ClientConnection {
             _ = token.cancelled() => Err(Stop),
             done = self.play(commands, &token) => done,
         };
-        // close(): the socket was dropped when `play` returned.
-        self.emit(Step::Close).await;
+        // close(): the socket was dropped when `play` returned. Stamped
+        // when the page asked for it, before the drop, if it did.
+        let asked = self.closing_at.load(Ordering::Relaxed);
+        let at = if asked == 0 {
+            self.clock.now_us()
+        } else {
+            asked
+        };
+        self.emit_at(at, Step::Close).await;
     }
 
     async fn play(
@@ -240,13 +251,15 @@ impl ClientConnection {
                 };
                 match command {
                     Some(ConnCommand::Send(bytes, budget)) if !shut => {
+                        let sending = self.clock.now_us();
                         if let Err(err) = writer.write_all(&bytes).await {
                             let _ = self.fail::<()>(Call::Send, error_kind(&err), &err).await;
                             done.cancel();
                             return;
                         }
                         drop(budget);
-                        self.emit(Step::Send { data: bytes.into() }).await;
+                        self.emit_at(sending, Step::Send { data: bytes.into() })
+                            .await;
                     }
                     Some(ConnCommand::Send(..)) => {
                         self.refuse(Refusal::State, "cannot send after shutdown(SHUT_WR)")
@@ -254,8 +267,9 @@ impl ClientConnection {
                     }
                     Some(ConnCommand::Shutdown) if !shut => {
                         shut = true;
+                        let shutting = self.clock.now_us();
                         match writer.shutdown().await {
-                            Ok(()) => self.emit(Step::Shutdown).await,
+                            Ok(()) => self.emit_at(shutting, Step::Shutdown).await,
                             Err(err) => {
                                 let _ = self
                                     .fail::<()>(Call::Shutdown, error_kind(&err), &err)
@@ -268,6 +282,8 @@ impl ClientConnection {
                             .await
                     }
                     Some(ConnCommand::Close) | None => {
+                        self.closing_at
+                            .store(self.clock.now_us(), Ordering::Relaxed);
                         done.cancel();
                         return;
                     }
@@ -348,8 +364,15 @@ impl ClientConnection {
 
     /// Reports a client-lane step.
     async fn emit(&self, step: Step) {
+        self.emit_at(self.clock.now_us(), step).await
+    }
+
+    /// Reports a client-lane step stamped `at_us`: a call that makes the
+    /// server act (`send`, `shutdown`, `close`) is stamped before the
+    /// system call, so the server's `recv` is never stamped earlier.
+    async fn emit_at(&self, at_us: u64, step: Step) {
         let event = TraceEvent {
-            at_us: self.clock.now_us(),
+            at_us,
             lane: Lane::Client,
             server: self.server,
             conn: Some(self.conn),

@@ -53,6 +53,7 @@ use protocol::{
 };
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -150,6 +151,11 @@ pub struct RelaySession {
     to_sockets: Arc<Semaphore>,
     locals: Locals,
     servers: HashMap<ServerId, PrivateServer>,
+    /// Where stopped servers listened, newest last (at most
+    /// [`STOPPED_REMEMBERED`]): a client aimed at one connects to that real
+    /// address, where nothing listens now, and the operating system itself
+    /// refuses it (the lesson), rather than the bridge saying "no server".
+    stopped: VecDeque<(ServerId, SocketAddr, Transport)>,
     conns: HashMap<ConnId, ConnHandle>,
     /// Where the writer records what it sends (the instructor's view), if
     /// the session is registered.
@@ -174,7 +180,16 @@ struct PrivateServer {
     control: Option<LabControl>,
     /// Cancelling it stops the server (closes its listening socket).
     stop: CancellationToken,
+    /// Its task: done once the listening socket is closed.
+    task: tokio::task::JoinHandle<()>,
 }
+
+/// Stopped servers whose address a session remembers.
+const STOPPED_REMEMBERED: usize = 16;
+
+/// How long "stop server" waits for its listening socket to close before
+/// saying it stopped (it closes at once unless the machine is very busy).
+const STOP_WAIT: Duration = Duration::from_secs(2);
 
 /// The session's end of a client connection's task.
 #[derive(Debug)]
@@ -223,6 +238,7 @@ impl RelaySession {
             to_sockets,
             locals,
             servers: HashMap::new(),
+            stopped: VecDeque::new(),
             conns: HashMap::new(),
             tap: None,
             public_route: None,
@@ -397,6 +413,14 @@ impl RelaySession {
             ClientMsg::StopServer { server } => match self.servers.remove(&server) {
                 Some(private) => {
                     private.stop.cancel();
+                    // "Stopped" means the port is closed: a connect() after
+                    // it is refused by the operating system.
+                    let _ = tokio::time::timeout(STOP_WAIT, private.task).await;
+                    if self.stopped.len() == STOPPED_REMEMBERED {
+                        self.stopped.pop_front();
+                    }
+                    self.stopped
+                        .push_back((server, private.addr, private.transport));
                     let _ = self.outbox.send(ServerMsg::ServerStopped { server }).await;
                 }
                 None => self.unknown_server(server).await,
@@ -514,7 +538,7 @@ impl RelaySession {
         // Subscribe before binding, so the page sees socket/bind/listen.
         self.forward(server, LaneEvents::All(tracer.subscribe()));
         let stop = self.token.child_token();
-        let (local, control) = match transport {
+        let (local, control, task) = match transport {
             Transport::Tcp => {
                 let mut config = LabConfig::new(server, mode);
                 config.backlog = backlog.unwrap_or(protocol::DEFAULT_BACKLOG).min(128);
@@ -530,8 +554,8 @@ impl RelaySession {
                     Ok(lab) => {
                         let local = lab.local_addr();
                         let control = lab.control();
-                        self.tasks.spawn(lab.run(stop.clone()));
-                        (local, Some(control))
+                        let task = self.tasks.spawn(lab.run(stop.clone()));
+                        (local, Some(control), task)
                     }
                     // The error is in the server lane already; say so here too.
                     Err(err) => return self.server_failed(server, err).await,
@@ -540,8 +564,8 @@ impl RelaySession {
             Transport::Udp => match UdpEchoServer::bind(addr, tracer).await {
                 Ok(udp) => {
                     let local = udp.local_addr();
-                    self.tasks.spawn(udp.run(stop.clone()));
-                    (local, None)
+                    let task = self.tasks.spawn(udp.run(stop.clone()));
+                    (local, None, task)
                 }
                 Err(err) => return self.server_failed(server, err).await,
             },
@@ -553,8 +577,11 @@ impl RelaySession {
                 transport,
                 control,
                 stop,
+                task,
             },
         );
+        // The id names this server now, not an old stopped one.
+        self.stopped.retain(|(id, _, _)| *id != server);
         let started = ServerMsg::ServerStarted {
             server,
             addr: local.to_string(),
@@ -617,6 +644,7 @@ impl RelaySession {
             route,
             connect_timeout: self.env.limits.connect_timeout,
             read_chunk: self.env.limits.read_chunk(),
+            closing_at: AtomicU64::new(0),
         };
         self.tasks.spawn(connection.run(receiver, stop.clone()));
         self.conns.insert(conn, ConnHandle { commands, stop });
@@ -651,6 +679,30 @@ impl RelaySession {
             }),
             Target::Addr { addr } if is_public(&addr) => self.aim_public(conn, transport).await,
             Target::Server { id } if id == PUBLIC_SERVER => self.aim_public(conn, transport).await,
+            Target::Server { id } if !self.servers.contains_key(&id) => {
+                match self
+                    .stopped
+                    .iter()
+                    .rev()
+                    .find(|(stopped, _, _)| *stopped == id)
+                {
+                    // Where it listened: connect() there is refused by the
+                    // operating system, as it would be for client.py.
+                    Some(&(_, addr, was)) if was == transport => {
+                        let addr = connect_addr(addr);
+                        Some(Aim {
+                            server: Some(id),
+                            target: addr.to_string(),
+                            addr: Some(addr),
+                            route: None,
+                        })
+                    }
+                    _ => {
+                        self.unknown_server(id).await;
+                        None
+                    }
+                }
+            }
             Target::Server { id } => {
                 let Some(private) = self.servers.get(&id) else {
                     self.unknown_server(id).await;

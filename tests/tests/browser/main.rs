@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use tokio::sync::Mutex;
 
 mod accessibility;
+mod classroom;
 mod remote;
 
 /// One Chromium at a time: these machines have two cores, and a browser

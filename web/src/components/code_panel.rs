@@ -8,6 +8,11 @@ pub struct CodePanelProps {
     pub task: Task,
     /// The selected event's side and call (`Step::name()`), if any.
     pub selected: Option<(Lane, &'static str)>,
+    /// The selected event's `seq`: a new event with the same line still
+    /// brings the line back into sight (the detail above this panel
+    /// changes size with each event, moving the panel's edges).
+    #[prop_or_default]
+    pub event: Option<u64>,
 }
 
 /// The lab's `server.py` and `client.py` for the task, with the line that
@@ -20,11 +25,20 @@ pub fn CodePanel(props: &CodePanelProps) -> Html {
     let panel_ref = use_node_ref();
     {
         let panel_ref = panel_ref.clone();
-        use_effect_with(highlight, move |highlight| {
+        use_effect_with((highlight, props.event), move |(highlight, _)| {
             if let (Some((lane, line)), Some(panel)) =
-                (highlight, panel_ref.cast::<web_sys::Element>())
+                (*highlight, panel_ref.cast::<web_sys::Element>())
             {
-                browser::reveal_in(&panel, &line_id(*lane, *line));
+                // After the browser has laid out the whole page: the
+                // selected event's detail, above this panel, changes size
+                // with the same selection and moves this panel's edges.
+                gloo_timers::callback::Timeout::new(0, move || {
+                    // The panel's title stays at its top (sticky): the line
+                    // must show below it, not under it.
+                    let title = panel.query_selector("#code-title").ok().flatten();
+                    browser::reveal_below(&panel, &line_id(lane, line), title.as_ref());
+                })
+                .forget();
             }
         });
     }

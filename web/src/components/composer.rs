@@ -1,10 +1,18 @@
-use crate::state::Action;
-use protocol::{Bytes, Data};
+use crate::state::{self, Action};
+use protocol::{Bytes, ClientMsg, Data};
 use web_sys::{HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
 pub struct ComposerProps {
+    /// The bridge's limit on one command, in bytes (from its hello).
+    pub max_message_bytes: Option<u32>,
+    /// The current client (the limit depends on its number, a little).
+    pub conn: Option<protocol::ConnId>,
+    /// Counts queued sends: when it changes, the box is emptied.
+    pub sends_queued: u64,
+    /// A refused send's text to put back: `(n, text)`.
+    pub returned: Option<(u64, String)>,
     /// A client is connected and may send.
     pub can_send: bool,
     /// The current client can half-close (TCP, not yet shut down).
@@ -15,11 +23,31 @@ pub struct ComposerProps {
 }
 
 /// What the student types, as text or hex, and the half-close and close
-/// buttons. The draft is this component's own state, as in todomvc.
+/// buttons. The draft is this component's own state, as in todomvc. It is
+/// emptied only when the page queued the send: a send refused (too long,
+/// no client, not connected, or turned down by the bridge) keeps the text.
 #[component]
 pub fn Composer(props: &ComposerProps) -> Html {
     let draft = use_state(String::new);
     let hex = use_state(|| false);
+    {
+        let draft = draft.clone();
+        use_effect_with(props.sends_queued, move |&queued| {
+            if queued > 0 {
+                draft.set(String::new());
+            }
+        });
+    }
+    {
+        let draft = draft.clone();
+        use_effect_with(props.returned.clone(), move |returned| {
+            if let Some((_, text)) = returned
+                && draft.is_empty()
+            {
+                draft.set(text.clone());
+            }
+        });
+    }
 
     // What the draft would send, or why it cannot be sent.
     let parsed: Result<Data, String> = if *hex {
@@ -29,26 +57,50 @@ pub fn Composer(props: &ComposerProps) -> Html {
     } else {
         Ok(Data::Text((*draft).clone()))
     };
-    let count = match &parsed {
-        Ok(data) if data.len() == 1 => "1 byte".to_string(),
-        Ok(data) => format!("{} bytes", data.len()),
-        Err(why) => why.clone(),
+    // The most this message may carry: the bridge's limit is on the whole
+    // command, so the page works it out for this client and encoding.
+    let most = props
+        .max_message_bytes
+        .map(|limit| state::largest_payload(limit, props.conn.unwrap_or(1), *hex));
+    let too_long = match (&parsed, props.max_message_bytes) {
+        (Ok(data), Some(limit)) if !data.is_empty() => state::fits(
+            limit,
+            &ClientMsg::Send {
+                conn: props.conn.unwrap_or(1),
+                data: data.clone(),
+            },
+        )
+        .is_err(),
+        _ => false,
+    };
+    let count = match (&parsed, most) {
+        (Ok(data), Some(most)) if too_long => {
+            format!(
+                "{} bytes: too long, at most {most} fit in one message",
+                data.len()
+            )
+        }
+        (Ok(data), Some(most)) => format!("{} of {most} bytes", data.len()),
+        (Ok(data), None) if data.len() == 1 => "1 byte".to_string(),
+        (Ok(data), None) => format!("{} bytes", data.len()),
+        (Err(why), _) => why.clone(),
     };
 
     let send = {
         let draft = draft.clone();
         let parsed = parsed.clone();
         let onaction = props.onaction.clone();
-        let can_send = props.can_send;
         Callback::from(move |()| {
-            if !can_send || draft.is_empty() {
+            if draft.is_empty() {
                 return;
             }
+            // The reducer checks the limit and says why if it refuses;
+            // the box is emptied only once the send is queued.
             match &parsed {
-                Ok(data) => {
-                    onaction.emit(Action::Send(data.clone()));
-                    draft.set(String::new());
-                }
+                Ok(data) => onaction.emit(Action::Send {
+                    data: data.clone(),
+                    typed: (*draft).clone(),
+                }),
                 Err(why) => onaction.emit(Action::Warn(why.clone())),
             }
         })
@@ -99,7 +151,7 @@ pub fn Composer(props: &ComposerProps) -> Html {
                     <option value="text" selected={!*hex}>{ "Text" }</option>
                     <option value="hex" selected={*hex}>{ "Hex" }</option>
                 </select>
-                <span id="byte-count" class={classes!("byte-count", parsed.is_err().then_some("bad"))}>
+                <span id="byte-count" class={classes!("byte-count", (parsed.is_err() || too_long).then_some("bad"))}>
                     { count }
                 </span>
                 <button id="send-button" type="button" class="primary"

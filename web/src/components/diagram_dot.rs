@@ -30,8 +30,8 @@ pub fn DiagramDot(props: &DiagramDotProps) -> Html {
     html! {
         <g class={classes!("dot-g", props.selected.then_some("selected"))}>
             <circle class={classes!("dot", row.class, format!("lane-{}", format::lane_name(row.lane)))}
-                cx={row.x.to_string()} cy={row.y.to_string()} r="4.5" />
-            <text class="row-label" x={label.x.to_string()} y={label.y.to_string()} text-anchor={label.anchor}>
+                cx={diagram::num(row.x)} cy={diagram::num(row.y)} r="4.5" />
+            <text class="row-label" x={diagram::num(label.x)} y={diagram::num(label.y)} text-anchor={label.anchor}>
                 { &label.text }
             </text>
         </g>

@@ -1,4 +1,5 @@
-use crate::diagram::{self, BROWSER_X, CLIENT_X, ROW, WIDTH};
+use crate::diagram::{self, BROWSER_X, CLIENT_X, ROW, TIME_X, WIDTH};
+use crate::format;
 use crate::trace::Entry;
 use std::rc::Rc;
 use yew::prelude::*;
@@ -35,11 +36,7 @@ pub fn DiagramRow(props: &DiagramRowProps) -> Html {
     let seq = entry.seq;
     let y = diagram::row_y(props.index);
     let onclick = props.onselect.reform(move |_| seq);
-    let time = format!(
-        "{}.{:03}",
-        entry.event.at_us / 1000,
-        entry.event.at_us % 1000
-    );
+    let time = format::millis_number(entry.since_start_us);
     let hop = diagram::hop_of(entry, props.index).map(|hop| {
         let (x1, x2) = if hop.to_bridge {
             (BROWSER_X, CLIENT_X)
@@ -48,11 +45,12 @@ pub fn DiagramRow(props: &DiagramRowProps) -> Html {
         };
         html! {
             <g class="hop-g">
-                <line class="hop" data-call={hop.call} x1={x1.to_string()} y1={hop.y.to_string()}
-                    x2={x2.to_string()} y2={hop.y.to_string()} marker-end="url(#ah)" />
-                <text class="hop-text" x={((BROWSER_X + CLIENT_X) / 2.0).to_string()} y={(hop.y - 4.0).to_string()} text-anchor="middle">
-                    { hop.text }
-                </text>
+                // What the hop carries is said once, in the header; the
+                // client's label sits above this line.
+                <line class="hop" data-call={hop.call} x1={diagram::num(x1)} y1={diagram::num(hop.y)}
+                    x2={diagram::num(x2)} y2={diagram::num(hop.y)} marker-end="url(#ah)">
+                    <title>{ hop.text }</title>
+                </line>
             </g>
         }
     });
@@ -66,7 +64,7 @@ pub fn DiagramRow(props: &DiagramRowProps) -> Html {
             <g class="arrow-g">
                 <line class={classes!("arrow", a.class)} data-call={a.call}
                     data-to-call={a.to_call}
-                    x1={a.x1.to_string()} y1={a.y1.to_string()} x2={a.x2.to_string()} y2={a.y2.to_string()}
+                    x1={diagram::num(a.x1)} y1={diagram::num(a.y1)} x2={diagram::num(a.x2)} y2={diagram::num(a.y2)}
                     marker-end="url(#ah)" />
             </g>
         }
@@ -74,8 +72,8 @@ pub fn DiagramRow(props: &DiagramRowProps) -> Html {
     html! {
         <g class={classes!("drow", props.selected.then_some("selected"))}
             data-seq={seq.to_string()} {onclick}>
-            <rect class="hit" x="0" y={(y - ROW / 2.0).to_string()} width={WIDTH.to_string()} height={ROW.to_string()} />
-            <text class="time" x="4" y={(y + 4.0).to_string()}>{ time }</text>
+            <rect class="hit" x="0" y={diagram::num(y - ROW / 2.0)} width={diagram::num(WIDTH)} height={diagram::num(ROW)} />
+            <text class="time" x={diagram::num(TIME_X)} y={diagram::num(y + 4.0)}>{ time }</text>
             { for hop }
             { for arrows }
         </g>

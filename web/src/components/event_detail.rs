@@ -70,8 +70,9 @@ pub fn EventDetail(props: &EventDetailProps) -> Html {
             </h2>
             <p class="detail-label"><code>{ event.step.label() }</code></p>
             <p class="detail-time">
-                { format!("at {}", format::millis(event.at_us)) }
-                { entry.since_prev_us.map(|d| format!(" ({} after the previous event)", format::delta(d))).unwrap_or_default() }
+                { format!("at {} from the start of the trace", format::millis(entry.since_start_us)) }
+                { entry.since_prev_us.map(|d| format!(", {} after the previous event", format::delta(d))).unwrap_or_default() }
+                { format!(" (the bridge's clock: {})", format::millis(event.at_us)) }
             </p>
             <p class="notice-this">{ lab::what_to_notice(&event.step) }</p>
             { problem }

@@ -88,9 +88,13 @@ pub fn EventRow(props: &EventRowProps) -> Html {
             {onclick}
         >
             // A screen reader reads this sentence instead of the columns.
-            <span class="sr-only">{ format::spoken(event, entry.since_prev_us) }</span>
+            <span class="sr-only">{ format::spoken(event, entry.since_start_us, entry.since_prev_us) }</span>
             <div class="ev-line" aria-hidden="true">
-                <span class="ev-time">{ format::millis(event.at_us) }</span>
+                // From the trace's first event: the bridge's own clock
+                // (kept in the exported JSON) counts from when it started.
+                <span class="ev-time" title={format!("bridge clock: {}", format::millis(event.at_us))}>
+                    { format::millis(entry.since_start_us) }
+                </span>
                 <span class="ev-delta">{ entry.since_prev_us.map(format::delta).unwrap_or_default() }</span>
                 <span class="ev-side">{ who }</span>
                 <span class="ev-dir">

@@ -1,6 +1,6 @@
 use crate::lab::Task;
 use crate::state::{Action, ConnInfo, ServerInfo, ServerState};
-use protocol::{ConnId, DEFAULT_BACKLOG, PublicServer, Transport};
+use protocol::{ConnId, DEFAULT_BACKLOG, Family, PublicServer, Transport};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
@@ -9,6 +9,10 @@ pub struct LabControlsProps {
     /// The bridge is connected (commands can be sent).
     pub online: bool,
     pub task: Task,
+    /// Task 2's greeting, as typed.
+    pub greeting: AttrValue,
+    /// `AF_INET` or `AF_INET6` for the next server.
+    pub family: Family,
     /// The server "Start my server" started last.
     pub server: Option<ServerInfo>,
     pub conns: Vec<ConnInfo>,
@@ -46,6 +50,17 @@ pub fn LabControls(props: &LabControlsProps) -> Html {
         let value = e.target_unchecked_into::<HtmlSelectElement>().value();
         Action::ChooseTask(Task::from_value(&value).unwrap_or_default())
     });
+    let on_greeting = onaction.reform(|e: InputEvent| {
+        Action::SetGreeting(e.target_unchecked_into::<HtmlInputElement>().value())
+    });
+    let on_family = onaction.reform(|e: Event| {
+        let value = e.target_unchecked_into::<HtmlSelectElement>().value();
+        Action::SetFamily(if value == "ipv6" {
+            Family::Ipv6
+        } else {
+            Family::Ipv4
+        })
+    });
     let on_client = onaction.reform(|e: Event| {
         let value = e.target_unchecked_into::<HtmlSelectElement>().value();
         Action::ChooseClient(value.parse().unwrap_or_default())
@@ -69,7 +84,10 @@ pub fn LabControls(props: &LabControlsProps) -> Html {
                     (None, _) => "listening".to_string(),
                 },
                 ServerState::Stopping => "stopping…".to_string(),
-                ServerState::Stopped => "stopped".to_string(),
+                ServerState::Stopped => match &s.addr {
+                    Some(addr) => format!("stopped: nothing listens on {addr} now"),
+                    None => "stopped".to_string(),
+                },
             };
             let paused = if s.paused { "; accept() paused" } else { "" };
             format!("Server {}: {} {what}{paused}", s.id, s.task.title())
@@ -95,6 +113,17 @@ pub fn LabControls(props: &LabControlsProps) -> Html {
                 }) }
             </select>
             <p class="hint">{ props.task.hint() }</p>
+            if props.task == Task::Greet {
+                <label for="greeting-input">{ "The greeting my server sends (a newline is added)" }</label>
+                <input id="greeting-input" type="text" autocomplete="off" spellcheck="false"
+                    value={props.greeting.clone()} oninput={on_greeting} />
+            }
+            <label for="family-select">{ "My server's address family" }</label>
+            <select id="family-select" onchange={on_family}
+                title="socket(AF_INET, ...) listens on 127.0.0.1; socket(AF_INET6, ...) on ::1">
+                <option value="ipv4" selected={props.family == Family::Ipv4}>{ "AF_INET: IPv4, 127.0.0.1" }</option>
+                <option value="ipv6" selected={props.family == Family::Ipv6}>{ "AF_INET6: IPv6, ::1" }</option>
+            </select>
             <div class="buttons">
                 <button id="start-server" type="button" class="primary" disabled={!props.online}
                     onclick={onaction.reform(|_| Action::StartServer)}>{ start_label }</button>
@@ -118,13 +147,15 @@ pub fn LabControls(props: &LabControlsProps) -> Html {
             if let Some(public) = public {
                 <p class="hint">{ public }</p>
             }
-            <label for="target-input">{ "Or connect to an address the instructor allowed" }</label>
-            <div class="buttons target">
-                <input id="target-input" type="text" inputmode="url" placeholder="HOST:PORT"
-                    autocomplete="off" spellcheck="false"
-                    value={(*target).clone()} oninput={on_target_input} onkeydown={on_target_key} />
-                <button id="connect-target" type="button" disabled={!props.online}
-                    onclick={connect_target.reform(|_| ())}>{ "Connect" }</button>
+            <div class="target-section">
+                <label for="target-input">{ "Or connect to an address the instructor allowed" }</label>
+                <div class="buttons target">
+                    <input id="target-input" type="text" inputmode="url" placeholder="HOST:PORT"
+                        autocomplete="off" spellcheck="false"
+                        value={(*target).clone()} oninput={on_target_input} onkeydown={on_target_key} />
+                    <button id="connect-target" type="button" disabled={!props.online}
+                        onclick={connect_target.reform(|_| ())}>{ "Connect" }</button>
+                </div>
             </div>
             <label for="client-select">{ "Current client" }</label>
             <select id="client-select" onchange={on_client} disabled={props.conns.is_empty()}>

@@ -1,5 +1,5 @@
 use crate::components::{DiagramDot, DiagramRow};
-use crate::diagram::{self, LANES, ROW, TOP, WIDTH};
+use crate::diagram::{self, HOPS, LANES, ROW, TIME_X, TOP, WIDTH};
 use crate::filter::Filter;
 use crate::state::Action;
 use crate::trace::Trace;
@@ -93,7 +93,7 @@ pub fn SequenceDiagram(props: &SequenceDiagramProps) -> Html {
     let lanes_x = || {
         LANES
             .iter()
-            .map(|(x, title, sub)| (x.to_string(), *title, *sub))
+            .map(|(x, title, sub)| (diagram::num(*x), *title, *sub))
     };
     html! {
         <div class="diagram-wrap">
@@ -110,25 +110,29 @@ pub fn SequenceDiagram(props: &SequenceDiagramProps) -> Html {
                 aria-label="Sequence diagram: arrow keys move between events, Escape goes back to live"
                 {onkeydown}
             >
-                <svg class="lane-heads" viewBox={format!("0 0 {WIDTH} {TOP}")} aria-hidden="true"
+                <svg class="lane-heads" viewBox={format!("0 0 {} {}", diagram::num(WIDTH), diagram::num(TOP))} aria-hidden="true"
                     preserveAspectRatio="xMidYMin meet">
                     { for lanes_x().map(|(x, title, sub)| html! {
                         <g class="lane">
                             <text class="lane-title" x={x.clone()} y="22" text-anchor="middle">{ title }</text>
                             <text class="lane-sub" x={x.clone()} y="38" text-anchor="middle">{ sub }</text>
-                            <line class="lifeline" x1={x.clone()} y1={HEAD_TITLES.to_string()} x2={x} y2={TOP.to_string()} />
+                            <line class="lifeline" x1={x.clone()} y1={diagram::num(HEAD_TITLES)} x2={x} y2={diagram::num(TOP)} />
                         </g>
                     }) }
+                    { for HOPS.iter().map(|(x, text)| html! {
+                        <text class="hop-title" x={diagram::num(*x)} y="58" text-anchor="middle">{ *text }</text>
+                    }) }
+                    <text class="lane-sub" x={diagram::num(TIME_X)} y="58">{ "ms" }</text>
                 </svg>
                 // The rows' drawing starts where the header ends: its
                 // viewBox begins at TOP, so rows keep their coordinates.
                 <svg
                     id="sequence-diagram"
-                    viewBox={format!("0 {TOP} {WIDTH} {}", height - TOP)}
+                    viewBox={format!("0 {} {} {}", diagram::num(TOP), diagram::num(WIDTH), diagram::num(height - TOP))}
                     role="img"
                     aria-label="Sequence diagram of the trace: the event log below lists the same events"
                     preserveAspectRatio="xMidYMin meet"
-                    style={format!("aspect-ratio: {WIDTH} / {}", height - TOP)}
+                    style={format!("aspect-ratio: {} / {}", diagram::num(WIDTH), diagram::num(height - TOP))}
                 >
                     <defs>
                         <marker id="ah" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
@@ -140,7 +144,7 @@ pub fn SequenceDiagram(props: &SequenceDiagramProps) -> Html {
                     // rebuild every row when one is added.
                     <g class="lanes">
                     { for lanes_x().map(|(x, _, _)| html! {
-                        <line class="lifeline" x1={x.clone()} y1={TOP.to_string()} x2={x} y2={height.to_string()} />
+                        <line class="lifeline" x1={x.clone()} y1={diagram::num(TOP)} x2={x} y2={diagram::num(height)} />
                     }) }
                     </g>
                     <g class="rows">

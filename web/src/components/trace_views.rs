@@ -31,7 +31,7 @@ pub fn TraceViews(props: &TraceViewsProps) -> Html {
         .map(|entry| {
             format!(
                 "Selected: {}",
-                format::spoken(&entry.event, entry.since_prev_us)
+                format::spoken(&entry.event, entry.since_start_us, entry.since_prev_us)
             )
         })
         .unwrap_or_default();

@@ -11,7 +11,7 @@
 
 use super::socket::{Events, Reconnecting};
 use crate::browser;
-use crate::state::{Action, LabState, Outbox};
+use crate::state::{Action, LabState, Outbox, SocketClosed};
 use protocol::{ClientMsg, PROTOCOL_VERSION, ServerMsg};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -30,6 +30,7 @@ pub fn use_bridge(lab: &UseReducerHandle<LabState>) {
                 let events = Bridge {
                     dispatcher,
                     sent_upto: Cell::new(0),
+                    url: url.clone(),
                 };
                 Reconnecting::start(url, events)
             });
@@ -55,6 +56,8 @@ struct Bridge {
     dispatcher: UseReducerDispatcher<LabState>,
     /// Outbox commands numbered below this were sent already.
     sent_upto: Cell<u64>,
+    /// The socket's address, to name it when it cannot be opened.
+    url: String,
 }
 
 impl Events for Bridge {
@@ -86,9 +89,27 @@ impl Events for Bridge {
             });
     }
 
-    fn closed(&self, _opened: bool, _event: Option<&CloseEvent>) -> bool {
-        self.dispatcher.dispatch(Action::BridgeClosed);
-        false
+    fn closed(&self, opened: bool, event: Option<&CloseEvent>) -> bool {
+        // What the browser tells about a close: the code and the bridge's
+        // reason when the socket had opened; a refused upgrade (a 403)
+        // shows only as 1006, with no reason.
+        let closed = SocketClosed {
+            opened,
+            code: event.map_or(1006, |e| e.code()),
+            reason: event.map(|e| e.reason()).unwrap_or_default(),
+        };
+        // A refusal (1008, policy) or "try again later" (1013) will not
+        // change in half a second: wait longer before the next try.
+        let later = matches!(closed.code, 1008 | 1013);
+        let origin = web_sys::window()
+            .and_then(|w| w.location().origin().ok())
+            .unwrap_or_default();
+        self.dispatcher.dispatch(Action::BridgeClosed {
+            closed,
+            origin,
+            url: self.url.clone(),
+        });
+        later
     }
 }
 

@@ -215,7 +215,10 @@ class Runner {
     interpreter.ready.then(() => {
       if (p.ended) return;
       if (interpreter.failure !== null) {
-        this.finish(p, "failed", failure("RuntimeError", `Python could not start: ${interpreter.failure}`));
+        const why =
+          `Python could not start in this page (${interpreter.failure}). If the bridge has no ` +
+          "Pyodide, the instructor can install it with scripts/setup.sh build.";
+        this.finish(p, "failed", failure("RuntimeError", why));
         return;
       }
       interpreter.worker.postMessage({ type: "run", program, file, source });

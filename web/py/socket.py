@@ -246,6 +246,9 @@ _CHUNK = 16 * 1024
 _default_timeout = None
 _GLOBAL_DEFAULT_TIMEOUT = object()
 
+# File descriptor numbers as a terminal's program would see them: 3, 4, ...
+_fds = iter(range(3, 1 << 30))
+
 
 class socket:
     """A socket whose calls the bridge performs on a real one."""
@@ -276,6 +279,7 @@ class socket:
             }
         )
         self._sock = value["sock"]
+        self._fd = next(_fds)
 
     @classmethod
     def _accepted(cls, parent, sock, local, peer):
@@ -289,6 +293,7 @@ class socket:
         self._closed = False
         self._options = {}
         self._sock = sock
+        self._fd = next(_fds)
         return self
 
     # -- what the socket is --
@@ -306,8 +311,7 @@ class socket:
         return self._proto
 
     def fileno(self):
-        # Small numbers from 3 up, as in a terminal; -1 once closed.
-        return -1 if self._closed else self._sock + 2
+        return -1 if self._closed else self._fd
 
     def __repr__(self):
         text = f"<socket.socket fd={self.fileno()}, family={self._family}, type={self._type}, proto={self._proto}"

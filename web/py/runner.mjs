@@ -12,6 +12,11 @@
 //   runner.deliver(json);    // every sock_reply and program_ended from /ws
 //   runner.warm();           // optional: start a spare interpreter now
 //
+// Starting Python takes seconds (a 9.6 MB interpreter); a program then
+// reaches its first socket call in tens of milliseconds. So call warm() as
+// the code view opens: the student's first Run is then warm too. After
+// each Run the runner keeps one spare interpreter ready by itself.
+//
 // The runner builds the program_start, sock_call, program_print and
 // program_end messages itself (protocol/src/program.rs); the page only
 // passes them on. Everything it loads is relative to this file, so the
@@ -35,6 +40,16 @@ const REPLY_BYTES = 1 << 20;
 const SPARE_DELAY_MS = 1500;
 
 const encoder = new TextEncoder();
+
+// The interpreter's WebAssembly (9.6 MB), compiled once per page and
+// handed to every worker: a second interpreter then skips the compile,
+// which is most of its start-up. Null if the browser cannot share it (the
+// worker then fetches and compiles it itself).
+let compiled = null;
+function compiledInterpreter() {
+  compiled ??= WebAssembly.compileStreaming(fetch(`${PYODIDE_URL}pyodide.asm.wasm`)).catch(() => null);
+  return compiled;
+}
 
 /// Which way this browser can make a socket call block (see worker.mjs).
 export function detectCapability(prefer) {
@@ -98,11 +113,16 @@ class Interpreter {
       init.data = this.data.buffer;
       init.interrupt = this.interrupt.buffer;
     }
+    const started = compiledInterpreter().then((module) => {
+      if (module) init.module = module;
+      this.worker.postMessage(init);
+    });
     this.ready = new Promise((resolve) => {
       this.worker.onmessage = (event) => {
         const message = event.data;
         if (message.type === "ready") {
           this.isReady = true;
+          this.timings = message.timings;
           resolve();
         } else if (message.type === "init_failed") {
           this.failure = message.message;
@@ -121,8 +141,7 @@ class Interpreter {
           this.onMessage({ type: "crashed", message: text });
         }
       };
-    });
-    this.worker.postMessage(init);
+    }).then(() => started);
   }
 
   /// Hands the waiting program its reply (or input()'s answer).

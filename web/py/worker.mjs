@@ -119,7 +119,16 @@ async function fetchText(url) {
   return response.text();
 }
 
+// How long each part of warming up took (ms), for the runner's `timings`.
+const timings = {};
+function lap(name, since) {
+  const now = performance.now();
+  timings[name] = Math.round(now - since);
+  return now;
+}
+
 async function init(message) {
+  let t = performance.now();
   mode = message.mode;
   hooks.mode = mode;
   const [{ loadPyodide }, shimSource, bootSource] = await Promise.all([
@@ -130,6 +139,19 @@ async function init(message) {
   const raw = (stream) => ({
     batched: (text) => postMessage({ type: "output", stream, text: text + "\n", line: null }),
   });
+  t = lap("import", t);
+  if (message.module) {
+    // The runner compiled the interpreter once for the page: instantiate
+    // that instead of fetching and compiling 9.6 MB again.
+    const module = message.module;
+    WebAssembly.instantiateStreaming = async (source, imports) => {
+      Promise.resolve(source)
+        .then((response) => response.body && response.body.cancel())
+        .catch(() => {});
+      const instance = await WebAssembly.instantiate(module, imports);
+      return { instance, module };
+    };
+  }
   pyodide = await loadPyodide({
     indexURL: message.pyodideUrl,
     stdout: raw("stdout").batched,
@@ -143,6 +165,7 @@ async function init(message) {
     // Only this worker writes it (on Stop), so plain memory will do.
     interrupt = new Int32Array(1);
   }
+  t = lap("loadPyodide", t);
   pyodide.setInterruptBuffer(interrupt);
   pyodide.registerJsModule("_socketlab_js", hooks);
   pyodide.FS.mkdirTree("/socketlab");
@@ -151,7 +174,9 @@ async function init(message) {
     "import sys\nsys.path.insert(0, '/socketlab')\nimport socketlab_boot\nsys.path.remove('/socketlab')",
   );
   boot = pyodide.pyimport("socketlab_boot");
+  t = lap("boot", t);
   boot.prepare(shimSource);
+  lap("prepare", t);
 }
 
 async function run(message) {
@@ -191,7 +216,7 @@ self.onmessage = async (event) => {
     case "init":
       try {
         await init(message);
-        postMessage({ type: "ready" });
+        postMessage({ type: "ready", timings });
       } catch (err) {
         postMessage({ type: "init_failed", message: String(err && err.message ? err.message : err) });
       }

@@ -178,6 +178,9 @@ async fn task1_server_and_client_run_unchanged_in_the_page() {
 
     run(&browser, 1, "server.py", TASK1_SERVER).await;
     wait_for_call(&browser, 1, "accept").await;
+    // The spare interpreter the runner started meanwhile, as it is by the
+    // time a student switches to client.py.
+    eval(&browser, "return window.__py.runner.warm().then(() => true);").await;
     run(&browser, 2, "client.py", TASK1_CLIENT).await;
     wait_for_state(&browser, 2, "exited").await;
 

@@ -288,7 +288,15 @@ class Runner {
         const call = { type: "sock_call", program: p.id, call: p.call, op: JSON.parse(message.op) };
         if (message.timeout_ms !== null) call.timeout_ms = message.timeout_ms;
         if (message.line !== null) call.line = message.line;
-        this.post(call);
+        try {
+          this.post(call);
+        } catch (err) {
+          // The page's connection to the bridge is gone: the call fails
+          // at once rather than waiting for ever.
+          p.waitingFor = null;
+          const message = `The page lost its connection to the bridge (${err && err.message ? err.message : err})`;
+          p.interpreter.reply(JSON.stringify({ err: { errno: "ENETDOWN", message, kind: "other" } }));
+        }
         if (p.call === 1) this.spareSoon(0);
         break;
       }

@@ -78,6 +78,7 @@ const hooks = {
     return ask(message) ?? INTERRUPTED;
   },
   output(stream, text, line) {
+    if (mode === "atomics") keepPace();
     postMessage({ type: "output", stream, text, line: line ?? null });
   },
   input(prompt) {
@@ -112,6 +113,24 @@ const hooks = {
     }
   },
 };
+
+// A terminal makes a program that prints faster than it can show wait;
+// so does the page: `while True: print(x)` gets LINES_PER_SECOND lines a
+// second (in bursts of as many), not a flood that would freeze the page.
+const LINES_PER_SECOND = 2000;
+let lineBudget = LINES_PER_SECOND;
+let budgetAt = performance.now();
+function keepPace() {
+  for (;;) {
+    const now = performance.now();
+    lineBudget = Math.min(LINES_PER_SECOND, lineBudget + ((now - budgetAt) * LINES_PER_SECOND) / 1000);
+    budgetAt = now;
+    if (lineBudget >= 1 || Atomics.load(interrupt, 0) !== 0) break;
+    // Woken early by Stop's notify; the interpreter then sees the interrupt.
+    Atomics.wait(control, 2, 0, Math.ceil(((1 - lineBudget) * 1000) / LINES_PER_SECOND));
+  }
+  lineBudget -= 1;
+}
 
 async function fetchText(url) {
   const response = await fetch(url);

@@ -190,6 +190,9 @@ class Runner {
     this.programs = new Map();
     this.spare = null;
     this.spareTimer = null;
+    // The code view is open, so a Run will come: fetch and compile the
+    // interpreter now (it is what takes longest on a slow network).
+    if (this.capability.mode !== "none") compiledInterpreter();
   }
 
   /// Starts a spare interpreter now, so the next Run starts warm. Resolves

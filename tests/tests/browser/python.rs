@@ -236,7 +236,7 @@ async fn task1_server_and_client_run_unchanged_in_the_page() {
 /// `ConnectionRefusedError` with the student's own line in the traceback,
 /// and the socket error's kind for the page's explanation. Run both ways a
 /// browser may block (shared memory, and JSPI where a page is not
-/// cross-origin isolated).
+/// cross-origin isolated); each way, Stop also ends a server in `accept()`.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_connect_names_the_students_line() {
     let _one = ONE_BROWSER.lock().await;
@@ -259,6 +259,14 @@ async fn a_refused_connect_names_the_students_line() {
         assert!(traceback.ends_with("ConnectionRefusedError: [Errno 111] Connection refused\n"));
         // The student sees the same traceback in the program's output.
         assert!(output(&browser, 1).await.contains(traceback));
+
+        run(&browser, 2, "server.py", TASK1_SERVER).await;
+        wait_for_call(&browser, 2, "accept").await;
+        let stopped_in = stop_and_time(&browser, 2).await;
+        assert!(
+            stopped_in < 500.0,
+            "{mode}: Stop took {stopped_in} ms in accept()"
+        );
         browser.close().await;
     }
     bridge.stop().await.expect("bridge stops");

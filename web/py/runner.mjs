@@ -86,7 +86,7 @@ export function detectCapability(prefer) {
         "Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy headers), so Python's " +
         "blocking socket calls cannot wait in this browser. Ask your instructor to serve the " +
         "page from the Socket Lab bridge itself, which sends them, or use Chrome 137 or later.";
-  return { mode: "none", reason: `Your programs cannot run in this browser. ${how}` };
+  return { mode: "none", reason: how };
 }
 
 /// One Web Worker with a Python interpreter, used for one program only
@@ -220,7 +220,8 @@ class Runner {
     };
     this.programs.set(program, p);
     if (this.capability.mode === "none") {
-      this.onState(program, "failed", failure("RuntimeError", this.capability.reason));
+      const why = `Python cannot run in this browser: ${this.capability.reason}`;
+      this.onState(program, "failed", failure("RuntimeError", why));
       return;
     }
     const interpreter = this.spare ?? new Interpreter(this.capability.mode);

@@ -339,8 +339,10 @@ class Runner {
     if (p.ended) return;
     p.ended = true;
     clearTimeout(p.hardStop);
-    // A used interpreter still holds the program's globals: never reuse it.
+    // A used interpreter still holds the program's globals: never reuse it
+    // (and let its memory go: the page may run hundreds of programs).
     if (p.interpreter) p.interpreter.terminate();
+    p.interpreter = null;
     this.post({ type: "program_end", program: p.id });
     this.onState(p.id, p.stopRequested ? "stopped" : state, p.stopRequested ? null : detail);
     this.spareSoon(SPARE_DELAY_MS);

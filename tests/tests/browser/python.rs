@@ -326,8 +326,10 @@ async fn stop_ends_a_blocked_accept_and_a_spinning_loop() {
     .await
     .as_f64()
     .unwrap_or(0.0);
+    // 2000 at once, then 2 a millisecond (with room for messages in
+    // flight); unpaced, a loop prints a hundred times as many.
     assert!(
-        (lines as f64) <= 2000.0 + ran_ms * 2.0 + 100.0,
+        (lines as f64) <= 2000.0 + ran_ms * 2.0 + 500.0,
         "{lines} lines in {ran_ms} ms"
     );
     eprintln!(

@@ -38,6 +38,10 @@ const REPLY_BYTES = 1 << 20;
 // A spare interpreter is started this long after a program's first socket
 // call at the latest, so loading it does not slow that program's start.
 const SPARE_DELAY_MS = 1500;
+// The longest printed line the trace gets (the student's output shows it
+// all): the bridge reads messages of at most 64 KiB, and a longer one
+// would end the session.
+const TRACED_LINE_CHARS = 4096;
 
 const encoder = new TextEncoder();
 
@@ -307,7 +311,12 @@ class Runner {
       case "output": {
         this.onOutput(p.id, message.stream, message.text);
         if (message.stream === "stdout") {
-          const print = { type: "program_print", program: p.id, text: message.text.replace(/\n$/, "") };
+          let text = message.text.replace(/\n$/, "");
+          if (text.length > TRACED_LINE_CHARS) {
+            const more = text.length - TRACED_LINE_CHARS;
+            text = `${text.slice(0, TRACED_LINE_CHARS)}… (${more} more characters)`;
+          }
+          const print = { type: "program_print", program: p.id, text };
           if (message.line !== null) print.line = message.line;
           this.post(print);
         }

@@ -224,6 +224,8 @@ def _host_port(address, family, what):
         host = bytes(host).decode("idna")
     if not isinstance(host, str):
         raise TypeError(f"str, bytes or bytearray expected, not {type(host).__name__}")
+    if len(host) > 253:
+        raise gaierror(-2, "Name or service not known")
     if not isinstance(port, int) or isinstance(port, bool):
         raise TypeError(f"'{type(port).__name__}' object cannot be interpreted as an integer")
     if not 0 <= port <= 65535:
@@ -402,6 +404,8 @@ class socket:
         if address is None:
             address = flags_or_address
         data = _bytes_of(data)
+        if len(data) > _CHUNK:
+            raise _os_error("EMSGSIZE", f"Message too long (the page sends datagrams of up to {_CHUNK} bytes)")
         host, port = _host_port(address, self._family, "sendto")
         value = self._timed(
             {"op": "send_to", "sock": self._sock, "data": data.hex(), "host": host, "port": port}

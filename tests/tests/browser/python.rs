@@ -370,9 +370,25 @@ async fn print_input_and_threads_behave_as_a_student_expects() {
     .await;
     assert_eq!(print["line"], 3, "{print}");
 
-    run(&browser, 2, "exit.py", "import sys\nsys.exit(3)\n").await;
+    // A very long line: the student sees all of it; the trace gets its
+    // start, and the session (whose messages are bounded) lives on.
+    run(
+        &browser,
+        2,
+        "exit.py",
+        "import sys\nprint('x' * 100000)\nsys.exit(3)\n",
+    )
+    .await;
     let detail = wait_for_state(&browser, 2, "exited").await;
     assert_eq!(detail["code"], 3);
+    assert_eq!(output(&browser, 2).await.len(), 100_001);
+    let traced = eval(
+        &browser,
+        "const s = window.__py.sent.find(([, m]) => m.type === 'program_print' && m.program === 2); \
+         return s ? s[1].text.length : null;",
+    )
+    .await;
+    assert!(traced.as_u64() < Some(4200), "{traced}");
 
     let threads =
         "import threading\n\ndef serve():\n    pass\n\nthreading.Thread(target=serve).start()\n";
@@ -385,6 +401,8 @@ async fn print_input_and_threads_behave_as_a_student_expects() {
         message.contains("cannot start another") && message.contains("terminal"),
         "{message}"
     );
+    let open = eval(&browser, "return window.__py.ws.readyState;").await;
+    assert_eq!(open, 1, "the session's /ws closed");
     browser.close().await;
     bridge.stop().await.expect("bridge stops");
 }

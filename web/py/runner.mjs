@@ -218,6 +218,8 @@ class Runner {
       interpreter: null,
       call: 0,
       waitingFor: null,
+      inputs: 0,
+      waitingForInput: null,
       stopRequested: false,
       ended: false,
       hardStop: null,
@@ -258,6 +260,11 @@ class Runner {
     const p = this.programs.get(program);
     if (!p || p.ended) return;
     p.stopRequested = true;
+    // The worker gives up its wait now: an answer that comes later must not
+    // be taken for the answer to a call the program makes while it stops
+    // (a `finally:` that closes its socket).
+    p.waitingFor = null;
+    p.waitingForInput = null;
     if (!p.interpreter || !p.interpreter.isReady) {
       this.finish(p, "stopped", null);
       return;
@@ -322,7 +329,9 @@ class Runner {
         }
         break;
       }
-      case "input":
+      case "input": {
+        const ticket = ++p.inputs;
+        p.waitingForInput = ticket;
         Promise.resolve()
           .then(() => this.onInput(p.id, message.prompt))
           .then(
@@ -330,9 +339,12 @@ class Runner {
             () => "\u0000eof",
           )
           .then((line) => {
-            if (!p.ended) p.interpreter.reply(line);
+            if (p.ended || p.waitingForInput !== ticket) return;
+            p.waitingForInput = null;
+            p.interpreter.reply(line);
           });
         break;
+      }
       case "end":
         this.finish(p, message.state, message.detail);
         break;

@@ -220,6 +220,7 @@ class Runner {
       waitingFor: null,
       inputs: 0,
       waitingForInput: null,
+      endSent: false,
       stopRequested: false,
       ended: false,
       hardStop: null,
@@ -265,6 +266,10 @@ class Runner {
     // (a `finally:` that closes its socket).
     p.waitingFor = null;
     p.waitingForInput = null;
+    // The bridge closes the program's sockets now and answers its calls
+    // at once (EINTR), so a program that cleans up on KeyboardInterrupt
+    // (`finally: s.close()`) is not left waiting for an accept().
+    this.endOnBridge(p);
     if (!p.interpreter || !p.interpreter.isReady) {
       this.finish(p, "stopped", null);
       return;
@@ -364,9 +369,15 @@ class Runner {
     // (and let its memory go: the page may run hundreds of programs).
     if (p.interpreter) p.interpreter.terminate();
     p.interpreter = null;
-    this.post({ type: "program_end", program: p.id });
+    this.endOnBridge(p);
     this.onState(p.id, p.stopRequested ? "stopped" : state, p.stopRequested ? null : detail);
     this.spareSoon(SPARE_DELAY_MS);
+  }
+
+  endOnBridge(p) {
+    if (p.endSent) return;
+    p.endSent = true;
+    this.post({ type: "program_end", program: p.id });
   }
 
   // After the first run, one initialized interpreter is kept ready.

@@ -431,7 +431,12 @@ class socket:
         if self._closed:
             return
         self._closed = True
-        _call({"op": "close", "sock": self._sock})
+        try:
+            _call({"op": "close", "sock": self._sock})
+        except OSError:
+            # The socket is closed either way (after Stop the bridge has
+            # closed it already), as close() in a terminal always closes.
+            pass
 
     def detach(self):
         raise OSError(_LINUX_ERRNO["EOPNOTSUPP"], "detach() is not available in the browser")

@@ -332,9 +332,20 @@ async fn stop_ends_a_blocked_accept_and_a_spinning_loop() {
         (lines as f64) <= 2000.0 + ran_ms * 2.0 + 500.0,
         "{lines} lines in {ran_ms} ms"
     );
+
+    // A program that cleans up on Stop: its `finally:` closes the socket
+    // (the bridge has already ended its accept()) and says so.
+    let tidy = "import socket\n\ns = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n\
+                s.bind((socket.gethostname(), 1234))\ns.listen(5)\ntry:\n    s.accept()\n\
+                finally:\n    s.close()\n    print('closed')\n";
+    run(&browser, 4, "server.py", tidy).await;
+    wait_for_call(&browser, 4, "accept").await;
+    let tidying = stop_and_time(&browser, 4).await;
+    assert!(tidying < 500.0, "Stop took {tidying} ms with a finally:");
+    assert_eq!(output(&browser, 4).await, "closed\n");
     eprintln!(
         "Stop: {in_accept:.0} ms in accept(), {spinning:.0} ms in while True, {printing:.0} ms \
-         printing ({lines} lines in {ran_ms:.0} ms)"
+         printing ({lines} lines in {ran_ms:.0} ms), {tidying:.0} ms with a finally:"
     );
     browser.close().await;
     bridge.stop().await.expect("bridge stops");

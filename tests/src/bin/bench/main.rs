@@ -21,7 +21,6 @@ mod client;
 mod page;
 mod page_speed;
 mod programs;
-mod python_speed;
 mod scale;
 mod spawn;
 mod stats;
@@ -278,9 +277,6 @@ async fn main() -> Result<(), client::Error> {
 
     if args.all || args.page {
         out.line(&page::run(&args.dist, scale_ep).await);
-        // A student's own Python in the page: cold and warm start, and an
-        // echo pair's 1,000 round trips.
-        out.line(&python_speed::run(scale_ep, 1000).await);
     }
 
     if let Some(spawned) = spawned {

@@ -331,11 +331,15 @@ impl ProgramRunner {
             return Err(errno::not_connected().into());
         };
         let conn = connection.conn;
-        let peer = connection
-            .stream
-            .peer_addr()
-            .map(|peer| peer.to_string())
-            .unwrap_or_default();
+        // recvfrom() on a TCP socket names the peer too (recv() does not
+        // need it: no system call for it then).
+        let peer = from.then(|| {
+            connection
+                .stream
+                .peer_addr()
+                .map(|peer| peer.to_string())
+                .unwrap_or_default()
+        });
         let mut buf = vec![0u8; cap];
         let n = if cap == 0 {
             // recv(0) returns b'' at once, as in Python.
@@ -364,7 +368,7 @@ impl ProgramRunner {
         Ok(if from {
             SockValue::DataFrom {
                 data: Bytes(buf),
-                peer,
+                peer: peer.unwrap_or_default(),
             }
         } else {
             SockValue::Data { data: Bytes(buf) }

@@ -199,6 +199,7 @@ pub struct AppState {
 struct Shared {
     env: Arc<SessionEnv>,
     static_dir: Option<PathBuf>,
+    pyodide_dir: Option<PathBuf>,
     /// `--allow-origin` entries and the `--public-origin` origins.
     allow_origins: Vec<String>,
     /// `--trust-proxy`: who may name the student in `X-Forwarded-For`.
@@ -240,6 +241,7 @@ impl AppState {
             inner: Arc::new(Shared {
                 env: Arc::new(env),
                 static_dir: bridge.config.static_dir,
+                pyodide_dir: bridge.config.pyodide_dir,
                 allow_origins: bridge
                     .config
                     .allow_origins
@@ -312,6 +314,11 @@ impl AppState {
 
     pub fn static_dir(&self) -> Option<PathBuf> {
         self.inner.static_dir.clone()
+    }
+
+    /// Pyodide's folder (`--pyodide`), served at `/pyodide/`.
+    pub fn pyodide_dir(&self) -> Option<PathBuf> {
+        self.inner.pyodide_dir.clone()
     }
 
     pub fn allow_origins(&self) -> &[String] {

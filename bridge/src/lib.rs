@@ -22,6 +22,7 @@
 //! - [`http`]: the axum router: the page, `/ws`, `/relay`, `/watch`,
 //!   `/metrics`, and the Origin and token checks.
 //! - [`metrics`]: [`metrics::Metrics`], gauges that show the bounds hold.
+//! - [`pyodide`]: `/pyodide/`, CPython for the code view, cached for a year.
 //! - [`watch`]: the instructor's view: [`watch::Registry`], every `/ws`
 //!   session's live summary and recent history, and `/watch`, which shows
 //!   them (one session followed, to project it to the class).
@@ -42,6 +43,7 @@ pub mod lab;
 pub mod metrics;
 pub mod program;
 pub mod proxy;
+pub mod pyodide;
 pub mod relay;
 pub mod route;
 pub mod session;

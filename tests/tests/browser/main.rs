@@ -19,6 +19,7 @@ use tokio::sync::Mutex;
 
 mod accessibility;
 mod classroom;
+mod python;
 mod remote;
 
 /// One Chromium at a time: these machines have two cores, and a browser
@@ -53,6 +54,7 @@ fn screenshot_path(name: &str) -> PathBuf {
 async fn start_bridge(mode: Mode, allow_targets: &[&str]) -> RunningBridge {
     let config = BridgeConfig {
         static_dir: Some(dist()),
+        pyodide_dir: Some(workspace().join("pyodide")),
         allow_targets: bridge::config::AllowList::new(allow_targets.iter().copied()),
         ..BridgeConfig::default()
     };

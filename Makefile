@@ -48,9 +48,12 @@ run: page bridge
 	@echo
 	exec $(BRIDGE) --static dist
 
+# A bridge on loopback lets pages on any loopback port connect, so trunk's
+# page on :$(DEV_PORT) needs no --allow-origin (`make run` in one terminal
+# and `trunk serve` in another works the same).
 dev: setup bridge
 	@echo "Socket Lab (dev): open http://127.0.0.1:$(DEV_PORT); the bridge runs on :8080"
-	@$(BRIDGE) --static dist --allow-origin http://127.0.0.1:$(DEV_PORT) --allow-origin http://localhost:$(DEV_PORT) & \
+	@$(BRIDGE) --static dist & \
 	  bridge_pid=$$!; \
 	  trap 'kill $$bridge_pid 2>/dev/null; wait $$bridge_pid 2>/dev/null' EXIT INT TERM; \
 	  trunk serve --offline --port $(DEV_PORT)

@@ -9,11 +9,13 @@
 //! the sessions; the wait is bounded, so a browser that does not answer
 //! cannot hold the bridge up).
 
+use crate::allowed_hosts::AllowedHosts;
 use crate::clock::Clock;
 use crate::config::{BridgeArgs, BridgeConfig, SessionLimits};
 use crate::error::Error;
 use crate::http;
 use crate::lab::{self, LabArgs, PublicLab};
+use crate::linger::LingeringListener;
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::session::SessionEnv;
 use crate::watch::{self, MAX_WATCHERS, Registry};
@@ -179,7 +181,9 @@ pub struct AppState {
 struct Shared {
     env: Arc<SessionEnv>,
     static_dir: Option<PathBuf>,
-    allow_origins: Vec<String>,
+    /// The Hosts the bridge answers for, and the pages that may open its
+    /// WebSockets.
+    allowed_hosts: AllowedHosts,
     /// One permit per WebSocket (`/ws` or `/relay`), taken before the
     /// upgrade: the `--max-sessions` bound.
     sessions: Arc<Semaphore>,
@@ -203,8 +207,14 @@ pub struct Admission {
 }
 
 impl AppState {
-    fn new(bridge: Bridge, tasks: TaskTracker, shutdown: CancellationToken) -> AppState {
+    fn new(
+        bridge: Bridge,
+        addr: SocketAddr,
+        tasks: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> AppState {
         let limits = bridge.config.limits.clone();
+        let allowed_hosts = allowed_hosts(addr, &bridge.config);
         let registry = Arc::new(Registry::new(bridge.clock));
         let env = SessionEnv {
             clock: bridge.clock,
@@ -217,7 +227,7 @@ impl AppState {
             inner: Arc::new(Shared {
                 env: Arc::new(env),
                 static_dir: bridge.config.static_dir,
-                allow_origins: bridge.config.allow_origins,
+                allowed_hosts,
                 sessions: Arc::new(Semaphore::new(
                     limits.max_sessions.clamp(1, Semaphore::MAX_PERMITS),
                 )),
@@ -285,8 +295,8 @@ impl AppState {
         self.inner.static_dir.clone()
     }
 
-    pub fn allow_origins(&self) -> &[String] {
-        &self.inner.allow_origins
+    pub fn allowed_hosts(&self) -> &AllowedHosts {
+        &self.inner.allowed_hosts
     }
 
     /// The public lab server's TCP address, if there is one.
@@ -311,10 +321,15 @@ pub async fn run(
         "instructor view (every session live): {}",
         instructor_link(addr, &bridge.instructor_token)
     );
-    let state = AppState::new(bridge, tasks.clone(), shutdown.clone());
+    let state = AppState::new(bridge, addr, tasks.clone(), shutdown.clone());
+    // Every connection closes without losing its last words (see
+    // `linger`); shutdown waits for those closes too.
+    let listener = LingeringListener::new(listener, tasks.clone());
     // Latency matters more than packet count for a lab (and for /relay).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
+    let listener = listener.tap_io(|io| {
+        if let Some(tcp) = io.tcp() {
+            let _ = tcp.set_nodelay(true);
+        }
     });
     // Each /ws session is listed with the student's address.
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -374,6 +389,24 @@ pub async fn serve(
     labs.close();
     labs.wait().await;
     served
+}
+
+/// Who may reach a bridge bound to `addr`: loopback names and `addr`,
+/// and what `config` adds (an entry that is not valid is logged and
+/// skipped; the flags are checked when they are parsed).
+fn allowed_hosts(addr: SocketAddr, config: &BridgeConfig) -> AllowedHosts {
+    let mut allowed = AllowedHosts::new(addr);
+    for host in &config.allow_hosts {
+        if let Err(err) = allowed.allow_host(host) {
+            tracing::warn!("--allow-host: {err}");
+        }
+    }
+    for origin in &config.allow_origins {
+        if let Err(err) = allowed.allow_origin(origin) {
+            tracing::warn!("--allow-origin: {err}");
+        }
+    }
+    allowed
 }
 
 /// The page's address with the instructor's token: what the instructor

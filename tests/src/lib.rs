@@ -3,9 +3,12 @@
 //! - [`browser`]: a real headless Chromium driven over WebDriver.
 //! - [`page`]: a student's page without a browser, a WebSocket on `/ws`
 //!   (and the bridge it talks to, started on free ports).
+//! - [`soak`]: a bridge process under many verified echoes at once
+//!   (`make soak`, and a short one in the tests).
 //!
 //! The tests themselves are in `tests/tests/`; the benchmark is the `bench`
 //! binary (`src/bin/bench/`).
 
 pub mod browser;
 pub mod page;
+pub mod soak;

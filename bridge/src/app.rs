@@ -371,6 +371,7 @@ pub async fn serve(
             ),
         )));
     }
+    crate::memory::return_freed_memory();
     let clock = Clock::start();
     let labs = TaskTracker::new();
     let public = lab::start_public(lab, clock, shutdown.clone(), &labs).await?;

@@ -183,8 +183,19 @@ async fn not_built() -> Html<&'static str> {
     )
 }
 
+/// `/metrics`: the gauges, and what the allocator holds.
 async fn metrics(State(state): State<AppState>) -> Response {
-    axum::Json(state.metrics().snapshot()).into_response()
+    #[derive(serde::Serialize)]
+    struct Page {
+        #[serde(flatten)]
+        gauges: crate::metrics::MetricsSnapshot,
+        memory: Option<crate::memory::MemoryStats>,
+    }
+    let page = Page {
+        gauges: state.metrics().snapshot(),
+        memory: crate::memory::stats(),
+    };
+    axum::Json(page).into_response()
 }
 
 /// `/ws`: one [`RelaySession`] per WebSocket, registered for the

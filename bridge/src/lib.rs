@@ -25,6 +25,7 @@
 //! - [`relay`]: `/relay`, a websockify-compatible byte relay.
 //! - [`http`]: the axum router: the page, `/ws`, `/relay`, `/watch`,
 //!   `/metrics`, and the Origin and token checks.
+//! - [`memory`]: the allocator (jemalloc) and what it holds.
 //! - [`metrics`]: [`metrics::Metrics`], gauges that show the bounds hold.
 //! - [`watch`]: the instructor's view: [`watch::Registry`], every `/ws`
 //!   session's live summary and recent history, and `/watch`, which shows
@@ -43,6 +44,7 @@ pub mod error;
 pub mod http;
 pub mod lab;
 pub mod linger;
+pub mod memory;
 pub mod metrics;
 pub mod relay;
 pub mod route;

@@ -71,6 +71,10 @@ pub struct SoakReport {
     pub fds: [usize; 3],
     /// The bridge's resident memory (KiB): at the start, at the peak, after.
     pub rss_kib: [u64; 3],
+    /// After: what the bridge's allocator says it holds (`/metrics`):
+    /// live data, and what it keeps resident, in bytes.
+    pub allocated_after: u64,
+    pub allocator_resident_after: u64,
 }
 
 impl SoakReport {
@@ -115,12 +119,18 @@ impl std::fmt::Display for SoakReport {
             "  bridge fds: baseline {}, peak {}, after {}",
             self.fds[0], self.fds[1], self.fds[2]
         )?;
-        write!(
+        writeln!(
             f,
             "  bridge RSS: baseline {:.1} MiB, peak {:.1} MiB, after {:.1} MiB",
             mib(self.rss_kib[0]),
             mib(self.rss_kib[1]),
             mib(self.rss_kib[2])
+        )?;
+        write!(
+            f,
+            "  bridge allocator after: {:.1} MiB allocated, {:.1} MiB resident",
+            mib(self.allocated_after / 1024),
+            mib(self.allocator_resident_after / 1024)
         )
     }
 }
@@ -311,11 +321,23 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, Error> {
 
     // After: every session gone (bounded wait for the descriptors to come
     // back, lingering closes included), then one more reading.
-    let settle = Instant::now() + Duration::from_secs(30);
+    let settle = Instant::now() + Duration::from_secs(40);
     while bridge.fds() > baseline.0 && Instant::now() < settle {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let after = (bridge.fds(), bridge.rss_kib());
+    // Memory is given back after the allocator's decay time: read it once
+    // it has stopped falling (three readings a second apart within 1%), or
+    // after 30 s.
+    let mut rss = bridge.rss_kib();
+    let mut steady = 0;
+    while steady < 3 && Instant::now() < settle {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = bridge.rss_kib();
+        steady = if now * 100 >= rss * 99 { steady + 1 } else { 0 };
+        rss = now;
+    }
+    let after = (bridge.fds(), rss);
+    let memory = allocator_stats(bridge.http).await;
     let mut times = std::mem::take(&mut *latencies.lock().map_err(|_| "poisoned")?);
     times.sort_unstable();
     let percentile = |p: f64| -> u64 {
@@ -341,9 +363,31 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, Error> {
         latency_max_us: times.last().copied().map_or(0, u64::from),
         fds: [baseline.0, peak_fds.load(Ordering::Relaxed), after.0],
         rss_kib: [baseline.1, peak_rss.load(Ordering::Relaxed), after.1],
+        allocated_after: memory.0,
+        allocator_resident_after: memory.1,
     };
     bridge.stop().await?;
     Ok(report)
+}
+
+/// The allocator's `allocated` and `resident` bytes from `/metrics` (0 if
+/// it does not say).
+async fn allocator_stats(http: SocketAddr) -> (u64, u64) {
+    let read = async {
+        let mut tcp = TcpStream::connect(http).await.ok()?;
+        let request = format!("GET /metrics HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n");
+        tcp.write_all(request.as_bytes()).await.ok()?;
+        let mut response = String::new();
+        tcp.read_to_string(&mut response).await.ok()?;
+        let body = response.split("\r\n\r\n").nth(1)?;
+        let json: serde_json::Value = serde_json::from_str(body).ok()?;
+        let memory = json.get("memory")?;
+        Some((
+            memory.get("allocated")?.as_u64()?,
+            memory.get("resident")?.as_u64()?,
+        ))
+    };
+    read.await.unwrap_or((0, 0))
 }
 
 /// Reads a process's fds and RSS without holding it.

@@ -12,11 +12,13 @@
 //! Over HTTPS (`--tls-cert`) the same router is served by axum-server
 //! with rustls, and shutdown takes the same three steps.
 
+use crate::allowed_hosts::AllowedHosts;
 use crate::clock::Clock;
 use crate::config::{BridgeArgs, BridgeConfig, SessionLimits};
 use crate::error::Error;
 use crate::http;
 use crate::lab::{self, LabArgs, PublicLab};
+use crate::linger::LingeringListener;
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::proxy;
 use crate::session::SessionEnv;
@@ -200,8 +202,9 @@ struct Shared {
     env: Arc<SessionEnv>,
     static_dir: Option<PathBuf>,
     pyodide_dir: Option<PathBuf>,
-    /// `--allow-origin` entries and the `--public-origin` origins.
-    allow_origins: Vec<String>,
+    /// The Hosts the bridge answers for, and the pages that may open its
+    /// WebSockets (`--allow-host`, `--allow-origin`, `--public-origin`).
+    allowed_hosts: AllowedHosts,
     /// `--trust-proxy`: who may name the student in `X-Forwarded-For`.
     trusted_proxies: Vec<IpAddr>,
     /// One permit per WebSocket (`/ws` or `/relay`), taken before the
@@ -227,8 +230,14 @@ pub struct Admission {
 }
 
 impl AppState {
-    fn new(bridge: Bridge, tasks: TaskTracker, shutdown: CancellationToken) -> AppState {
+    fn new(
+        bridge: Bridge,
+        addr: SocketAddr,
+        tasks: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> AppState {
         let limits = bridge.config.limits.clone();
+        let allowed_hosts = allowed_hosts(addr, &bridge.config);
         let registry = Arc::new(Registry::new(bridge.clock));
         let env = SessionEnv {
             clock: bridge.clock,
@@ -242,12 +251,7 @@ impl AppState {
                 env: Arc::new(env),
                 static_dir: bridge.config.static_dir,
                 pyodide_dir: bridge.config.pyodide_dir,
-                allow_origins: bridge
-                    .config
-                    .allow_origins
-                    .into_iter()
-                    .chain(bridge.config.public_origins.iter().map(|p| p.origin()))
-                    .collect(),
+                allowed_hosts,
                 trusted_proxies: bridge.config.trusted_proxies,
                 sessions: Arc::new(Semaphore::new(
                     limits.max_sessions.clamp(1, Semaphore::MAX_PERMITS),
@@ -321,8 +325,8 @@ impl AppState {
         self.inner.pyodide_dir.clone()
     }
 
-    pub fn allow_origins(&self) -> &[String] {
-        &self.inner.allow_origins
+    pub fn allowed_hosts(&self) -> &AllowedHosts {
+        &self.inner.allowed_hosts
     }
 
     /// The student's address for the instructor view: the peer, or the
@@ -369,11 +373,11 @@ pub async fn run(
             instructor_link(page, &bridge.instructor_token)
         );
     }
-    let state = AppState::new(bridge, tasks.clone(), shutdown.clone());
+    let state = AppState::new(bridge, addr, tasks.clone(), shutdown.clone());
     // Each /ws session is listed with the student's address.
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = match tls {
-        None => serve_http(listener, app, &shutdown, grace).await,
+        None => serve_http(listener, app, &tasks, &shutdown, grace).await,
         Some(tls) => serve_https(listener, app, tls, &shutdown, grace).await,
     };
     // Tell has happened (every session watches the token); wait.
@@ -392,12 +396,18 @@ type App = axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Rou
 async fn serve_http(
     listener: TcpListener,
     app: App,
+    tasks: &TaskTracker,
     shutdown: &CancellationToken,
     grace: std::time::Duration,
 ) -> Result<(), Error> {
+    // Every connection closes without losing its last words (see
+    // `linger`); shutdown waits for those closes too.
+    let listener = LingeringListener::new(listener, tasks.clone());
     // Latency matters more than packet count for a lab (and for /relay).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
+    let listener = listener.tap_io(|io| {
+        if let Some(tcp) = io.tcp() {
+            let _ = tcp.set_nodelay(true);
+        }
     });
     let serve = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
@@ -503,6 +513,7 @@ pub async fn serve(
              or a proxy with HTTPS in front"
         );
     }
+    crate::memory::return_freed_memory();
     let clock = Clock::start();
     let labs = TaskTracker::new();
     let public = lab::start_public(lab, clock, shutdown.clone(), &labs).await?;
@@ -516,6 +527,31 @@ pub async fn serve(
     labs.close();
     labs.wait().await;
     served
+}
+
+/// Who may reach a bridge bound to `addr`: loopback names and `addr`,
+/// and what `config` adds (an entry that is not valid is logged and
+/// skipped; the flags are checked when they are parsed).
+fn allowed_hosts(addr: SocketAddr, config: &BridgeConfig) -> AllowedHosts {
+    let mut allowed = AllowedHosts::new(addr);
+    for host in &config.allow_hosts {
+        if let Err(err) = allowed.allow_host(host) {
+            tracing::warn!("--allow-host: {err}");
+        }
+    }
+    for origin in &config.allow_origins {
+        if let Err(err) = allowed.allow_origin(origin) {
+            tracing::warn!("--allow-origin: {err}");
+        }
+    }
+    // Behind a proxy: the public page's origin, and its host as the
+    // proxy passes it (`Host $host`, without the port).
+    for public in &config.public_origins {
+        if let Err(err) = allowed.allow_site(&public.origin()) {
+            tracing::warn!("--public-origin: {err}");
+        }
+    }
+    allowed
 }
 
 /// The page's address (`page`, ending in `/`) with the instructor's

@@ -99,8 +99,11 @@ pub struct BridgeConfig {
     /// own lab servers.
     pub allow_targets: AllowList,
     /// Origins (`http://host:port`) allowed to open WebSockets besides the
-    /// page's own.
+    /// pages the bridge serves (see [`crate::allowed_hosts`]).
     pub allow_origins: Vec<String>,
+    /// Host names the bridge answers for besides loopback names and the
+    /// address it listens on.
+    pub allow_hosts: Vec<String>,
     /// The token of the instructor's view (`/watch`). `None` (or empty):
     /// the bridge makes a random one at start.
     pub instructor_token: Option<String>,
@@ -197,10 +200,17 @@ pub struct BridgeArgs {
     #[arg(long, value_name = "HOST:PORT")]
     pub allow_target: Vec<String>,
 
-    /// An Origin (e.g. http://127.0.0.1:8000) allowed to open WebSockets
-    /// besides the page's own (repeatable).
-    #[arg(long, value_name = "ORIGIN")]
+    /// An Origin (e.g. http://192.168.1.5:8000) allowed to open
+    /// WebSockets besides the pages this bridge serves (repeatable). On
+    /// loopback, pages on any loopback port are allowed already.
+    #[arg(long, value_name = "ORIGIN", value_parser = parse_origin)]
     pub allow_origin: Vec<String>,
+
+    /// A host name (e.g. lab.example.org) the bridge answers for besides
+    /// loopback names and the address it listens on (repeatable). Any
+    /// other Host is refused (403): that is what stops DNS rebinding.
+    #[arg(long, value_name = "HOST", value_parser = parse_host)]
+    pub allow_host: Vec<String>,
 
     /// The token that opens the instructor view (every session live, one
     /// followed to show the class): /?instructor=TOKEN. Letters, digits,
@@ -289,11 +299,8 @@ impl BridgeArgs {
             static_dir: Some(self.static_dir.clone()),
             pyodide_dir: Some(self.pyodide_dir.clone()),
             allow_targets: AllowList::new(&self.allow_target),
-            allow_origins: self
-                .allow_origin
-                .iter()
-                .map(|origin| origin.trim_end_matches('/').to_string())
-                .collect(),
+            allow_origins: self.allow_origin.clone(),
+            allow_hosts: self.allow_host.clone(),
             instructor_token: self.instructor_token.clone(),
             limits: SessionLimits {
                 max_sessions: self.max_sessions,
@@ -312,6 +319,16 @@ impl BridgeArgs {
             trusted_proxies: self.remote.trust_proxy.clone(),
         }
     }
+}
+
+/// An origin, `scheme://host[:port]`.
+fn parse_origin(origin: &str) -> Result<String, String> {
+    crate::allowed_hosts::Origin::parse(origin).map(|_| origin.trim_end_matches('/').to_string())
+}
+
+/// A host name or address.
+fn parse_host(host: &str) -> Result<String, String> {
+    crate::allowed_hosts::host_name(host).map(|_| host.trim().to_string())
 }
 
 /// An instructor token: non-empty, and safe in a URL as it is.

@@ -1,26 +1,35 @@
 //! The HTTP front door: one port for the page, `/ws`, `/relay`, `/watch`
 //! and `/metrics` (an axum [`Router`]).
 //!
-//! Every WebSocket upgrade passes three checks before it is accepted, each
-//! answered with a plain HTTP status and a sentence, never a half-open
-//! WebSocket:
+//! Every request passes the **Host** check first (`403`): the bridge
+//! answers only for a name it serves, which is what stops DNS rebinding
+//! (see [`crate::allowed_hosts`]). A path that no file can have (a segment
+//! over 255 bytes) is a `404`, a URL over 8 KiB a `414`.
 //!
-//! 1. **Origin** (`403`): a page on another site must not be able to drive
-//!    a student's bridge. Same-origin requests (the `Origin` header's
-//!    host:port equals the `Host` header) and `--allow-origin` entries
-//!    pass; requests without `Origin` (command-line tools) pass too.
+//! Every WebSocket upgrade then passes three checks before it is accepted:
+//!
+//! 1. **Origin**: a page on another site must not be able to drive a
+//!    student's bridge. The `Origin` is compared with the allowed set
+//!    ([`AllowedHosts`]), never with the request's own Host; requests
+//!    without `Origin` (command-line tools) pass. A browser cannot read an
+//!    HTTP status on a failed WebSocket, so `/ws` and `/watch` accept the
+//!    upgrade and close it at once with 1008 (policy violation) and a
+//!    reason naming the fix (`--allow-origin ORIGIN`), reading no command;
+//!    `/relay` (for programs) answers `403`.
 //! 2. **Target** (`/relay` only, `403`): the bridge's public lab server or
 //!    an `--allow-target` entry; it is not an open proxy.
 //! 3. **Room** (`503`): at most `--max-sessions` WebSockets at once.
 //!
-//! `/watch` (the instructor's view) passes the Origin check too, then the
-//! **token** check (`403`: the bridge's instructor token, compared in
-//! constant time), and has its own room: at most
-//! [`MAX_WATCHERS`](crate::watch::MAX_WATCHERS) at once (beyond that it
-//! opens and closes at once with 1013, "try again later", and the reason:
-//! a browser can read a close code, not an HTTP status).
+//! `/watch` (the instructor's view) then passes the **token** check
+//! (`403`: the bridge's instructor token, compared in constant time), and
+//! has its own room: at most [`MAX_WATCHERS`](crate::watch::MAX_WATCHERS)
+//! at once (beyond that it opens and closes at once with 1013, "try again
+//! later", and the reason: a browser can read a close code, not an HTTP
+//! status).
 
+use crate::allowed_hosts::AllowedHosts;
 use crate::app::AppState;
+use crate::close;
 use crate::config::{SessionLimits, normalize_target};
 use crate::relay;
 use crate::session::{RelaySession, connect_addr};
@@ -30,8 +39,9 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{
     CloseFrame, Message, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
 };
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -81,10 +91,85 @@ pub fn router(state: AppState) -> Router {
         )
     };
     routes
-        .with_state(state)
+        .with_state(state.clone())
         .layer(isolate("cross-origin-opener-policy", "same-origin"))
         .layer(isolate("cross-origin-embedder-policy", "require-corp"))
         .layer(isolate("cross-origin-resource-policy", "same-origin"))
+        .layer(middleware::from_fn_with_state(state, front_door))
+}
+
+/// Every request, before any route: the Host check (DNS rebinding), and
+/// URLs no file can have.
+async fn front_door(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    // HTTP/1.1 names the host in `Host`; HTTP/2 in the URL's authority.
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .map(|host| host.to_str().unwrap_or("(not text)"))
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(|authority| authority.as_str())
+        });
+    match host {
+        Some(host) if state.allowed_hosts().permits_host(host) => {}
+        Some(host) => {
+            tracing::warn!(%host, "refused a request for a host this bridge does not serve");
+            let message = format!(
+                "this bridge does not answer for the host {host:?}: it serves loopback names and \
+                 the address it listens on. If {host:?} is a name for this machine, start the \
+                 bridge with --allow-host NAME\n"
+            );
+            return (StatusCode::FORBIDDEN, message).into_response();
+        }
+        None => {
+            let message = "a request must name its host (the Host header)\n";
+            return (StatusCode::BAD_REQUEST, message).into_response();
+        }
+    }
+    if let Some(refusal) = impossible_path(request.uri()) {
+        return refusal;
+    }
+    next.run(request).await
+}
+
+/// The longest URL (path and query) the bridge reads.
+pub const MAX_URL_BYTES: usize = 8 * 1024;
+
+/// The longest file name a file system has (NAME_MAX on Linux).
+const MAX_SEGMENT_BYTES: usize = 255;
+
+/// `414` for a URL over [`MAX_URL_BYTES`], `404` for a path with a segment
+/// no file name can have: the file server would fail on it ("File name too
+/// long") and answer `500`, as if the bridge were at fault.
+fn impossible_path(uri: &axum::http::Uri) -> Option<Response> {
+    let length = uri.path_and_query().map_or(0, |path| path.as_str().len());
+    if length > MAX_URL_BYTES {
+        let message =
+            format!("this URL is {length} bytes long; the bridge reads at most {MAX_URL_BYTES}\n");
+        return Some((StatusCode::URI_TOO_LONG, message).into_response());
+    }
+    let too_long = uri
+        .path()
+        .split('/')
+        .any(|segment| decoded_len(segment) > MAX_SEGMENT_BYTES);
+    too_long.then(|| {
+        let message = format!(
+            "not found: a part of this path is over {MAX_SEGMENT_BYTES} bytes, longer than any file name\n"
+        );
+        (StatusCode::NOT_FOUND, message).into_response()
+    })
+}
+
+/// The length of `segment` once `%XX` escapes are decoded.
+fn decoded_len(segment: &str) -> usize {
+    let bytes = segment.as_bytes();
+    let escapes = bytes
+        .windows(3)
+        .filter(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+        .count();
+    bytes.len() - 2 * escapes
 }
 
 /// What `/` says when there is no built page to serve.
@@ -99,8 +184,19 @@ async fn not_built() -> Html<&'static str> {
     )
 }
 
+/// `/metrics`: the gauges, and what the allocator holds.
 async fn metrics(State(state): State<AppState>) -> Response {
-    axum::Json(state.metrics().snapshot()).into_response()
+    #[derive(serde::Serialize)]
+    struct Page {
+        #[serde(flatten)]
+        gauges: crate::metrics::MetricsSnapshot,
+        memory: Option<crate::memory::MemoryStats>,
+    }
+    let page = Page {
+        gauges: state.metrics().snapshot(),
+        memory: crate::memory::stats(),
+    };
+    axum::Json(page).into_response()
 }
 
 /// `/ws`: one [`RelaySession`] per WebSocket, registered for the
@@ -111,8 +207,8 @@ async fn ws(
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if let Err(refused) = check_origin(&headers, state.allow_origins()) {
-        return *refused;
+    if let Some(origin) = refused_origin(&headers, state.allowed_hosts()) {
+        return close_for_origin(upgrade, &origin, &state);
     }
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
@@ -159,8 +255,8 @@ async fn watch(
     query: Result<Query<WatchQuery>, QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if let Err(refused) = check_origin(&headers, state.allow_origins()) {
-        return *refused;
+    if let Some(origin) = refused_origin(&headers, state.allowed_hosts()) {
+        return close_for_origin(upgrade, &origin, &state);
     }
     let token = query
         .ok()
@@ -179,17 +275,14 @@ async fn watch(
         // it can read a close code: open, then close with "try again
         // later" and the reason, so the page can say what is wrong.
         tracing::warn!("refused /watch: {MAX_WATCHERS} instructor views are open already");
-        return upgrade.on_upgrade(|mut socket| async move {
-            let frame = CloseFrame {
-                code: protocol::WATCH_BUSY,
-                reason: format!(
-                    "{MAX_WATCHERS} instructor views are open already, the most this bridge \
-                     allows: close one"
-                )
-                .into(),
-            };
-            let _ = socket.send(Message::Close(Some(frame))).await;
-        });
+        let frame = close::frame(
+            protocol::WATCH_BUSY,
+            format!(
+                "{MAX_WATCHERS} instructor views are open already, the most this bridge allows: \
+                 close one"
+            ),
+        );
+        return close_at_once(upgrade, frame, state.limits().shutdown_grace);
     };
     let limits = state.limits();
     let env = WatchEnv {
@@ -197,6 +290,7 @@ async fn watch(
         metrics: state.metrics(),
         max_message_bytes: limits.max_message_bytes,
         grace: limits.shutdown_grace,
+        stall: limits.idle_timeout,
     };
     let shutdown = state.shutdown();
     configure(upgrade, limits, 4096, WATCH_WRITE_BUFFER).on_upgrade(move |socket| async move {
@@ -236,8 +330,8 @@ async fn relay(
     target: String,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if let Err(refused) = check_origin(&headers, state.allow_origins()) {
-        return *refused;
+    if let Some(origin) = refused_origin(&headers, state.allowed_hosts()) {
+        return forbidden_origin(&origin);
     }
     if !relay_allowed(&state, &target) {
         let message = format!(
@@ -347,82 +441,97 @@ fn too_many() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, message).into_response()
 }
 
-/// `Ok` if a WebSocket upgrade with these headers may proceed; else the
-/// `403` to answer with.
-pub fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), Box<Response>> {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        // Not a browser (browsers always send Origin on WebSocket upgrades).
-        return Ok(());
-    };
-    let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
-    let host = headers
-        .get(header::HOST)
-        .and_then(|host| host.to_str().ok())
-        .unwrap_or_default();
-    let same_origin = origin
-        .split_once("://")
-        .is_some_and(|(_, origin_host)| !host.is_empty() && origin_host.eq_ignore_ascii_case(host));
-    let listed = allowed
-        .iter()
-        .any(|allowed| allowed.eq_ignore_ascii_case(origin));
-    if same_origin || listed {
-        return Ok(());
+/// The `Origin` of a WebSocket upgrade that may not proceed, if it may
+/// not. No `Origin` means no browser page: only the Host check applies.
+pub fn refused_origin(headers: &HeaderMap, allowed: &AllowedHosts) -> Option<String> {
+    let origin = headers.get(header::ORIGIN)?;
+    let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();
+    if allowed.permits_origin(&origin) {
+        return None;
     }
-    tracing::warn!(%origin, %host, "refused a WebSocket from another origin");
+    tracing::warn!(%origin, "refused a WebSocket from a page this bridge does not serve");
+    Some(origin)
+}
+
+/// What a refused page is told, in a close frame or a `403`.
+pub fn origin_reason(origin: &str) -> String {
+    let fix = "start the bridge with --allow-origin ORIGIN";
+    let reason = format!("pages from {origin} may not use this bridge: {fix}");
+    if reason.len() <= close::MAX_REASON {
+        reason
+    } else {
+        format!("this page's origin is not allowed: {fix}")
+    }
+}
+
+/// `/relay`'s answer to a refused origin: a plain `403`.
+fn forbidden_origin(origin: &str) -> Response {
     let message = format!(
-        "WebSocket from origin {origin:?} refused: only the page served by this bridge (or an \
-         origin given with --allow-origin) may connect\n"
+        "WebSocket from origin {origin:?} refused: only pages served by this bridge, loopback \
+         pages when it listens on loopback, and origins given with --allow-origin may connect \
+         (start the bridge with --allow-origin {origin})\n"
     );
-    Err(Box::new((StatusCode::FORBIDDEN, message).into_response()))
+    (StatusCode::FORBIDDEN, message).into_response()
+}
+
+/// `/ws` and `/watch`'s answer to a refused origin: the page can read a
+/// close code and its reason, not an HTTP status, so accept the upgrade
+/// and close at once with 1008, reading no command. A request that is
+/// not an upgrade gets the `403`.
+fn close_for_origin(
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    origin: &str,
+    state: &AppState,
+) -> Response {
+    match upgrade {
+        Ok(upgrade) => close_at_once(
+            upgrade,
+            close::frame(close::POLICY, origin_reason(origin)),
+            state.limits().shutdown_grace,
+        ),
+        Err(_) => forbidden_origin(origin),
+    }
+}
+
+/// Accepts the upgrade and closes with `frame` at once (the goodbye
+/// bounded by `grace`; the connection then lingers, see [`crate::linger`]).
+fn close_at_once(
+    upgrade: WebSocketUpgrade,
+    frame: CloseFrame,
+    grace: std::time::Duration,
+) -> Response {
+    upgrade.on_upgrade(move |mut socket| async move {
+        let goodbye = async {
+            let _ = socket.send(Message::Close(Some(frame))).await;
+            let _ = futures_util::SinkExt::close(&mut socket).await;
+        };
+        let _ = tokio::time::timeout(grace, goodbye).await;
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
-    fn headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, HeaderValue::from_static(host));
-        if let Some(origin) = origin {
-            headers.insert(header::ORIGIN, HeaderValue::from_static(origin));
-        }
-        headers
+    /// Only a segment longer than a file name, after decoding, or a huge
+    /// URL, is turned away before the routes.
+    #[test]
+    fn impossible_paths() {
+        let uri = |path: String| path.parse::<axum::http::Uri>().expect("a URI");
+        assert!(impossible_path(&uri(format!("/{}", "a".repeat(255)))).is_none());
+        assert!(impossible_path(&uri(format!("/{}", "%41".repeat(255)))).is_none());
+        let long = impossible_path(&uri(format!("/x/{}", "a".repeat(256)))).expect("refused");
+        assert_eq!(long.status(), StatusCode::NOT_FOUND);
+        let huge = impossible_path(&uri(format!("/?q={}", "a".repeat(9000)))).expect("refused");
+        assert_eq!(huge.status(), StatusCode::URI_TOO_LONG);
     }
 
-    /// Same origin, listed origins and tools without Origin pass; others don't.
+    /// A refused page is told the fix, within a close frame's room.
     #[test]
-    fn origin_rules() {
-        let allowed = vec!["http://127.0.0.1:8000".to_string()];
-        assert!(check_origin(&headers(None, "127.0.0.1:8080"), &allowed).is_ok());
-        assert!(
-            check_origin(
-                &headers(Some("http://127.0.0.1:8080"), "127.0.0.1:8080"),
-                &allowed
-            )
-            .is_ok()
-        );
-        assert!(
-            check_origin(
-                &headers(Some("http://127.0.0.1:8000"), "127.0.0.1:8080"),
-                &allowed
-            )
-            .is_ok()
-        );
-        assert!(
-            check_origin(
-                &headers(Some("https://evil.example"), "127.0.0.1:8080"),
-                &allowed
-            )
-            .is_err()
-        );
-        assert!(check_origin(&headers(Some("null"), "127.0.0.1:8080"), &allowed).is_err());
-        assert!(
-            check_origin(
-                &headers(Some("http://localhost:8080"), "127.0.0.1:8080"),
-                &[]
-            )
-            .is_err()
-        );
+    fn origin_reasons_fit() {
+        let short = origin_reason("http://evil.example:8080");
+        assert!(short.contains("http://evil.example:8080") && short.contains("--allow-origin"));
+        let long = origin_reason(&format!("http://{}.example", "x".repeat(200)));
+        assert!(long.len() <= close::MAX_REASON && long.contains("--allow-origin"));
     }
 }

@@ -10,6 +10,13 @@
 //! - [`lab`]: [`lab::LabServer`] (Tasks 1-3 over TCP) and
 //!   [`lab::UdpEchoServer`], on real sockets.
 //! - [`error`]: the bridge's [`Error`] and the student-facing error kinds.
+//! - [`allowed_hosts`]: [`allowed_hosts::AllowedHosts`], the Host names the
+//!   bridge answers for and the pages that may open its WebSockets (DNS
+//!   rebinding, cross-site WebSockets).
+//! - [`close`]: the close code and reason for each way a peer breaks the
+//!   WebSocket rules.
+//! - [`linger`]: connections that close without losing their last bytes
+//!   (FIN, then read until the peer closes, bounded).
 //! - [`config`]: [`config::BridgeConfig`] and [`config::SessionLimits`]:
 //!   what the front door allows, and the bounds on every browser; and
 //!   [`config::BridgeArgs`], the flags that set them.
@@ -21,11 +28,13 @@
 //! - [`relay`]: `/relay`, a websockify-compatible byte relay.
 //! - [`http`]: the axum router: the page, `/ws`, `/relay`, `/watch`,
 //!   `/metrics`, and the Origin and token checks.
+//! - [`memory`]: the allocator (jemalloc) and what it holds.
 //! - [`metrics`]: [`metrics::Metrics`], gauges that show the bounds hold.
 //! - [`pyodide`]: `/pyodide/`, CPython for the code view, cached for a year.
 //! - [`watch`]: the instructor's view: [`watch::Registry`], every `/ws`
 //!   session's live summary and recent history, and `/watch`, which shows
 //!   them (one session followed, to project it to the class).
+//! - [`cli`]: the `socket-lab` command line (`main.rs` only calls it).
 //! - [`tls`]: HTTPS: [`tls::Tls`] (`--tls-cert`, `--tls-key`) and
 //!   [`tls::SelfSigned`], the pair `socket-lab cert` makes.
 //! - [`proxy`]: behind a reverse proxy: [`proxy::PublicOrigin`]
@@ -34,12 +43,17 @@
 //! - [`app`]: [`app::run`], everything on one listener until shutdown, and
 //!   [`app::Bridge::start`], a whole bridge in-process for tests.
 
+pub mod allowed_hosts;
 pub mod app;
+pub mod cli;
 pub mod clock;
+pub mod close;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod lab;
+pub mod linger;
+pub mod memory;
 pub mod metrics;
 pub mod program;
 pub mod proxy;

@@ -7,7 +7,8 @@
 //! supported). The subprotocol `binary` is accepted and echoed.
 //!
 //! A relay with no bytes either way for `--session-idle-timeout` is closed
-//! (1001), as an idle `/ws` session is.
+//! (1001), as an idle `/ws` session is. A browser that breaks the
+//! WebSocket rules gets the close code and reason of [`crate::close`].
 //!
 //! Bounded both ways, with no queue of our own: a direction that cannot
 //! write stops reading. One WebSocket message (at most
@@ -23,6 +24,7 @@
 //! websocat --binary ws://127.0.0.1:8080/relay?target=127.0.0.1:1234
 //! ```
 
+use crate::close::{self, ReadFailure};
 use crate::metrics::Metrics;
 use axum::extract::ws::{CloseFrame, Message};
 use bytes::BytesMut;
@@ -74,10 +76,17 @@ pub async fn run<S>(
     // per frame. Nothing waits for a batch to fill.
     let to_tcp = async {
         let mut batch = BytesMut::new();
+        // Why the browser side ended, if it broke the rules.
+        let mut broken = None;
         let mut open = true;
         while open {
-            let Some(Ok(first)) = ws_rx.next().await else {
-                break;
+            let first = match ws_rx.next().await {
+                Some(Ok(message)) => message,
+                Some(Err(err)) => {
+                    broken = read_ending(&err);
+                    break;
+                }
+                None => break,
             };
             let Some(first) = payload(first) else {
                 break; // a close frame
@@ -98,7 +107,12 @@ pub async fn run<S>(
                             break;
                         }
                     },
-                    Some(_) => {
+                    Some(Some(Err(err))) => {
+                        broken = read_ending(&err);
+                        open = false;
+                        break;
+                    }
+                    Some(None) => {
                         open = false;
                         break;
                     }
@@ -119,7 +133,7 @@ pub async fn run<S>(
         }
         // The browser is done sending: half-close, as websockify does.
         let _ = tcp_tx.shutdown().await;
-        None
+        broken
     };
 
     // TCP -> browser. Ends when the target closes (or fails), or shutdown.
@@ -209,8 +223,18 @@ fn millis(d: Duration) -> u64 {
 }
 
 fn close(code: u16, reason: &str) -> Option<CloseFrame> {
-    Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    })
+    Some(close::frame(code, reason))
+}
+
+/// The close frame for a browser that broke the WebSocket rules (see
+/// [`crate::close`]); `None` if it is simply gone.
+fn read_ending(err: &axum::Error) -> Option<CloseFrame> {
+    match close::read_failure(err) {
+        ReadFailure::Gone => None,
+        ReadFailure::TooBig => close(
+            close::TOO_BIG,
+            "a message larger than the bridge's limit (--max-message-bytes)",
+        ),
+        ReadFailure::Broken { code, reason } => close(code, &reason),
+    }
 }

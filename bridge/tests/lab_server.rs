@@ -112,8 +112,9 @@ async fn echo_works_over_ipv6() {
         Err(bridge::Error::Listen { source, .. })
             if source.kind() == io::ErrorKind::AddrNotAvailable =>
         {
-            eprintln!(
-                "SKIPPED echo_works_over_ipv6: this machine has no IPv6 loopback (::1): {source}"
+            skipped(
+                "echo_works_over_ipv6",
+                &format!("this machine has no IPv6 loopback (::1): {source}"),
             );
             return;
         }

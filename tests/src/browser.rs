@@ -5,7 +5,7 @@
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Map, Value, json};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -55,13 +55,19 @@ impl Browser {
             )
         });
         let chromium = which("chromium").unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-        let port = free_port();
-        let driver = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+        // Port 0: chromedriver binds a free port itself and says which;
+        // no port is picked here and then raced for.
+        let mut driver = Command::new(chromedriver)
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
+        let Some(port) = driver_port(&mut driver) else {
+            let _ = driver.kill();
+            let _ = driver.wait();
+            panic!("chromedriver did not say which port it listens on within {PATIENCE:?}");
+        };
         let profile = TempDir::new("socket-lab-chromium");
         let args = vec![
             "--headless=new".to_string(),
@@ -98,7 +104,11 @@ impl Browser {
                     let _ = err;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                Err(err) => panic!("cannot start a WebDriver session with Chromium: {err}"),
+                Err(err) => {
+                    let _ = driver.kill();
+                    let _ = driver.wait();
+                    panic!("cannot start a WebDriver session with Chromium: {err}")
+                }
             }
         };
         Browser {
@@ -170,11 +180,25 @@ impl Drop for Browser {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+/// The port chromedriver says it listens on ("ChromeDriver was started
+/// successfully on port N."). Its output is read on a thread of its own,
+/// to the end, so chromedriver never blocks on a full pipe.
+fn driver_port(driver: &mut Child) -> Option<u16> {
+    let stdout = driver.stdout.take().expect("chromedriver's output");
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // (The line before says "Starting ChromeDriver ... on port 0".)
+            let port = line
+                .split("started successfully on port ")
+                .nth(1)
+                .and_then(|rest| rest.trim_end_matches('.').trim().parse::<u16>().ok());
+            if let Some(port) = port {
+                let _ = port_tx.send(port);
+            }
+        }
+    });
+    port_rx.recv_timeout(PATIENCE).ok()
 }
 
 fn which(name: &str) -> Option<PathBuf> {

@@ -7,6 +7,8 @@
 //!   (and the bridge it talks to, started on free ports).
 //! - [`remote`]: the remote set-up's parts: a TLS client that trusts one
 //!   certificate, and Debian's nginx in front of bridges.
+//! - [`soak`]: a bridge process under many verified echoes at once
+//!   (`make soak`, and a short one in the tests).
 //!
 //! The tests themselves are in `tests/tests/`; the benchmark is the `bench`
 //! binary (`src/bin/bench/`).
@@ -15,3 +17,4 @@ pub mod accessibility;
 pub mod browser;
 pub mod page;
 pub mod remote;
+pub mod soak;

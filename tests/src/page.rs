@@ -92,6 +92,44 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> String {
     String::from_utf8_lossy(&response).into_owned()
 }
 
+/// Sends `request` (a whole HTTP/1.1 request head, `\r\n`-separated, as
+/// a program or an attacker's page could) and returns the status and the
+/// whole response as text.
+pub async fn http_raw(addr: SocketAddr, request: &str) -> (u16, String) {
+    let mut tcp = TcpStream::connect(addr).await.expect("connects");
+    tcp.write_all(request.as_bytes()).await.expect("writes");
+    let mut response = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut response))
+        .await
+        .expect("in time")
+        .expect("reads");
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
+/// A GET of `path` with this `Host` header (and `Connection: close`).
+pub async fn http_get_as(addr: SocketAddr, host: &str, path: &str) -> (u16, String) {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    http_raw(addr, &request).await
+}
+
+/// A WebSocket request for `url` with these headers set (`Host` and
+/// `Origin`, say: what a page on another site would send).
+pub fn with_headers(url: &str, headers: &[(&'static str, &str)]) -> Request {
+    let mut request = url.into_client_request().expect("request");
+    for (name, value) in headers {
+        request
+            .headers_mut()
+            .insert(*name, value.parse().expect("header value"));
+    }
+    request
+}
+
 /// The next text frame on `ws` as a `T`, added to `log` too. Pings and
 /// pongs are skipped; anything else, a close, or nothing within [`WAIT`]
 /// fails the test (showing `log`).
@@ -199,6 +237,16 @@ pub struct Page {
 }
 
 impl Page {
+    /// A page over a WebSocket opened elsewhere (its hello not yet read).
+    pub fn from_ws(ws: Ws, local: SocketAddr) -> Page {
+        Page {
+            ws,
+            local,
+            seen: Vec::new(),
+            calls: HashMap::new(),
+        }
+    }
+
     /// Opens `/ws`, reads the bridge's hello and says ours.
     pub async fn open(bridge: &RunningBridge) -> Page {
         let mut page = Page::open_silent(bridge).await;

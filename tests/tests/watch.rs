@@ -194,8 +194,9 @@ fn find(sessions: &[SessionSummary], id: SessionId) -> Option<&SessionSummary> {
     sessions.iter().find(|summary| summary.id == id)
 }
 
-/// `/watch` without the token, with a wrong one, or from a foreign page:
-/// `403` with a sentence saying what to do; nothing is upgraded.
+/// `/watch` without the token or with a wrong one: `403` with a sentence
+/// saying what to do; nothing is upgraded. From a foreign page: closed at
+/// once with 1008 and the fix (what a page can read).
 #[tokio::test]
 async fn the_instructor_view_needs_the_token_and_the_origin() {
     let config = BridgeConfig {
@@ -222,9 +223,12 @@ async fn the_instructor_view_needs_the_token_and_the_origin() {
         assert_eq!(body.trim_end(), TOKEN_NEEDED, "{url}");
     }
     // The right token from another site's page: refused all the same.
-    let (status, _) =
-        refused_upgrade(with_origin(&bridge.watch_url(), "https://evil.example")).await;
-    assert_eq!(status, 403);
+    let (mut refused, _) = connect_async(with_origin(&bridge.watch_url(), "https://evil.example"))
+        .await
+        .expect("opens, to say why it closes");
+    let (code, reason) = e2e::page::closed(&mut refused).await;
+    assert_eq!(code, CloseCode::Policy);
+    assert!(reason.contains("--allow-origin"), "{reason}");
     // The page's own origin, with the token: in.
     let own = format!("http://{}", bridge.http_addr);
     connect_async(with_origin(&bridge.watch_url(), &own))

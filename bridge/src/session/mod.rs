@@ -21,7 +21,13 @@
 //! - A message larger than `--max-message-bytes`: close code 1009 (message
 //!   too big). The WebSocket library stops reading at the limit, so the
 //!   rest of that message cannot be skipped and the session cannot go on.
+//! - A frame that breaks the WebSocket rules: 1007 (text that is not
+//!   UTF-8) or 1002 (reserved bits or opcodes...), with the rule broken
+//!   (see [`crate::close`]).
 //! - Nothing from the page for `--session-idle-timeout`: close code 1001.
+//!   Nor may the page stop reading for that long while the bridge has
+//!   something to write to it: a frozen page is closed too (1001), so it
+//!   cannot hold its sockets forever.
 //! - The bridge shuts down: close code 1001, "bridge shutting down".
 //!
 //! Everything else a page can get wrong (malformed JSON, an unknown
@@ -37,6 +43,7 @@ pub use forward::{LaneEvents, ServerLane};
 pub use outbox::{Outbox, Queued};
 
 use crate::clock::Clock;
+use crate::close::{self, ReadFailure};
 use crate::config::{AllowList, SessionLimits, normalize_target};
 use crate::lab::{LabConfig, LabControl, LabLimits, LabServer, PublicLab, UdpEchoServer};
 use crate::metrics::Metrics;
@@ -205,11 +212,7 @@ struct ConnHandle {
 type Ending = Option<CloseFrame>;
 
 fn close_frame(code: u16, reason: impl Into<String>) -> Ending {
-    let reason: String = reason.into();
-    Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    })
+    Some(close::frame(code, reason))
 }
 
 impl RelaySession {
@@ -275,7 +278,10 @@ impl RelaySession {
             end_rx,
             token.clone(),
             shutdown,
-            grace,
+            Bounds {
+                grace,
+                stall: self.env.limits.idle_timeout,
+            },
             self.tap.clone(),
         );
         let reader = async {
@@ -380,20 +386,26 @@ impl RelaySession {
     }
 
     /// A read error: a message over the limit gets a refusal and close
-    /// code 1009; anything else means the connection is gone.
+    /// code 1009; a broken rule of the WebSocket protocol, a refusal and
+    /// 1002 or 1007 with the rule; anything else means the connection is
+    /// gone.
     async fn read_failed(&self, err: axum::Error) -> Ending {
-        let too_big = std::error::Error::source(&err)
-            .and_then(|source| source.downcast_ref::<tungstenite::Error>())
-            .is_some_and(|err| matches!(err, tungstenite::Error::Capacity(_)))
-            || err.to_string().contains("too long");
-        if !too_big {
-            tracing::debug!("session read failed: {err}");
-            return None;
+        match close::read_failure(&err) {
+            ReadFailure::Gone => {
+                tracing::debug!("session read failed: {err}");
+                None
+            }
+            ReadFailure::TooBig => {
+                let limit = self.env.limits.max_message_bytes;
+                let message = format!("message larger than the limit of {limit} bytes");
+                self.refuse(Refusal::TooLarge, &message, None, None).await;
+                close_frame(CLOSE_TOO_BIG, message)
+            }
+            ReadFailure::Broken { code, reason } => {
+                self.refuse(Refusal::BadMessage, &reason, None, None).await;
+                close_frame(code, reason)
+            }
         }
-        let limit = self.env.limits.max_message_bytes;
-        let message = format!("message larger than the limit of {limit} bytes");
-        self.refuse(Refusal::TooLarge, &message, None, None).await;
-        close_frame(CLOSE_TOO_BIG, message)
     }
 
     async fn perform(&mut self, command: ClientMsg) {
@@ -925,17 +937,29 @@ pub fn connect_addr(addr: SocketAddr) -> SocketAddr {
     }
 }
 
+/// How long the writer waits on the page.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    /// For the goodbye (and the last messages before it).
+    grace: Duration,
+    /// For the page to take one batch: a page that reads nothing for this
+    /// long (the idle timeout) is frozen.
+    stall: Duration,
+}
+
 /// Writes queued messages to the browser, then the closing frame.
 ///
-/// Every wait is raced against `shutdown`, so a browser that stopped
-/// reading cannot hold shutdown up; the goodbye itself gets `grace`.
+/// Every wait is bounded: raced against `shutdown` and the reader's end
+/// (so a browser that stopped reading cannot hold shutdown, or its own
+/// idle close, up), and a batch the page does not take within
+/// `bounds.stall` ends the session; the goodbye itself gets `bounds.grace`.
 async fn write_messages<W>(
     mut sink: W,
     mut queue: mpsc::Receiver<Queued>,
     mut end: oneshot::Receiver<Ending>,
     token: CancellationToken,
     shutdown: CancellationToken,
-    grace: Duration,
+    bounds: Bounds,
     tap: Option<Arc<SessionTap>>,
 ) where
     W: Sink<Message, Error = axum::Error> + Unpin,
@@ -955,7 +979,7 @@ async fn write_messages<W>(
                         }
                     }
                 };
-                let _ = tokio::time::timeout(grace, flush).await;
+                let _ = tokio::time::timeout(bounds.grace, flush).await;
                 break ending;
             }
             _ = shutdown.cancelled() => break close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
@@ -983,11 +1007,21 @@ async fn write_messages<W>(
         tokio::select! {
             sent = batch => if sent.is_err() { break None },
             _ = shutdown.cancelled() => break close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
+            // The reader ended the session (idle, a bad message) while the
+            // page was not taking what we write: its reason stands.
+            ending = &mut end => break ending.ok().flatten(),
+            _ = tokio::time::sleep(bounds.stall) => {
+                let reason = format!(
+                    "closed: the page read nothing for {:?} (--session-idle-timeout)",
+                    bounds.stall
+                );
+                break close_frame(CLOSE_GOING_AWAY, reason);
+            }
         }
     };
     // Tell the reader (and every task of the session) we are done.
     token.cancel();
-    goodbye(sink, ending, &shutdown, grace).await;
+    goodbye(sink, ending, &shutdown, bounds.grace).await;
 }
 
 /// Closes a WebSocket within `grace`: the close frame if there is a reason

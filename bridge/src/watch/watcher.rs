@@ -11,13 +11,17 @@
 //! # What closes a watcher
 //!
 //! - The instructor's page closes it, or goes away.
-//! - A message larger than `--max-message-bytes`: close code 1009.
+//! - A message larger than `--max-message-bytes`: close code 1009; a frame
+//!   that breaks the WebSocket rules: 1002 or 1007 (see [`crate::close`]).
+//! - The page reads nothing for `--session-idle-timeout` while there is
+//!   something to write to it: it is frozen, and the view ends.
 //! - The bridge shuts down: close code 1001, "bridge shutting down".
 //!
 //! Malformed JSON, an unknown command or a binary frame gets
 //! [`WatchMsg::Refused`] and the watcher carries on.
 
 use super::{Registry, session_frame};
+use crate::close::{self, ReadFailure};
 use crate::metrics::Metrics;
 use crate::session::{CLOSE_TOO_BIG, bridge_version, goodbye};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
@@ -46,6 +50,10 @@ pub struct WatchEnv {
     pub max_message_bytes: usize,
     /// How long the goodbye may take at shutdown.
     pub grace: Duration,
+    /// How long the page may take to read what is written to it: an
+    /// instructor's page that reads nothing for this long is frozen, and
+    /// its watcher ends (the idle timeout of `/ws`).
+    pub stall: Duration,
 }
 
 /// The session being followed.
@@ -91,11 +99,22 @@ where
 }
 
 fn close_frame(code: u16, reason: impl Into<String>) -> Ending {
-    let reason: String = reason.into();
-    Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    })
+    Some(close::frame(code, reason))
+}
+
+/// A write to the page, given up (as if the page were gone) when the page
+/// takes none of it within `stall`.
+async fn bounded(
+    stall: Duration,
+    write: impl std::future::Future<Output = Result<(), Gone>>,
+) -> Result<(), Gone> {
+    match tokio::time::timeout(stall, write).await {
+        Ok(written) => written,
+        Err(_) => {
+            tracing::warn!("an instructor's page read nothing for {stall:?}: closing its view");
+            Err(Gone)
+        }
+    }
 }
 
 struct Watch {
@@ -128,6 +147,7 @@ impl Watch {
                 message = stream.next() => Wake::Page(message),
                 (session, live) = next_live(&mut self.following) => Wake::Live(session, live),
             };
+            let stall = self.env.stall;
             let done = match wake {
                 Wake::Tick => {
                     // Read the generation first: a change while the list
@@ -138,21 +158,21 @@ impl Watch {
                     }
                     listed = Some(generation);
                     let sessions = self.env.registry.sessions();
-                    send(sink, &WatchMsg::Sessions { sessions }).await
+                    bounded(stall, send(sink, &WatchMsg::Sessions { sessions })).await
                 }
                 Wake::Page(None) => return None,
                 Wake::Page(Some(Err(err))) => return self.read_failed(sink, err).await,
                 Wake::Page(Some(Ok(message))) => match message {
-                    Message::Text(text) => self.command(sink, text.as_str()).await,
+                    Message::Text(text) => bounded(stall, self.command(sink, text.as_str())).await,
                     Message::Binary(_) => {
                         let message = "binary frames are not accepted on /watch: send each \
                                        command as JSON in a text frame";
-                        refuse(sink, message).await
+                        bounded(stall, refuse(sink, message)).await
                     }
                     Message::Close(_) => return None,
                     Message::Ping(_) | Message::Pong(_) => continue,
                 },
-                Wake::Live(session, live) => self.live(sink, session, live).await,
+                Wake::Live(session, live) => bounded(stall, self.live(sink, session, live)).await,
             };
             if done.is_err() {
                 return None;
@@ -239,26 +259,29 @@ impl Watch {
         flush(sink).await
     }
 
-    /// A read error: a message over the limit closes with 1009; anything
-    /// else means the page is gone.
+    /// A read error: a message over the limit closes with 1009, a broken
+    /// rule of the WebSocket protocol with 1002 or 1007 (see
+    /// [`crate::close`]); anything else means the page is gone.
     async fn read_failed<W>(&self, sink: &mut W, err: axum::Error) -> Ending
     where
         W: Sink<Message, Error = axum::Error> + Unpin,
     {
-        let too_big = std::error::Error::source(&err)
-            .and_then(|source| source.downcast_ref::<tungstenite::Error>())
-            .is_some_and(|err| matches!(err, tungstenite::Error::Capacity(_)))
-            || err.to_string().contains("too long");
-        if !too_big {
-            tracing::debug!("watcher read failed: {err}");
-            return None;
-        }
-        let message = format!(
-            "message larger than the limit of {} bytes",
-            self.env.max_message_bytes
-        );
-        let _ = refuse(sink, &message).await;
-        close_frame(CLOSE_TOO_BIG, message)
+        let (code, message) = match close::read_failure(&err) {
+            ReadFailure::Gone => {
+                tracing::debug!("watcher read failed: {err}");
+                return None;
+            }
+            ReadFailure::TooBig => (
+                CLOSE_TOO_BIG,
+                format!(
+                    "message larger than the limit of {} bytes",
+                    self.env.max_message_bytes
+                ),
+            ),
+            ReadFailure::Broken { code, reason } => (code, reason),
+        };
+        let _ = bounded(self.env.stall, refuse(sink, &message)).await;
+        close_frame(code, message)
     }
 }
 

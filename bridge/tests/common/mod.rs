@@ -28,6 +28,15 @@ pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
     }
 }
 
+/// Reports `test` as skipped, and why: a line `SKIPPED <test>: <why>` on
+/// the real standard error (written past the test harness's capture, which
+/// takes only `print!`/`eprint!`), which `scripts/cargo-test-summary.sh`
+/// counts as skipped rather than passed. The test returns right after.
+pub fn skipped(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
 /// A step and the connection it belongs to (None: the listening socket).
 /// Time stamps vary from run to run, so tests compare these.
 pub type Seen = (Option<u64>, Step);

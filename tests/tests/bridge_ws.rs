@@ -735,9 +735,12 @@ async fn an_idle_relay_is_closed_and_a_busy_one_is_not() {
     };
     let bridge = start_with(config, Mode::Echo).await;
     let url = format!("ws://{}/relay/{}", bridge.http_addr, bridge.lab_addr());
+    // The quiet relay's idle time counts from its opening: note the time
+    // before the handshake starts, so a slow second handshake cannot make
+    // the close look early.
+    let opened = tokio::time::Instant::now();
     let (mut quiet, _) = connect_async(url.clone()).await.expect("relay opens");
     let (mut busy, _) = connect_async(url).await.expect("relay opens");
-    let opened = tokio::time::Instant::now();
 
     let echo = async |busy: &mut e2e::page::Ws| {
         busy.send(Message::binary(b"x".to_vec()))

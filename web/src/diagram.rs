@@ -110,6 +110,26 @@ pub struct Diagram {
     pub rows: Vec<Row>,
     pub arrows: Vec<Arrow>,
     pub hops: Vec<Hop>,
+    /// The lanes' headers ([`lane_heads`]).
+    pub lanes: [(f64, &'static str, &'static str); 3],
+}
+
+/// The lanes' headers for these events: [`LANES`], except that a lane
+/// where the student's own program made steps is named after its file
+/// (`server.py`, `client.py`): the lanes are the student's programs.
+pub fn lane_heads<'a>(
+    entries: impl IntoIterator<Item = &'a Entry>,
+) -> [(f64, &'static str, &'static str); 3] {
+    let mut lanes = LANES;
+    for entry in entries {
+        if entry.event.source.is_some() {
+            match entry.event.lane {
+                Lane::Client => lanes[1] = (CLIENT_X, "client.py", "your program"),
+                Lane::Server => lanes[2] = (SERVER_X, "server.py", "your program"),
+            }
+        }
+    }
+    lanes
 }
 
 fn lane_x(lane: Lane) -> f64 {
@@ -270,6 +290,7 @@ pub fn hop_of(entry: &Entry, index: usize) -> Option<Hop> {
 pub fn layout<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Diagram {
     let mut diagram = Diagram::default();
     let mut y_of: HashMap<u64, f64> = HashMap::new();
+    let mut seen = Vec::new();
     for (index, entry) in entries.into_iter().enumerate() {
         diagram
             .arrows
@@ -278,8 +299,10 @@ pub fn layout<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Diagram {
         let row = row(entry, index);
         y_of.insert(entry.seq, row.y);
         diagram.rows.push(row);
+        seen.push(entry);
     }
     diagram.height = height(diagram.rows.len());
+    diagram.lanes = lane_heads(seen);
     diagram
 }
 
@@ -326,7 +349,7 @@ pub fn to_svg(diagram: &Diagram) -> String {
     );
     out.push_str(r#"<defs><marker id="ah" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path class="ah" d="M0,0L10,5L0,10z"/></marker></defs>"#);
     let _ = write!(out, r##"<rect width="{WIDTH}" height="{h}" fill="#fff"/>"##);
-    for (x, title, sub) in LANES {
+    for (x, title, sub) in diagram.lanes {
         let _ = write!(
             out,
             r#"<text class="lane-title" x="{x}" y="22" text-anchor="middle">{title}</text><text class="lane-sub" x="{x}" y="38" text-anchor="middle">{sub}</text><line class="lifeline" x1="{x}" y1="{TOP}" x2="{x}" y2="{h}"/>"#

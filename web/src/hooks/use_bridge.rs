@@ -7,29 +7,49 @@
 //! [`Reconnecting`]).
 //!
 //! Commands come from the reducer's [`Outbox`]: whenever it changes, what
-//! is new in it is sent.
+//! is new in it is sent. A student program's messages take a shorter way:
+//! the runner sends its own (through [`BridgeLink::send_text`]), and the
+//! bridge's answers to them go straight to the runner ([`RunnerLink`]),
+//! not through the reducer.
 
+use super::runner_link::RunnerLink;
 use super::socket::{Events, Reconnecting};
 use crate::browser;
 use crate::state::{Action, LabState, Outbox};
 use protocol::{ClientMsg, PROTOCOL_VERSION, ServerMsg};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use web_sys::{CloseEvent, WebSocket};
 use yew::prelude::*;
 
-/// Keeps the page connected to the bridge and sends the reducer's commands.
+/// The page's socket to the bridge, for the runner to send on.
+#[derive(Clone)]
+pub struct BridgeLink(Rc<RefCell<Option<Rc<Reconnecting<Bridge>>>>>);
+
+impl BridgeLink {
+    /// Sends one `ClientMsg`, already JSON; false when the socket is not
+    /// open (the session is gone, and the reducer stops the programs).
+    pub fn send_text(&self, text: &str) -> bool {
+        let socket = self.0.borrow().as_ref().and_then(|b| b.open_socket());
+        socket.is_some_and(|socket| socket.send_with_str(text).is_ok())
+    }
+}
+
+/// Keeps the page connected to the bridge and sends the reducer's commands;
+/// a student program's replies go to `programs`.
 #[hook]
-pub fn use_bridge(lab: &UseReducerHandle<LabState>) {
+pub fn use_bridge(lab: &UseReducerHandle<LabState>, programs: &RunnerLink) -> BridgeLink {
     let link = use_mut_ref(|| None::<Rc<Reconnecting<Bridge>>>);
     {
         let link = link.clone();
         let dispatcher = lab.dispatcher();
+        let programs = programs.clone();
         use_effect_with((), move |_| {
             let bridge = browser::bridge_url().map(|url| {
                 let events = Bridge {
                     dispatcher,
                     sent_upto: Cell::new(0),
+                    programs,
                 };
                 Reconnecting::start(url, events)
             });
@@ -41,13 +61,17 @@ pub fn use_bridge(lab: &UseReducerHandle<LabState>) {
             }
         });
     }
-    use_effect_with(lab.outbox.clone(), move |outbox| {
-        if let Some(bridge) = link.borrow().as_ref()
-            && let Some(socket) = bridge.open_socket()
-        {
-            bridge.events().send_new(&socket, outbox);
-        }
-    });
+    {
+        let link = link.clone();
+        use_effect_with(lab.outbox.clone(), move |outbox| {
+            if let Some(bridge) = link.borrow().as_ref()
+                && let Some(socket) = bridge.open_socket()
+            {
+                bridge.events().send_new(&socket, outbox);
+            }
+        });
+    }
+    BridgeLink(link)
 }
 
 /// What the page does with its socket to the bridge.
@@ -55,6 +79,8 @@ struct Bridge {
     dispatcher: UseReducerDispatcher<LabState>,
     /// Outbox commands numbered below this were sent already.
     sent_upto: Cell<u64>,
+    /// The runner of the student's programs.
+    programs: RunnerLink,
 }
 
 impl Events for Bridge {
@@ -81,6 +107,10 @@ impl Events for Bridge {
     fn message(&self, text: &str) {
         self.dispatcher
             .dispatch(match serde_json::from_str::<ServerMsg>(text) {
+                Ok(msg @ (ServerMsg::SockReply { .. } | ServerMsg::ProgramEnded { .. })) => {
+                    self.programs.deliver(&msg, text, browser::now_ms());
+                    return;
+                }
                 Ok(msg) => Action::FromBridge(msg),
                 Err(e) => Action::BadMessage(e.to_string()),
             });

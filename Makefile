@@ -46,11 +46,11 @@ run: page bridge
 	@echo "  The instructor's link (every session live) is in the bridge's log below."
 	@echo "  Ctrl-C stops it."
 	@echo
-	exec $(BRIDGE) --static dist
+	exec $(BRIDGE) --static dist --pyodide pyodide
 
 dev: setup bridge
 	@echo "Socket Lab (dev): open http://127.0.0.1:$(DEV_PORT); the bridge runs on :8080"
-	@$(BRIDGE) --static dist --allow-origin http://127.0.0.1:$(DEV_PORT) --allow-origin http://localhost:$(DEV_PORT) & \
+	@$(BRIDGE) --static dist --pyodide pyodide --allow-origin http://127.0.0.1:$(DEV_PORT) --allow-origin http://localhost:$(DEV_PORT) & \
 	  bridge_pid=$$!; \
 	  trap 'kill $$bridge_pid 2>/dev/null; wait $$bridge_pid 2>/dev/null' EXIT INT TERM; \
 	  trunk serve --offline --port $(DEV_PORT)

@@ -4,7 +4,7 @@
 # seconds.
 #
 #   scripts/setup.sh build   # wasm target, trunk, wasm-bindgen CLI, wasm-opt,
-#                            # the code view's editor bundle
+#                            # the code view's editor bundle, Pyodide
 #   scripts/setup.sh test    # the same, plus Debian's chromium + chromedriver
 #
 # Where things go:
@@ -15,6 +15,9 @@
 #   - the code view's editor: the npm packages pinned in
 #     web/editor/package-lock.json into .tools/editor/ (`npm ci`), bundled
 #     by esbuild into web/editor/build/editor.js (both git-ignored);
+#   - Pyodide (CPython for the page's code view): the npm package's tarball,
+#     checked against the registry's integrity hash, five files of it in
+#     pyodide/<version>/ (git-ignored), which the bridge serves;
 #   - chromium and chromium-driver: Debian's packages (apt-get).
 set -euo pipefail
 
@@ -23,6 +26,13 @@ ROOT=$(pwd)
 
 TRUNK_VERSION=0.21.14       # trunk 0.22 needs a newer rustc than this machine has
 BINARYEN_VERSION=132
+# Pinned: the bridge serves it under pyodide/$PYODIDE_VERSION/ (cached
+# forever by browsers), and web/py/runner.mjs names the same version.
+PYODIDE_VERSION=314.0.7
+PYODIDE_FILES="pyodide.mjs pyodide.asm.mjs pyodide.asm.wasm python_stdlib.zip pyodide-lock.json"
+# Sent gzipped by the bridge (the zip is compressed already): 9.6 MB of
+# wasm travel as 3.5 MB.
+PYODIDE_GZIPPED="pyodide.mjs pyodide.asm.mjs pyodide.asm.wasm pyodide-lock.json"
 TOOLS="$ROOT/.tools"
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
@@ -107,6 +117,49 @@ ensure_editor() {
     fi
 }
 
+# The five files of Pyodide a browser loads (nothing else: the standard
+# library's zip has `socket`, `json`, `runpy`; no wheels are needed).
+ensure_pyodide() {
+    local dir="$ROOT/pyodide/$PYODIDE_VERSION" file missing=""
+    for file in $PYODIDE_FILES; do
+        [ -s "$dir/$file" ] || missing=1
+    done
+    for file in $PYODIDE_GZIPPED; do
+        [ -s "$dir/$file.gz" ] || missing=1
+    done
+    if [ -z "$missing" ]; then
+        say "pyodide $PYODIDE_VERSION: present"
+        return
+    fi
+    say "fetching pyodide@$PYODIDE_VERSION from npm (6.5 MB) into pyodide/$PYODIDE_VERSION/"
+    local work want got
+    work=$(mktemp -d)
+    want=$(npm view "pyodide@$PYODIDE_VERSION" dist.integrity)
+    (cd "$work" && npm pack "pyodide@$PYODIDE_VERSION" --silent >/dev/null)
+    got=$(node -e 'const fs = require("fs"), crypto = require("crypto");
+        process.stdout.write("sha512-" + crypto.createHash("sha512")
+            .update(fs.readFileSync(process.argv[1])).digest("base64"));' \
+        "$work/pyodide-$PYODIDE_VERSION.tgz")
+    if [ -z "$want" ] || [ "$want" != "$got" ]; then
+        echo "setup: pyodide-$PYODIDE_VERSION.tgz does not match the registry's integrity" >&2
+        echo "  registry: $want" >&2
+        echo "  tarball:  $got" >&2
+        exit 1
+    fi
+    mkdir -p "$work/unpacked" "$dir"
+    local members=""
+    for file in $PYODIDE_FILES; do members="$members package/$file"; done
+    # shellcheck disable=SC2086 # one word per file, on purpose
+    tar -xzf "$work/pyodide-$PYODIDE_VERSION.tgz" -C "$work/unpacked" $members
+    for file in $PYODIDE_FILES; do
+        mv "$work/unpacked/package/$file" "$dir/$file"
+    done
+    for file in $PYODIDE_GZIPPED; do
+        gzip -9 -n -k -f "$dir/$file"
+    done
+    rm -rf "$work"
+}
+
 ensure_chromium() {
     if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
         say "chromium and chromedriver: present"
@@ -126,6 +179,7 @@ case "${1:-build}" in
         ensure_wasm_bindgen
         ensure_wasm_opt
         ensure_editor
+        ensure_pyodide
         ;;
     editor)
         ensure_editor
@@ -136,6 +190,7 @@ case "${1:-build}" in
         ensure_wasm_bindgen
         ensure_wasm_opt
         ensure_editor
+        ensure_pyodide
         ensure_chromium
         ;;
     *)

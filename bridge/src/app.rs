@@ -179,6 +179,7 @@ pub struct AppState {
 struct Shared {
     env: Arc<SessionEnv>,
     static_dir: Option<PathBuf>,
+    pyodide_dir: Option<PathBuf>,
     allow_origins: Vec<String>,
     /// One permit per WebSocket (`/ws` or `/relay`), taken before the
     /// upgrade: the `--max-sessions` bound.
@@ -217,6 +218,7 @@ impl AppState {
             inner: Arc::new(Shared {
                 env: Arc::new(env),
                 static_dir: bridge.config.static_dir,
+                pyodide_dir: bridge.config.pyodide_dir,
                 allow_origins: bridge.config.allow_origins,
                 sessions: Arc::new(Semaphore::new(
                     limits.max_sessions.clamp(1, Semaphore::MAX_PERMITS),
@@ -283,6 +285,11 @@ impl AppState {
 
     pub fn static_dir(&self) -> Option<PathBuf> {
         self.inner.static_dir.clone()
+    }
+
+    /// Pyodide's folder (`--pyodide`), served at `/pyodide/`.
+    pub fn pyodide_dir(&self) -> Option<PathBuf> {
+        self.inner.pyodide_dir.clone()
     }
 
     pub fn allow_origins(&self) -> &[String] {

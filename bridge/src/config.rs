@@ -89,6 +89,10 @@ pub struct BridgeConfig {
     /// The built page (trunk's `dist/`). `None`, or a folder without an
     /// `index.html`, serves a short page saying how to build it.
     pub static_dir: Option<PathBuf>,
+    /// Pyodide's files, one folder per version (`314.0.7/`), served at
+    /// `/pyodide/` for the code view. `None`, or a missing folder, answers
+    /// `404` with how to install them.
+    pub pyodide_dir: Option<PathBuf>,
     /// `HOST:PORT` targets a session may connect to besides the bridge's
     /// own lab servers.
     pub allow_targets: AllowList,
@@ -166,6 +170,12 @@ pub struct BridgeArgs {
     #[arg(long = "static", value_name = "DIR", default_value = "dist")]
     pub static_dir: PathBuf,
 
+    /// Folder with Pyodide (CPython for the code view), one subfolder per
+    /// version, as `scripts/setup.sh build` fills it. Relative to the
+    /// current folder; served at /pyodide/.
+    #[arg(long = "pyodide", value_name = "DIR", default_value = "pyodide")]
+    pub pyodide_dir: PathBuf,
+
     /// A HOST:PORT sessions may connect to besides the bridge's own lab
     /// servers (repeatable). Nothing else is reachable: not an open proxy.
     #[arg(long, value_name = "HOST:PORT")]
@@ -221,6 +231,7 @@ impl BridgeArgs {
     pub fn config(&self) -> BridgeConfig {
         BridgeConfig {
             static_dir: Some(self.static_dir.clone()),
+            pyodide_dir: Some(self.pyodide_dir.clone()),
             allow_targets: AllowList::new(&self.allow_target),
             allow_origins: self
                 .allow_origin

@@ -49,7 +49,8 @@ pub fn router(state: AppState) -> Router {
         .route("/relay", get(relay_query))
         .route("/relay/{target}", get(relay_path))
         .route("/watch", get(watch))
-        .route("/metrics", get(metrics));
+        .route("/metrics", get(metrics))
+        .nest_service("/pyodide", crate::pyodide::service(state.pyodide_dir()));
     let page = state
         .static_dir()
         .filter(|dir| dir.join("index.html").is_file());

@@ -15,10 +15,14 @@
 //!   [`config::BridgeArgs`], the flags that set them.
 //! - [`session`]: [`session::RelaySession`], one browser tab's `/ws`:
 //!   commands in, real sockets out, both lanes' trace events back.
+//! - [`program`]: a student's own Python program's socket calls, each
+//!   performed on a real socket ([`program::Programs`], one task per
+//!   program) in the session's own port space.
 //! - [`relay`]: `/relay`, a websockify-compatible byte relay.
 //! - [`http`]: the axum router: the page, `/ws`, `/relay`, `/watch`,
 //!   `/metrics`, and the Origin and token checks.
 //! - [`metrics`]: [`metrics::Metrics`], gauges that show the bounds hold.
+//! - [`pyodide`]: `/pyodide/`, CPython for the code view, cached for a year.
 //! - [`watch`]: the instructor's view: [`watch::Registry`], every `/ws`
 //!   session's live summary and recent history, and `/watch`, which shows
 //!   them (one session followed, to project it to the class).
@@ -32,6 +36,8 @@ pub mod error;
 pub mod http;
 pub mod lab;
 pub mod metrics;
+pub mod program;
+pub mod pyodide;
 pub mod relay;
 pub mod route;
 pub mod session;

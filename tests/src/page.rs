@@ -12,11 +12,12 @@ use bridge::config::BridgeConfig;
 use bridge::lab::LabArgs;
 use futures_util::{SinkExt, StreamExt};
 use protocol::{
-    ClientMsg, ConnId, Data, Family, Lane, Mode, PROTOCOL_VERSION, Refusal, ServerId, ServerMsg,
-    Target, TraceEvent, Transport,
+    ClientMsg, ConnId, Data, Family, Lane, Mode, PROTOCOL_VERSION, ProgramId, Refusal, ServerId,
+    ServerMsg, SockError, SockOp, SockResult, SockValue, Target, TraceEvent, Transport,
 };
 use serde::de::DeserializeOwned;
 use std::any::type_name;
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -193,6 +194,8 @@ pub struct Page {
     pub local: SocketAddr,
     /// Every message from the bridge so far, the hello first.
     pub seen: Vec<ServerMsg>,
+    /// Each program's latest call number (programs number calls from 1).
+    calls: HashMap<ProgramId, u64>,
 }
 
 impl Page {
@@ -217,6 +220,7 @@ impl Page {
             ws,
             local,
             seen: Vec::new(),
+            calls: HashMap::new(),
         };
         match page.next().await {
             ServerMsg::Hello { version, .. } => assert_eq!(version, PROTOCOL_VERSION),
@@ -443,5 +447,113 @@ impl Page {
             }
         })
         .await
+    }
+
+    /// Starts a student program: `file` drawn on `lane`.
+    pub async fn program_start(&mut self, program: ProgramId, lane: Lane, file: &str) {
+        self.say(ClientMsg::ProgramStart {
+            program,
+            lane,
+            file: file.to_string(),
+        })
+        .await;
+    }
+
+    /// Sends `program`'s next socket call, made on `line`, without waiting
+    /// for its reply (a server's `accept()` waits for a client); returns
+    /// its call number, for [`Page::sock_reply`].
+    pub async fn sock_send(
+        &mut self,
+        program: ProgramId,
+        op: SockOp,
+        line: u32,
+        timeout_ms: Option<u64>,
+    ) -> u64 {
+        let call = self.calls.entry(program).or_insert(0);
+        *call += 1;
+        let call = *call;
+        self.say(ClientMsg::SockCall {
+            program,
+            call,
+            op,
+            timeout_ms,
+            line: Some(line),
+        })
+        .await;
+        call
+    }
+
+    /// The reply to `program`'s call `call` (already seen, or the next one
+    /// to come).
+    pub async fn sock_reply(&mut self, program: ProgramId, call: u64) -> SockResult {
+        let want = |msg: &ServerMsg| matches!(msg, ServerMsg::SockReply { program: p, call: c, .. } if *p == program && *c == call);
+        let msg = match self.seen.iter().find(|msg| want(msg)) {
+            Some(msg) => msg.clone(),
+            None => {
+                self.until(
+                    &format!("the reply to program {program}'s call {call}"),
+                    want,
+                )
+                .await
+            }
+        };
+        match msg {
+            ServerMsg::SockReply { result, .. } => result,
+            _ => unreachable!(),
+        }
+    }
+
+    /// One socket call of `program`, made on `line`, and its result.
+    pub async fn sock(&mut self, program: ProgramId, op: SockOp, line: u32) -> SockResult {
+        let call = self.sock_send(program, op, line, None).await;
+        self.sock_reply(program, call).await
+    }
+
+    /// A call that must succeed: its value.
+    pub async fn sock_ok(&mut self, program: ProgramId, op: SockOp, line: u32) -> SockValue {
+        let shown = format!("{op:?}");
+        match self.sock(program, op, line).await {
+            SockResult::Ok(value) => value,
+            SockResult::Err(err) => panic!("program {program}: {shown} failed: {err:?}"),
+        }
+    }
+
+    /// A call that must fail: its error.
+    pub async fn sock_err(&mut self, program: ProgramId, op: SockOp, line: u32) -> SockError {
+        let shown = format!("{op:?}");
+        match self.sock(program, op, line).await {
+            SockResult::Err(err) => err,
+            SockResult::Ok(value) => panic!("program {program}: {shown} succeeded: {value:?}"),
+        }
+    }
+
+    /// Ends `program`; returns how many sockets the bridge closed for it.
+    pub async fn program_end(&mut self, program: ProgramId) -> u32 {
+        self.say(ClientMsg::ProgramEnd { program }).await;
+        let ended = self
+            .until(
+                &format!("program {program} ended"),
+                |msg| matches!(msg, ServerMsg::ProgramEnded { program: p, .. } if *p == program),
+            )
+            .await;
+        match ended {
+            ServerMsg::ProgramEnded { closed, .. } => closed,
+            _ => unreachable!(),
+        }
+    }
+
+    /// The trace events of `program` seen so far (its `source` names it).
+    pub fn program_events(&self, program: ProgramId) -> Vec<&TraceEvent> {
+        self.seen
+            .iter()
+            .filter_map(|msg| match msg {
+                ServerMsg::Trace(event)
+                    if event.source.as_ref().is_some_and(|s| s.program == program) =>
+                {
+                    Some(event)
+                }
+                _ => None,
+            })
+            .collect()
     }
 }

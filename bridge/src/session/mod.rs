@@ -40,6 +40,7 @@ use crate::clock::Clock;
 use crate::config::{AllowList, SessionLimits, normalize_target};
 use crate::lab::{LabConfig, LabControl, LabLimits, LabServer, PublicLab, UdpEchoServer};
 use crate::metrics::Metrics;
+use crate::program::{CallRequest, ProgramEnv, Programs};
 use crate::route::{self, RouteSink};
 use crate::trace::{self, TRACE_CAPACITY, Tracer};
 use crate::watch::SessionTap;
@@ -158,6 +159,9 @@ pub struct RelaySession {
     /// connection registers a route into it, so the servers send this
     /// session the events of its own connections and nobody else's.
     public_route: Option<RouteSink>,
+    /// The student's own programs, whose socket calls the bridge performs
+    /// (see [`crate::program`]).
+    programs: Programs,
 }
 
 /// A private lab server this session started.
@@ -200,6 +204,16 @@ impl RelaySession {
         let to_sockets = Arc::new(Semaphore::new(
             env.limits.max_buffered_bytes.min(Semaphore::MAX_PERMITS),
         ));
+        let locals = Locals::default();
+        let programs = Programs::new(ProgramEnv::new(
+            env.clock,
+            outbox.clone(),
+            env.limits.clone(),
+            env.allow_targets.clone(),
+            env.public.clone(),
+            locals.clone(),
+            to_sockets.clone(),
+        ));
         RelaySession {
             env,
             outbox,
@@ -207,11 +221,12 @@ impl RelaySession {
             token: shutdown.child_token(),
             tasks: TaskTracker::new(),
             to_sockets,
-            locals: Locals::default(),
+            locals,
             servers: HashMap::new(),
             conns: HashMap::new(),
             tap: None,
             public_route: None,
+            programs,
         }
     }
 
@@ -415,13 +430,45 @@ impl RelaySession {
                     self.unknown_conn(conn).await
                 }
             }
-            ClientMsg::ProgramStart { .. }
-            | ClientMsg::SockCall { .. }
-            | ClientMsg::ProgramPrint { .. }
-            | ClientMsg::ProgramEnd { .. } => {
-                let message = "this bridge does not run student programs yet".to_string();
-                self.refuse(Refusal::BadMessage, message, None, None).await
+            ClientMsg::ProgramStart {
+                program,
+                lane,
+                file,
+            } => {
+                let public_route = self.env.public.is_some().then(|| self.public_sink());
+                let started = self.programs.start(
+                    program,
+                    lane,
+                    file,
+                    public_route,
+                    &self.tasks,
+                    &self.token,
+                );
+                if let Err((reason, message)) = started {
+                    self.refuse(reason, message, None, None).await
+                }
             }
+            ClientMsg::SockCall {
+                program,
+                call,
+                op,
+                timeout_ms,
+                line,
+            } => {
+                let request = CallRequest {
+                    call,
+                    op,
+                    timeout_ms,
+                    line,
+                };
+                self.programs.call(program, request).await
+            }
+            ClientMsg::ProgramPrint {
+                program,
+                text,
+                line,
+            } => self.programs.print(program, text, line).await,
+            ClientMsg::ProgramEnd { program } => self.programs.end(program).await,
         }
     }
 
@@ -655,7 +702,20 @@ impl RelaySession {
                 }
             },
         };
-        let sink = match &self.public_route {
+        let sink = self.public_sink();
+        let addr = connect_addr(addr);
+        Some(Aim {
+            server: Some(PUBLIC_SERVER),
+            target: addr.to_string(),
+            addr: Some(addr),
+            route: Some(PublicRoute { tracer, sink }),
+        })
+    }
+
+    /// This session's queue for the public servers' events, made (with its
+    /// forwarder) the first time it is needed.
+    fn public_sink(&mut self) -> RouteSink {
+        match &self.public_route {
             Some(sink) => sink.clone(),
             None => {
                 // Bounded like the outbox: a page that stops reading costs
@@ -666,14 +726,7 @@ impl RelaySession {
                 self.public_route = Some(sink.clone());
                 sink
             }
-        };
-        let addr = connect_addr(addr);
-        Some(Aim {
-            server: Some(PUBLIC_SERVER),
-            target: addr.to_string(),
-            addr: Some(addr),
-            route: Some(PublicRoute { tracer, sink }),
-        })
+        }
     }
 
     /// The address of a private server (from its `ServerStarted`).

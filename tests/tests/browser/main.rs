@@ -17,6 +17,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use tokio::sync::Mutex;
 
+mod python;
+
 /// One Chromium at a time: these machines have two cores, and a browser
 /// starved of CPU makes every wait longer.
 static ONE_BROWSER: Mutex<()> = Mutex::const_new(());
@@ -49,6 +51,7 @@ fn screenshot_path(name: &str) -> PathBuf {
 async fn start_bridge(mode: Mode, allow_targets: &[&str]) -> RunningBridge {
     let config = BridgeConfig {
         static_dir: Some(dist()),
+        pyodide_dir: Some(workspace().join("pyodide")),
         allow_targets: bridge::config::AllowList::new(allow_targets.iter().copied()),
         ..BridgeConfig::default()
     };

@@ -1,0 +1,340 @@
+// Runs a student's own Python programs in the page, each in its own Web
+// Worker (CPython, via Pyodide), their socket calls performed for real by
+// the bridge over the page's /ws.
+//
+// The page imports this lazily, only when the student opens the code view
+// (`import("./py/runner.mjs")`, relative to the page), and wires it to the
+// session's WebSocket:
+//
+//   const runner = await createRunner({ send, onOutput, onInput, onState });
+//   runner.run({ program: 1, file: "server.py", source, lane: "server" });
+//   runner.stop(1);          // within 0.5 s, even in accept() or `while True: pass`
+//   runner.deliver(json);    // every sock_reply and program_ended from /ws
+//   runner.warm();           // optional: start a spare interpreter now
+//
+// The runner builds the program_start, sock_call, program_print and
+// program_end messages itself (protocol/src/program.rs); the page only
+// passes them on. Everything it loads is relative to this file, so the
+// page also works under a path prefix (https://host/co223/).
+
+const PYODIDE_VERSION = "314.0.7";
+const PYODIDE_URL = new URL(`../pyodide/${PYODIDE_VERSION}/`, import.meta.url).href;
+const WORKER_URL = new URL("./worker.mjs", import.meta.url);
+const SHIM_URL = new URL("./socket.py", import.meta.url).href;
+const BOOT_URL = new URL("./boot.py", import.meta.url).href;
+
+// Stop asks Python to raise KeyboardInterrupt (seen within about 100 ms,
+// even in a blocked call); a program that ignores it is terminated after
+// this long, so Stop always ends it within half a second.
+const HARD_STOP_MS = 400;
+// The largest reply the shared buffer holds (the bridge's messages are at
+// most 64 KiB).
+const REPLY_BYTES = 1 << 20;
+// A spare interpreter is started this long after a program's first socket
+// call at the latest, so loading it does not slow that program's start.
+const SPARE_DELAY_MS = 1500;
+
+const encoder = new TextEncoder();
+
+/// Which way this browser can make a socket call block (see worker.mjs).
+export function detectCapability(prefer) {
+  const atomics =
+    globalThis.crossOriginIsolated === true &&
+    typeof SharedArrayBuffer === "function" &&
+    typeof Atomics === "object" &&
+    typeof Atomics.wait === "function";
+  const jspi =
+    typeof WebAssembly === "object" &&
+    typeof WebAssembly.Suspending === "function" &&
+    typeof WebAssembly.promising === "function";
+  if (atomics && prefer !== "jspi") {
+    return {
+      mode: "atomics",
+      reason: "The page is cross-origin isolated: Python waits for each socket call on shared memory.",
+    };
+  }
+  if (jspi && prefer !== "atomics") {
+    return {
+      mode: "jspi",
+      reason:
+        "The page is not cross-origin isolated, so Python waits for each socket call with " +
+        "JavaScript Promise Integration (this browser has it).",
+    };
+  }
+  const how =
+    globalThis.isSecureContext === false
+      ? "This page came over plain http from another machine, which browsers do not trust " +
+        "with the shared memory that Python's blocking socket calls need. Ask your instructor " +
+        "to serve Socket Lab over HTTPS (or open it on the bridge's own machine, at " +
+        "http://localhost or http://127.0.0.1), or use Chrome 137 or later."
+      : "This page is not cross-origin isolated (its server did not send the " +
+        "Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy headers), so Python's " +
+        "blocking socket calls cannot wait in this browser. Ask your instructor to serve the " +
+        "page from the Socket Lab bridge itself, which sends them, or use Chrome 137 or later.";
+  return { mode: "none", reason: `Your programs cannot run in this browser. ${how}` };
+}
+
+/// One Web Worker with a Python interpreter, used for one program only
+/// (a fresh one for each run: nothing is left over from the last).
+class Interpreter {
+  constructor(mode) {
+    this.mode = mode;
+    this.isReady = false;
+    this.failure = null;
+    this.onMessage = () => {};
+    this.worker = new Worker(WORKER_URL, { type: "module", name: "python" });
+    const init = {
+      type: "init",
+      mode,
+      pyodideUrl: PYODIDE_URL,
+      shimUrl: SHIM_URL,
+      bootUrl: BOOT_URL,
+    };
+    if (mode === "atomics") {
+      this.control = new Int32Array(new SharedArrayBuffer(4 * 4));
+      this.data = new Uint8Array(new SharedArrayBuffer(REPLY_BYTES));
+      this.interrupt = new Int32Array(new SharedArrayBuffer(4));
+      init.control = this.control.buffer;
+      init.data = this.data.buffer;
+      init.interrupt = this.interrupt.buffer;
+    }
+    this.ready = new Promise((resolve) => {
+      this.worker.onmessage = (event) => {
+        const message = event.data;
+        if (message.type === "ready") {
+          this.isReady = true;
+          resolve();
+        } else if (message.type === "init_failed") {
+          this.failure = message.message;
+          resolve();
+        } else {
+          this.onMessage(message);
+        }
+      };
+      this.worker.onerror = (event) => {
+        event.preventDefault();
+        const text = event.message || "the Python worker could not start";
+        if (!this.isReady && this.failure === null) {
+          this.failure = text;
+          resolve();
+        } else {
+          this.onMessage({ type: "crashed", message: text });
+        }
+      };
+    });
+    this.worker.postMessage(init);
+  }
+
+  /// Hands the waiting program its reply (or input()'s answer).
+  reply(text) {
+    if (this.mode === "jspi") {
+      this.worker.postMessage({ type: "reply", text });
+      return;
+    }
+    let bytes = encoder.encode(text);
+    if (bytes.length > this.data.length) {
+      bytes = encoder.encode(
+        JSON.stringify({
+          err: { errno: "EMSGSIZE", message: "Message too long for the page", kind: "other" },
+        }),
+      );
+    }
+    this.data.set(bytes);
+    Atomics.store(this.control, 1, bytes.length);
+    Atomics.store(this.control, 0, 1);
+    Atomics.notify(this.control, 0);
+  }
+
+  /// Asks Python to raise KeyboardInterrupt, waking any wait at once.
+  interruptNow() {
+    if (this.mode === "jspi") {
+      this.worker.postMessage({ type: "stop" });
+      return;
+    }
+    Atomics.store(this.interrupt, 0, 2);
+    Atomics.notify(this.control, 0);
+    Atomics.notify(this.control, 2);
+  }
+
+  terminate() {
+    this.worker.terminate();
+  }
+}
+
+class Runner {
+  constructor(options) {
+    this.send = options.send;
+    this.onOutput = options.onOutput ?? (() => {});
+    this.onInput = options.onInput ?? (() => Promise.reject(new Error("no input")));
+    this.onState = options.onState ?? (() => {});
+    this.capability = detectCapability(options.mode);
+    this.programs = new Map();
+    this.spare = null;
+    this.spareTimer = null;
+  }
+
+  /// Starts a spare interpreter now, so the next Run starts warm. Resolves
+  /// when it is ready.
+  warm() {
+    if (this.capability.mode === "none") return Promise.resolve();
+    if (!this.spare) this.spare = new Interpreter(this.capability.mode);
+    return this.spare.ready;
+  }
+
+  /// Runs `source` as `file` (`server.py`, `client.py`) in a worker of its own.
+  run({ program, file, source, lane }) {
+    if (this.programs.has(program)) {
+      throw new Error(`program ${program} already ran: program ids are never reused`);
+    }
+    const p = {
+      id: program,
+      file,
+      interpreter: null,
+      call: 0,
+      waitingFor: null,
+      stopRequested: false,
+      ended: false,
+      hardStop: null,
+    };
+    this.programs.set(program, p);
+    if (this.capability.mode === "none") {
+      this.onState(program, "failed", failure("RuntimeError", this.capability.reason));
+      return;
+    }
+    const interpreter = this.spare ?? new Interpreter(this.capability.mode);
+    this.spare = null;
+    p.interpreter = interpreter;
+    interpreter.onMessage = (message) => this.fromWorker(p, message);
+    this.post({
+      type: "program_start",
+      program,
+      lane: lane ?? (file.includes("server") ? "server" : "client"),
+      file,
+    });
+    if (!interpreter.isReady) this.onState(program, "loading", null);
+    interpreter.ready.then(() => {
+      if (p.ended) return;
+      if (interpreter.failure !== null) {
+        const why =
+          `Python could not start in this page (${interpreter.failure}). If the bridge has no ` +
+          "Pyodide, the instructor can install it with scripts/setup.sh build.";
+        this.finish(p, "failed", failure("RuntimeError", why));
+        return;
+      }
+      interpreter.worker.postMessage({ type: "run", program, file, source });
+    });
+  }
+
+  /// Ends a program within half a second, even one blocked in accept() or
+  /// spinning in `while True: pass`; the bridge then closes its sockets.
+  stop(program) {
+    const p = this.programs.get(program);
+    if (!p || p.ended) return;
+    p.stopRequested = true;
+    if (!p.interpreter || !p.interpreter.isReady) {
+      this.finish(p, "stopped", null);
+      return;
+    }
+    p.interpreter.interruptNow();
+    p.hardStop = setTimeout(() => this.finish(p, "stopped", null), HARD_STOP_MS);
+  }
+
+  /// The page passes every sock_reply and program_ended here (JSON text).
+  deliver(json) {
+    let message;
+    try {
+      message = typeof json === "string" ? JSON.parse(json) : json;
+    } catch {
+      return;
+    }
+    if (!message || message.type !== "sock_reply") return;
+    const p = this.programs.get(message.program);
+    // A reply for a program that has ended (Stop's EINTR) or for a call it
+    // no longer waits for has nobody to go to.
+    if (!p || p.ended || message.call !== p.waitingFor) return;
+    p.waitingFor = null;
+    p.interpreter.reply(JSON.stringify(message.result));
+  }
+
+  fromWorker(p, message) {
+    if (p.ended) return;
+    switch (message.type) {
+      case "started":
+        this.onState(p.id, "running", null);
+        this.spareSoon(SPARE_DELAY_MS);
+        break;
+      case "sock_call": {
+        p.call += 1;
+        p.waitingFor = p.call;
+        const call = { type: "sock_call", program: p.id, call: p.call, op: JSON.parse(message.op) };
+        if (message.timeout_ms !== null) call.timeout_ms = message.timeout_ms;
+        if (message.line !== null) call.line = message.line;
+        this.post(call);
+        if (p.call === 1) this.spareSoon(0);
+        break;
+      }
+      case "output": {
+        this.onOutput(p.id, message.stream, message.text);
+        if (message.stream === "stdout") {
+          const print = { type: "program_print", program: p.id, text: message.text.replace(/\n$/, "") };
+          if (message.line !== null) print.line = message.line;
+          this.post(print);
+        }
+        break;
+      }
+      case "input":
+        Promise.resolve()
+          .then(() => this.onInput(p.id, message.prompt))
+          .then(
+            (line) => String(line ?? "").replace(/\r?\n$/, ""),
+            () => "\u0000eof",
+          )
+          .then((line) => {
+            if (!p.ended) p.interpreter.reply(line);
+          });
+        break;
+      case "end":
+        this.finish(p, message.state, message.detail);
+        break;
+      case "crashed":
+        this.finish(p, "failed", failure("RuntimeError", `Python stopped unexpectedly: ${message.message}`));
+        break;
+      default:
+        break;
+    }
+  }
+
+  finish(p, state, detail) {
+    if (p.ended) return;
+    p.ended = true;
+    clearTimeout(p.hardStop);
+    // A used interpreter still holds the program's globals: never reuse it.
+    if (p.interpreter) p.interpreter.terminate();
+    this.post({ type: "program_end", program: p.id });
+    this.onState(p.id, p.stopRequested ? "stopped" : state, p.stopRequested ? null : detail);
+    this.spareSoon(SPARE_DELAY_MS);
+  }
+
+  // After the first run, one initialized interpreter is kept ready.
+  spareSoon(delay) {
+    if (this.spare || this.spareTimer !== null) return;
+    this.spareTimer = setTimeout(() => {
+      this.spareTimer = null;
+      this.warm();
+    }, delay);
+  }
+
+  post(message) {
+    this.send(JSON.stringify(message));
+  }
+}
+
+function failure(type, message) {
+  return { type, message, line: null, traceback: `${type}: ${message}\n`, errno: null, kind: null };
+}
+
+/// The runner (see the top of this file). `options.mode` ("atomics" or
+/// "jspi") forces one way of blocking, for tests and for diagnosis.
+export async function createRunner(options) {
+  return new Runner(options);
+}

@@ -1,0 +1,225 @@
+// One student program's interpreter: a module Web Worker running CPython
+// (Pyodide). Started by runner.mjs, which it talks to with postMessage.
+//
+// A socket call must block, as it does in a terminal, while the page does
+// the round trip to the bridge. Two ways, chosen by the runner:
+//
+// - "atomics": the worker waits with Atomics.wait on a SharedArrayBuffer
+//   until the runner writes the reply into it (needs a cross-origin
+//   isolated page). The wait wakes every 100 ms to look at the interrupt
+//   buffer, so Stop ends even a blocked accept().
+// - "jspi": the call returns a promise and Pyodide's run_sync suspends
+//   Python until it settles (JavaScript Promise Integration); the worker's
+//   event loop stays free to receive the reply and Stop.
+//
+// Messages in: init, run, and for "jspi" reply and stop.
+// Messages out: ready | init_failed, started, sock_call, output, input, end.
+
+const POLL_MS = 100;
+// The control words shared with the runner (Int32Array over a SharedArrayBuffer).
+const STATE = 0; // 0: waiting, 1: the reply is in `data`
+const LENGTH = 1; // its length in bytes
+const INTERRUPTED = '{"interrupted":true}';
+
+let pyodide = null;
+let boot = null;
+let mode = "atomics";
+let control = null; // Int32Array
+let data = null; // Uint8Array
+let interrupt = null; // Int32Array, Pyodide's interrupt buffer (2 = SIGINT)
+let pending = null; // jspi: the resolve function of the call in flight
+let stopping = false;
+
+const decoder = new TextDecoder();
+
+// Atomics: waits for the runner's reply, or for Stop. Returns the reply's
+// text, or null if the program is being stopped.
+function waitForReply() {
+  for (;;) {
+    if (Atomics.load(control, STATE) === 1) {
+      const length = Atomics.load(control, LENGTH);
+      // TextDecoder does not read shared memory: copy it out first.
+      const text = decoder.decode(data.slice(0, length));
+      Atomics.store(control, STATE, 0);
+      return text;
+    }
+    if (Atomics.load(interrupt, 0) !== 0) {
+      // Python raises KeyboardInterrupt itself on our answer; clear the
+      // flag so the interpreter does not raise a second one while the
+      // program unwinds.
+      Atomics.store(interrupt, 0, 0);
+      return null;
+    }
+    Atomics.wait(control, STATE, 0, POLL_MS);
+  }
+}
+
+// jspi: a promise the runner's `reply` message (or Stop) settles.
+function replyPromise() {
+  return new Promise((resolve) => {
+    pending = resolve;
+  });
+}
+
+function ask(message) {
+  postMessage(message);
+  if (mode === "jspi") return replyPromise();
+  return waitForReply();
+}
+
+// The functions Python calls (module `_socketlab_js`, used by boot.py).
+const hooks = {
+  mode: "atomics",
+  hostname: "socket-lab",
+  // One socket call: the op as JSON, settimeout()'s value, the student's line.
+  call(op, timeoutMs, line) {
+    const message = { type: "sock_call", op, timeout_ms: timeoutMs ?? null, line: line ?? null };
+    if (mode === "jspi") return ask(message).then((text) => text ?? INTERRUPTED);
+    return ask(message) ?? INTERRUPTED;
+  },
+  output(stream, text, line) {
+    postMessage({ type: "output", stream, text, line: line ?? null });
+  },
+  input(prompt) {
+    const answer = (text) => (text === null ? "\u0000interrupted" : text);
+    if (mode === "jspi") return ask({ type: "input", prompt }).then(answer);
+    return answer(ask({ type: "input", prompt }));
+  },
+  // time.sleep(): true if Stop ended it.
+  sleep(ms) {
+    if (mode === "jspi") {
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          pending = null;
+          resolve(false);
+        }, ms);
+        pending = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+      });
+    }
+    const until = performance.now() + ms;
+    for (;;) {
+      if (Atomics.load(interrupt, 0) !== 0) {
+        Atomics.store(interrupt, 0, 0);
+        return true;
+      }
+      const left = until - performance.now();
+      if (left <= 0) return false;
+      // Nobody writes word 2: this is a sleep that wakes for Stop's notify.
+      Atomics.wait(control, 2, 0, Math.min(left, POLL_MS));
+    }
+  },
+};
+
+async function fetchText(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.text();
+}
+
+async function init(message) {
+  mode = message.mode;
+  hooks.mode = mode;
+  const [{ loadPyodide }, shimSource, bootSource] = await Promise.all([
+    import(message.pyodideUrl + "pyodide.mjs"),
+    fetchText(message.shimUrl),
+    fetchText(message.bootUrl),
+  ]);
+  const raw = (stream) => ({
+    batched: (text) => postMessage({ type: "output", stream, text: text + "\n", line: null }),
+  });
+  pyodide = await loadPyodide({
+    indexURL: message.pyodideUrl,
+    stdout: raw("stdout").batched,
+    stderr: raw("stderr").batched,
+  });
+  if (mode === "atomics") {
+    control = new Int32Array(message.control);
+    data = new Uint8Array(message.data);
+    interrupt = new Int32Array(message.interrupt);
+  } else {
+    // Only this worker writes it (on Stop), so plain memory will do.
+    interrupt = new Int32Array(1);
+  }
+  pyodide.setInterruptBuffer(interrupt);
+  pyodide.registerJsModule("_socketlab_js", hooks);
+  pyodide.FS.mkdirTree("/socketlab");
+  pyodide.FS.writeFile("/socketlab/socketlab_boot.py", bootSource);
+  pyodide.runPython(
+    "import sys\nsys.path.insert(0, '/socketlab')\nimport socketlab_boot\nsys.path.remove('/socketlab')",
+  );
+  boot = pyodide.pyimport("socketlab_boot");
+  boot.prepare(shimSource);
+}
+
+async function run(message) {
+  postMessage({ type: "started" });
+  let result;
+  try {
+    const proxy =
+      mode === "jspi"
+        ? await boot.run.callPromising(message.file, message.source)
+        : boot.run(message.file, message.source);
+    result = proxy.toJs({ dict_converter: Object.fromEntries });
+    proxy.destroy();
+  } catch (err) {
+    // Only the runner's own failures land here (the program's are
+    // caught in boot.py), or a second KeyboardInterrupt while stopping.
+    const interrupted = stopping || (err && err.type === "KeyboardInterrupt");
+    result = interrupted
+      ? { state: "stopped", detail: null }
+      : {
+          state: "failed",
+          detail: {
+            type: "RuntimeError",
+            message: String(err && err.message ? err.message : err),
+            line: null,
+            traceback: String(err && err.message ? err.message : err),
+            errno: null,
+            kind: null,
+          },
+        };
+  }
+  postMessage({ type: "end", state: result.state, detail: result.detail ?? null });
+}
+
+self.onmessage = async (event) => {
+  const message = event.data;
+  switch (message.type) {
+    case "init":
+      try {
+        await init(message);
+        postMessage({ type: "ready" });
+      } catch (err) {
+        postMessage({ type: "init_failed", message: String(err && err.message ? err.message : err) });
+      }
+      break;
+    case "run":
+      await run(message);
+      break;
+    case "reply": {
+      // jspi: the reply to the call in flight (or input's answer).
+      const resolve = pending;
+      pending = null;
+      if (resolve) resolve(message.text);
+      break;
+    }
+    case "stop": {
+      // jspi: end a wait in progress now; a running loop sees the
+      // interrupt buffer (and the runner terminates us if it does not).
+      stopping = true;
+      interrupt[0] = 2;
+      const resolve = pending;
+      pending = null;
+      if (resolve) {
+        interrupt[0] = 0;
+        resolve(null);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+};

@@ -889,3 +889,37 @@ async fn a_terminal_client_and_a_half_close() {
     assert_eq!(reply, b"bye");
     bridge.stop().await.expect("clean stop");
 }
+
+/// The page's own client connects to the student's server by the session's
+/// port (`127.0.0.1:1234`): the student's `accept()` returns it, under the
+/// page's connection id, and its bytes reach the student's `recv()`.
+#[tokio::test]
+async fn the_pages_client_reaches_a_students_server() {
+    let bridge = start(Mode::Echo).await;
+    let mut page = Page::open(&bridge).await;
+    page.program_start(SERVER, Lane::Server, "server.py").await;
+    let (s, _) = listening(&mut page, SERVER, 1234).await;
+    let accept = page
+        .sock_send(SERVER, SockOp::Accept { sock: s }, 8, None)
+        .await;
+    page.connect(
+        7,
+        Target::Addr {
+            addr: "127.0.0.1:1234".into(),
+        },
+    )
+    .await;
+    let (conn, peer) = accepted(page.sock_reply(SERVER, accept).await);
+    let connected = page.until_step(Lane::Client, 7, "connected").await;
+    let Step::Connected { local, .. } = connected.step else {
+        unreachable!()
+    };
+    assert_eq!(peer, local);
+    assert_eq!(event(&page, SERVER, "accept").conn, Some(7), "one id");
+    page.send_text(7, "hi\n").await;
+    assert_eq!(
+        data_of(page.sock_ok(SERVER, recv(conn, 1024), 9).await),
+        b"hi\n"
+    );
+    bridge.stop().await.expect("clean stop");
+}

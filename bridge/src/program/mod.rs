@@ -49,8 +49,12 @@ use crate::config::{AllowList, SessionLimits};
 use crate::lab::PublicLab;
 use crate::route::RouteSink;
 use crate::session::{Locals, Outbox};
-use protocol::{ConnId, Lane, ProgramId, Refusal, ServerMsg, SockResult, Source, Step, TraceEvent};
+use protocol::{
+    ConnId, Family, Lane, ProgramId, Refusal, ServerMsg, SockResult, Source, Step, TraceEvent,
+    Transport,
+};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use tokio::sync::{Semaphore, mpsc};
@@ -303,6 +307,27 @@ impl Programs {
                 let _ = self.env.outbox.send(ended).await;
             }
         }
+    }
+
+    /// Where `addr` (`HOST:PORT`) reaches an open socket of this session's
+    /// programs: a loopback host and a port of the session's own space
+    /// (`127.0.0.1:1234`), or that socket's real address. `None` for any
+    /// other address.
+    pub fn reach(&self, addr: &str, transport: Transport) -> Option<SocketAddr> {
+        let (host, port) = addr.trim().rsplit_once(':')?;
+        let port: u16 = port.parse().ok()?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let family = if host.contains(':') {
+            Family::Ipv6
+        } else {
+            Family::Ipv4
+        };
+        let place = loopback(host, family).ok()?;
+        if let Some(Known::Open(real)) = self.env.ports.lookup(transport, port) {
+            return Some(SocketAddr::new(place.ip, real.port()));
+        }
+        let real = SocketAddr::new(place.ip, port);
+        self.env.ports.asked_port(transport, real).map(|_| real)
     }
 
     /// Whether `program` is running (its task has not finished).

@@ -634,8 +634,21 @@ impl RelaySession {
                     .any(|a| addr == a.to_string() || addr == connect_addr(a).to_string())
             })
         };
+        // A student's own server (a program's socket) in this session's
+        // port space: the page's client may connect to it, as a terminal's
+        // client on the bridge's machine can.
+        let program_server = match &target {
+            Target::Addr { addr } => self.programs.reach(addr, transport),
+            _ => None,
+        };
         match target {
             Target::Public => self.aim_public(conn, transport).await,
+            Target::Addr { addr } if program_server.is_some() => Some(Aim {
+                server: None,
+                target: addr.trim().to_string(),
+                addr: program_server,
+                route: None,
+            }),
             Target::Addr { addr } if is_public(&addr) => self.aim_public(conn, transport).await,
             Target::Server { id } if id == PUBLIC_SERVER => self.aim_public(conn, transport).await,
             Target::Server { id } => {

@@ -294,8 +294,18 @@ impl SessionTap {
                 state.events += 1;
                 state.last_trace = Some(json.clone());
                 state.label = None;
+                // A student program's connection is open from its
+                // connect() or accept() to its close(), on either lane
+                // (its client and its server share one id: counted once).
+                let program = event.source.is_some();
                 match (&event.step, event.lane, event.conn) {
                     (Step::Error { .. }, _, _) => state.errors = state.errors.saturating_add(1),
+                    (Step::Connected { .. } | Step::Accept { .. }, _, Some(conn))
+                        if program && !state.conns.contains(&conn) =>
+                    {
+                        state.conns.push(conn)
+                    }
+                    (Step::Close, _, Some(conn)) if program => state.conns.retain(|c| *c != conn),
                     (Step::Socket { .. }, protocol::Lane::Client, Some(conn)) => {
                         state.conns.push(conn)
                     }
@@ -553,6 +563,48 @@ mod tests {
         assert_eq!(token.len(), 32);
         assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_ne!(token, random_token());
+    }
+
+    /// A student program's connection counts once while open, whichever
+    /// lanes its ends are on.
+    #[test]
+    fn program_connections_are_counted_once() {
+        let registry = registry();
+        let session = registry.register(peer(5000));
+        let tap = session.tap();
+        let program_event = |lane, step| {
+            ServerMsg::Trace(TraceEvent {
+                at_us: 1,
+                lane,
+                server: None,
+                conn: Some(10_001),
+                server_conn: None,
+                source: Some(protocol::Source {
+                    program: 1,
+                    file: "client.py".into(),
+                    line: 4,
+                }),
+                step,
+            })
+        };
+        let connected = Step::Connected {
+            local: "127.0.0.1:5".into(),
+            peer: "127.0.0.1:6".into(),
+        };
+        let accepted = Step::Accept {
+            peer: "127.0.0.1:5".into(),
+            local: "127.0.0.1:6".into(),
+        };
+        for msg in [
+            program_event(Lane::Client, connected),
+            program_event(Lane::Server, accepted),
+        ] {
+            tap.record(&msg, &json(&msg));
+        }
+        assert_eq!(registry.sessions()[0].connections, 1);
+        let close = program_event(Lane::Client, Step::Close);
+        tap.record(&close, &json(&close));
+        assert_eq!(registry.sessions()[0].connections, 0);
     }
 
     /// Counts follow the messages; the label is the latest event's.

@@ -3,7 +3,8 @@
 # nothing that is already there at the right version. A second run costs
 # seconds.
 #
-#   scripts/setup.sh build   # wasm target, trunk, wasm-bindgen CLI, wasm-opt, Pyodide
+#   scripts/setup.sh build   # wasm target, trunk, wasm-bindgen CLI, wasm-opt,
+#                            # the code view's editor bundle, Pyodide
 #   scripts/setup.sh test    # the same, plus axe-core, Debian's chromium +
 #                            # chromedriver, and nginx (the reverse-proxy tests run it)
 #
@@ -12,6 +13,10 @@
 #     every clone on this machine);
 #   - wasm-opt: the npm package `binaryen` in .tools/ (git-ignored), because
 #     Debian's binaryen is too old to read what rustc emits today;
+#   - the code view's editor: the npm packages pinned in
+#     web/editor/package-lock.json into .tools/editor/ (`npm ci`), bundled
+#     by esbuild into web/editor/build/editor.js with the code view's
+#     stylesheet (both git-ignored);
 #   - Pyodide (CPython for the page's code view): the npm package's tarball,
 #     checked against the registry's integrity hash, five files of it in
 #     pyodide/<version>/ (git-ignored), which the bridge serves; its
@@ -103,6 +108,36 @@ ensure_axe_core() {
     fi
 }
 
+# The code view's editor: CodeMirror 6 and its Python mode, exactly the
+# versions in the committed lock file, bundled into one ES module that the
+# page imports only when the code view opens. Reinstalled when the lock file
+# changes; rebundled when the entry module or the packages are newer than
+# the bundle.
+ensure_editor() {
+    local src="$ROOT/web/editor" prefix="$TOOLS/editor"
+    local out="$src/build/editor.js"
+    if cmp -s "$src/package-lock.json" "$prefix/package-lock.json" \
+        && [ -x "$prefix/node_modules/.bin/esbuild" ]; then
+        say "editor packages (web/editor/package-lock.json): present"
+    else
+        say "installing the editor's npm packages into .tools/editor/"
+        mkdir -p "$prefix"
+        cp "$src/package.json" "$src/package-lock.json" "$prefix/"
+        npm ci --prefix "$prefix" --no-audit --no-fund --loglevel=error
+    fi
+    if [ -f "$out" ] && [ "$out" -nt "$src/editor.mjs" ] && [ "$out" -nt "$src/codeview.css" ] \
+        && [ "$out" -nt "$prefix/package-lock.json" ]; then
+        say "editor bundle: up to date"
+    else
+        say "bundling the editor (web/editor/editor.mjs -> web/editor/build/editor.js)"
+        mkdir -p "$src/build"
+        NODE_PATH="$prefix/node_modules" "$prefix/node_modules/.bin/esbuild" "$src/editor.mjs" \
+            --bundle --format=esm --minify --target=es2020 --log-level=warning \
+            --outfile="$out"
+        cp "$src/codeview.css" "$src/build/codeview.css"
+    fi
+}
+
 # The five files of Pyodide a browser loads (nothing else: the standard
 # library's zip has `socket`, `json`, `runpy`; no wheels are needed).
 ensure_pyodide() {
@@ -181,20 +216,25 @@ case "${1:-build}" in
         ensure_trunk
         ensure_wasm_bindgen
         ensure_wasm_opt
+        ensure_editor
         ensure_pyodide
+        ;;
+    editor)
+        ensure_editor
         ;;
     test)
         ensure_wasm_target
         ensure_trunk
         ensure_wasm_bindgen
         ensure_wasm_opt
+        ensure_editor
         ensure_pyodide
         ensure_axe_core
         ensure_chromium
         ensure_nginx
         ;;
     *)
-        echo "usage: scripts/setup.sh [build|test]" >&2
+        echo "usage: scripts/setup.sh [build|test|editor]" >&2
         exit 2
         ;;
 esac

@@ -2,11 +2,12 @@
 //! layout of the components.
 
 use crate::browser;
+use crate::code::CodeState;
 use crate::components::{
-    CodePanel, Composer, EventDetail, ExportBar, Header, LabControls, Notices, PlaybackBar,
-    TraceViews,
+    CodePanel, CodeView, Composer, EventDetail, ExportBar, Header, LabControls, Notices,
+    PlaybackBar, StudentCode, TraceViews,
 };
-use crate::hooks::{use_bridge, use_interval};
+use crate::hooks::{RunnerLink, use_bridge, use_code_view, use_interval};
 use crate::sample;
 use crate::state::{Action, BridgeStatus, LabState, Theme};
 use protocol::Transport;
@@ -19,13 +20,22 @@ fn initial_state() -> LabState {
         .map(|v| Theme::from_value(&v))
         .unwrap_or_default();
     state.projector = browser::load_pref("projector").as_deref() == Some("1");
+    // The student's programs survive a reload; `?code` opens the code view.
+    state.code = CodeState::restored(
+        browser::load_pref(crate::hooks::SAVED_SERVER),
+        browser::load_pref(crate::hooks::SAVED_CLIENT),
+        browser::load_pref(crate::hooks::SAVED_OPEN).as_deref() == Some("1")
+            || browser::query("code").is_some(),
+    );
     state
 }
 
 #[component]
 pub fn App() -> Html {
     let lab = use_reducer(initial_state);
-    use_bridge(&lab);
+    let programs = (*use_memo((), |_| RunnerLink::default())).clone();
+    let bridge = use_bridge(&lab, &programs);
+    use_code_view(&lab, &bridge, &programs);
 
     // Components get this one callback; it never changes, so it never
     // makes a memoised component render again.
@@ -73,13 +83,24 @@ pub fn App() -> Html {
         (None, n) => format!("{n} events, live"),
     };
 
+    let student = lab.student_selection();
+    let marked = student.as_ref().map(|(lane, _, line)| (*lane, *line));
+    let student_code = student.map(|(lane, ran, line)| StudentCode {
+        lane,
+        // The text the program ran; if it is no longer kept, the file's
+        // text now.
+        text: ran.unwrap_or_else(|| lab.code.file(lane).text.clone()),
+        line: line as usize,
+    });
+
     html! {
-        <div class="app">
+        <div class={classes!("app", lab.code.open.then_some("coding"))}>
             <Header
                 status={lab.status}
                 bridge={lab.bridge.as_ref().map(|b| AttrValue::from(b.bridge.clone()))}
                 projector={lab.projector}
                 theme={lab.theme}
+                code_open={lab.code.open}
                 onaction={onaction.clone()}
             />
             if let Some(problem) = &lab.problem {
@@ -93,6 +114,9 @@ pub fn App() -> Html {
                 </div>
             }
             <main class="layout">
+                if lab.code.open {
+                    <CodeView code={lab.code.clone()} {marked} onaction={onaction.clone()} />
+                }
                 <div class="column left">
                     <LabControls
                         {online}
@@ -142,7 +166,7 @@ pub fn App() -> Html {
                 </section>
                 <div class="column right">
                     <EventDetail entry={lab.selected_entry()} {number} />
-                    <CodePanel task={lab.task} selected={lab.code_selection()} event={lab.selected} />
+                    <CodePanel task={lab.task} selected={lab.code_selection()} event={lab.selected} student={student_code} />
                 </div>
             </main>
         </div>

@@ -137,6 +137,26 @@ pub struct Diagram {
     pub rows: Vec<Row>,
     pub arrows: Vec<Arrow>,
     pub hops: Vec<Hop>,
+    /// The lanes' headers ([`lane_heads`]).
+    pub lanes: [(f64, &'static str, &'static str); 3],
+}
+
+/// The lanes' headers for these events: [`LANES`], except that a lane
+/// where the student's own program made steps is named after its file
+/// (`server.py`, `client.py`): the lanes are the student's programs.
+pub fn lane_heads<'a>(
+    entries: impl IntoIterator<Item = &'a Entry>,
+) -> [(f64, &'static str, &'static str); 3] {
+    let mut lanes = LANES;
+    for entry in entries {
+        if entry.event.source.is_some() {
+            match entry.event.lane {
+                Lane::Client => lanes[1] = (CLIENT_X, "client.py", "your program"),
+                Lane::Server => lanes[2] = (SERVER_X, "server.py", "your program"),
+            }
+        }
+    }
+    lanes
 }
 
 fn lane_x(lane: Lane) -> f64 {
@@ -325,6 +345,7 @@ pub fn layout<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Diagram {
         diagram.rows.push(row(entry, index));
     }
     diagram.height = height(diagram.rows.len());
+    diagram.lanes = lane_heads(entries.iter().copied());
     diagram
 }
 
@@ -372,7 +393,7 @@ pub fn to_svg(diagram: &Diagram) -> String {
     );
     out.push_str(r#"<defs><marker id="ah" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path class="ah" d="M0,0L10,5L0,10z"/></marker></defs>"#);
     let _ = write!(out, r##"<rect width="{width}" height="{h}" fill="#fff"/>"##);
-    for (x, title, sub) in LANES {
+    for (x, title, sub) in diagram.lanes {
         let x = Num(x);
         let _ = write!(
             out,

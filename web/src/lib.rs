@@ -14,6 +14,10 @@
 //! - [`diagram`]: the sequence diagram's geometry, and SVG export.
 //! - [`export`]: JSON and Mermaid export, and loading a trace file.
 //! - [`lab`]: the lab's Python programs and which line makes which call.
+//! - [`code`]: the code view's state: the student's own `server.py` and
+//!   `client.py`, their runs and output, and what the page says about them.
+//! - [`lazy`]: the parts loaded only when the code view opens: the
+//!   editor (CodeMirror) and the Python runner (Pyodide in Web Workers).
 //! - [`format`]: times, directions and byte previews as the page writes them.
 //! - [`sample`]: a small recorded trace (`?demo`).
 //! - [`browser`]: the few browser calls (downloads, files, the address bar).
@@ -22,11 +26,12 @@
 //!   `use_interval` (replay, and the instructor's clock).
 //! - [`components`]: one component per file; they only dispatch actions.
 //!
-//! Everything but `app`, `instructor_app`, `browser`, `hooks` and
+//! Everything but `app`, `instructor_app`, `browser`, `lazy`, `hooks` and
 //! `components` is plain Rust, tested natively with `cargo test -p web`.
 
 pub mod app;
 pub mod browser;
+pub mod code;
 pub mod components;
 pub mod diagram;
 pub mod export;
@@ -36,6 +41,7 @@ pub mod hooks;
 pub mod instructor;
 pub mod instructor_app;
 pub mod lab;
+pub mod lazy;
 pub mod sample;
 pub mod state;
 pub mod trace;

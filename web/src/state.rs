@@ -5,6 +5,7 @@
 //! [`Outbox`] and `hooks::use_bridge` sends what is new. That keeps this
 //! module free of browser calls, so it is tested natively.
 
+use crate::code::{CodeAction, CodeState};
 use crate::export;
 use crate::filter::{ConnFilter, Filter, KindFilter};
 use crate::lab::Task;
@@ -325,6 +326,9 @@ pub enum Action {
     },
     DismissProblem,
     FromBridge(ServerMsg),
+    /// Several actions at once, with one render (the bridge's messages of
+    /// a busy moment: a student's echo loop makes hundreds a second).
+    Batch(Vec<Action>),
     /// A message from the bridge that could not be read.
     BadMessage(String),
     /// Forgets the session (keeping the display preferences): the
@@ -380,6 +384,9 @@ pub enum Action {
     // Preferences.
     ToggleProjector,
     CycleTheme,
+
+    /// The code view: the student's own programs (see `code`).
+    Code(CodeAction),
 }
 
 /// The page's state.
@@ -424,6 +431,8 @@ pub struct LabState {
     /// A refused send's text for the composer to put back: `(n, text)`,
     /// `n` counting such returns.
     pub returned_draft: Option<(u64, String)>,
+    /// The student's own `server.py` and `client.py`.
+    pub code: CodeState,
 }
 
 impl Default for LabState {
@@ -456,6 +465,7 @@ impl Default for LabState {
             sends_queued: 0,
             last_send: None,
             returned_draft: None,
+            code: CodeState::default(),
         }
     }
 }
@@ -511,6 +521,19 @@ impl LabState {
         Some((entry.event.lane, entry.event.step.call_name()))
     }
 
+    /// The student's line behind the selected event, for an event of the
+    /// student's own program: its file's lane, the program's text as it
+    /// ran (if still kept), and the line.
+    pub fn student_selection(&self) -> Option<(Lane, Option<Rc<str>>, u32)> {
+        let entry = self.selected_entry()?;
+        let source = entry.event.source.as_ref()?;
+        let ran = self.code.source_of(source.program);
+        let lane = ran
+            .as_ref()
+            .map_or_else(|| protocol::program::lane_of_file(&source.file), |r| r.0);
+        Some((lane, ran.map(|r| r.1), source.line))
+    }
+
     fn apply(&mut self, action: Action) {
         match action {
             Action::BridgeConnecting => self.status = BridgeStatus::Connecting,
@@ -535,6 +558,11 @@ impl LabState {
             } => self.bridge_closed(closed, &origin, &url),
             Action::DismissProblem => self.problem = None,
             Action::FromBridge(msg) => self.on_bridge_message(msg),
+            Action::Batch(actions) => {
+                for action in actions {
+                    self.apply(action);
+                }
+            }
             Action::Reset => {
                 *self = LabState {
                     // Numbering goes on, so no row is mistaken for an old one.
@@ -635,6 +663,10 @@ impl LabState {
             }
             Action::ToggleProjector => self.projector = !self.projector,
             Action::CycleTheme => self.theme = self.theme.next(),
+            Action::Code(action) => {
+                let online = self.status == BridgeStatus::Open;
+                self.code.apply(action, online);
+            }
         }
     }
 
@@ -712,6 +744,7 @@ impl LabState {
             conn.closed = true;
         }
         self.playing = false;
+        self.code.bridge_closed();
     }
 
     fn on_bridge_message(&mut self, msg: ServerMsg) {
@@ -780,7 +813,10 @@ impl LabState {
     /// Adds an event to the trace and follows what it says about our
     /// servers and connections.
     fn record(&mut self, event: TraceEvent) {
-        match (&event.step, event.lane, event.conn, event.server) {
+        self.code.on_trace(&event);
+        // A student program's steps are its own, not the lab client's.
+        let conn = event.conn.filter(|_| event.source.is_none());
+        match (&event.step, event.lane, conn, event.server) {
             (Step::AcceptPaused | Step::AcceptResumed, Lane::Server, _, Some(id)) => {
                 if let Some(s) = self.servers.iter_mut().find(|s| s.id == id) {
                     s.paused = matches!(event.step, Step::AcceptPaused);
@@ -1557,6 +1593,44 @@ mod tests {
         assert_eq!(state.theme, Theme::Dark);
         let state = state.reduce(trace(Lane::Server, None, Step::Listen { backlog: 5 }));
         assert_eq!(state.trace.first_seq(), 1);
+    }
+
+    /// An event of the student's own program points at the student's
+    /// line, in the text that program ran; the lab client's state is not
+    /// touched by it, even when its conn id matches one of the page's.
+    #[test]
+    fn student_events_point_at_the_students_line() {
+        use crate::code::{CodeAction, HANDOUT_CLIENT};
+        let state = open()
+            .reduce(Action::ConnectClient)
+            .reduce(Action::Code(CodeAction::Open))
+            .reduce(Action::Code(CodeAction::Run(Lane::Client)));
+        let state = state.reduce(Action::FromBridge(ServerMsg::Trace(TraceEvent {
+            at_us: 5,
+            lane: Lane::Client,
+            server: None,
+            conn: Some(1),
+            server_conn: None,
+            source: Some(protocol::Source {
+                program: 1,
+                file: "client.py".into(),
+                line: 4,
+            }),
+            step: Step::Close,
+        })));
+        assert!(
+            !state.conn().unwrap().closed,
+            "the lab's client 1 is still open"
+        );
+        let seq = state.trace.first_seq();
+        assert_eq!(state.student_selection(), None);
+        let state = state.reduce(Action::Select(seq));
+        let (lane, text, line) = state.student_selection().unwrap();
+        assert_eq!((lane, line), (Lane::Client, 4));
+        assert_eq!(text.as_deref(), Some(HANDOUT_CLIENT));
+        let lanes = crate::diagram::lane_heads(state.trace.iter().map(|e| &**e));
+        assert_eq!(lanes[1].1, "client.py");
+        assert_eq!(lanes[2].1, "Server");
     }
 
     /// Messages larger than the bridge's limit are not queued.

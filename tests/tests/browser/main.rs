@@ -19,6 +19,7 @@ use tokio::sync::Mutex;
 
 mod accessibility;
 mod classroom;
+mod code_view;
 mod python;
 mod remote;
 

@@ -69,6 +69,11 @@ pub fn EventDetail(props: &EventDetailProps) -> Html {
                 <span aria-hidden="true">{ direction.glyph }</span>{ " " }{ direction.word }
             </h2>
             <p class="detail-label"><code>{ event.step.label() }</code></p>
+            if let Some(source) = &event.source {
+                <p class="detail-source">
+                    { "Made by your " }<code>{ &source.file }</code>{ format!(", line {}", source.line) }
+                </p>
+            }
             <p class="detail-time">
                 { format!("at {} from the start of the trace", format::millis(entry.since_start_us)) }
                 { entry.since_prev_us.map(|d| format!(", {} after the previous event", format::delta(d))).unwrap_or_default() }

@@ -1,4 +1,5 @@
 use super::StatusBadge;
+use crate::code::CodeAction;
 use crate::state::{Action, BridgeStatus, Theme};
 use yew::prelude::*;
 
@@ -9,6 +10,9 @@ pub struct HeaderProps {
     pub bridge: Option<AttrValue>,
     pub projector: bool,
     pub theme: Theme,
+    /// The code view (the student's own programs) is open.
+    #[prop_or_default]
+    pub code_open: bool,
     pub onaction: Callback<Action>,
 }
 
@@ -17,6 +21,14 @@ pub struct HeaderProps {
 pub fn Header(props: &HeaderProps) -> Html {
     let on_projector = props.onaction.reform(|_| Action::ToggleProjector);
     let on_theme = props.onaction.reform(|_| Action::CycleTheme);
+    let code_open = props.code_open;
+    let on_code = props.onaction.reform(move |_| {
+        Action::Code(if code_open {
+            CodeAction::Close
+        } else {
+            CodeAction::Open
+        })
+    });
     let theme_label = match props.theme {
         Theme::Auto => "Theme: system",
         Theme::Light => "Theme: light",
@@ -27,6 +39,10 @@ pub fn Header(props: &HeaderProps) -> Html {
             <h1>{ "Socket Lab" }</h1>
             <StatusBadge status={props.status} bridge={props.bridge.clone()} />
             <span class="spacer"></span>
+            <button id="code-view-toggle" type="button" aria-pressed={code_open.to_string()}
+                onclick={on_code} title="Write and run your own server.py and client.py">
+                { "Your code" }
+            </button>
             <button
                 id="projector-toggle"
                 type="button"

@@ -2,7 +2,9 @@
 //! and reports what the student (or the instructor) did through an `on*`
 //! callback.
 
+mod code_editor;
 mod code_panel;
+mod code_view;
 mod composer;
 mod diagram_dot;
 mod diagram_row;
@@ -16,6 +18,8 @@ mod instructor_header;
 mod lab_controls;
 mod notices;
 mod playback_bar;
+mod program_output;
+mod program_pane;
 mod sequence_diagram;
 mod session_bar;
 mod session_list;
@@ -24,7 +28,9 @@ mod status_badge;
 mod trace_views;
 mod watch_problem;
 
-pub use code_panel::CodePanel;
+pub use code_editor::CodeEditor;
+pub use code_panel::{CodePanel, StudentCode};
+pub use code_view::CodeView;
 pub use composer::Composer;
 pub use diagram_dot::DiagramDot;
 pub use diagram_row::DiagramRow;
@@ -38,6 +44,8 @@ pub use instructor_header::InstructorHeader;
 pub use lab_controls::LabControls;
 pub use notices::Notices;
 pub use playback_bar::PlaybackBar;
+pub use program_output::ProgramOutput;
+pub use program_pane::ProgramPane;
 pub use sequence_diagram::SequenceDiagram;
 pub use session_bar::SessionBar;
 pub use session_list::SessionList;

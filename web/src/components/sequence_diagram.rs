@@ -1,5 +1,5 @@
 use crate::components::{DiagramDot, DiagramRow};
-use crate::diagram::{self, HOPS, LANES, ROW, TIME_X, TOP, WIDTH};
+use crate::diagram::{self, HOPS, ROW, TIME_X, TOP, WIDTH};
 use crate::filter::Filter;
 use crate::state::Action;
 use crate::trace::Trace;
@@ -90,8 +90,9 @@ pub fn SequenceDiagram(props: &SequenceDiagramProps) -> Html {
     };
 
     let height = diagram::page_height(window.len());
+    let lanes = diagram::lane_heads(window.iter().map(|e| &***e));
     let lanes_x = || {
-        LANES
+        lanes
             .iter()
             .map(|(x, title, sub)| (diagram::num(*x), *title, *sub))
     };

@@ -1,10 +1,14 @@
 //! The page's hooks.
 
+mod runner_link;
 mod socket;
 mod use_bridge;
+mod use_code_view;
 mod use_interval;
 mod use_watch;
 
-pub use use_bridge::use_bridge;
+pub use runner_link::RunnerLink;
+pub use use_bridge::{BridgeLink, use_bridge};
+pub use use_code_view::{SAVED_CLIENT, SAVED_OPEN, SAVED_SERVER, use_code_view};
 pub use use_interval::use_interval;
 pub use use_watch::use_watch;

@@ -7,30 +7,100 @@
 //! [`Reconnecting`]).
 //!
 //! Commands come from the reducer's [`Outbox`]: whenever it changes, what
-//! is new in it is sent.
+//! is new in it is sent. The bridge's messages go to the reducer at once
+//! when they come one by one, and in batches when they come fast (at most
+//! one render per [`BATCH_MS`]): a student's echo loop in the page makes
+//! hundreds of steps a second, and must not wait for the page to draw each. A student program's messages take a shorter way:
+//! the runner sends its own (through [`BridgeLink::send_text`]), and the
+//! bridge's answers to them go straight to the runner ([`RunnerLink`]),
+//! not through the reducer.
 
+use super::runner_link::RunnerLink;
 use super::socket::{Events, Reconnecting};
 use crate::browser;
 use crate::state::{Action, LabState, Outbox, SocketClosed};
+use gloo_timers::callback::Timeout;
 use protocol::{ClientMsg, PROTOCOL_VERSION, ServerMsg};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use web_sys::{CloseEvent, WebSocket};
 use yew::prelude::*;
 
-/// Keeps the page connected to the bridge and sends the reducer's commands.
+/// The longest a message from the bridge waits before it is shown.
+const BATCH_MS: u32 = 100;
+
+/// The bridge's messages waiting for the next render.
+struct Batch {
+    dispatcher: UseReducerDispatcher<LabState>,
+    actions: RefCell<Vec<Action>>,
+    /// The pending flush, if any.
+    timer: RefCell<Option<Timeout>>,
+    /// When the last batch went to the reducer (ms).
+    flushed_at: Cell<f64>,
+}
+
+impl Batch {
+    fn push(self: &Rc<Self>, action: Action) {
+        self.actions.borrow_mut().push(action);
+        if self.timer.borrow().is_some() {
+            return;
+        }
+        let since = browser::now_ms() - self.flushed_at.get();
+        if since >= f64::from(BATCH_MS) {
+            self.flush();
+        } else {
+            let batch = Rc::clone(self);
+            let wait = (f64::from(BATCH_MS) - since).max(0.0) as u32;
+            *self.timer.borrow_mut() = Some(Timeout::new(wait, move || batch.flush()));
+        }
+    }
+
+    /// Hands what is waiting to the reducer, now.
+    fn flush(&self) {
+        self.timer.borrow_mut().take();
+        self.flushed_at.set(browser::now_ms());
+        let actions = std::mem::take(&mut *self.actions.borrow_mut());
+        if !actions.is_empty() {
+            self.dispatcher.dispatch(Action::Batch(actions));
+        }
+    }
+}
+
+/// The page's socket to the bridge, for the runner to send on.
+#[derive(Clone)]
+pub struct BridgeLink(Rc<RefCell<Option<Rc<Reconnecting<Bridge>>>>>);
+
+impl BridgeLink {
+    /// Sends one `ClientMsg`, already JSON; false when the socket is not
+    /// open (the session is gone, and the reducer stops the programs).
+    pub fn send_text(&self, text: &str) -> bool {
+        let socket = self.0.borrow().as_ref().and_then(|b| b.open_socket());
+        socket.is_some_and(|socket| socket.send_with_str(text).is_ok())
+    }
+}
+
+/// Keeps the page connected to the bridge and sends the reducer's commands;
+/// a student program's replies go to `programs`.
 #[hook]
-pub fn use_bridge(lab: &UseReducerHandle<LabState>) {
+pub fn use_bridge(lab: &UseReducerHandle<LabState>, programs: &RunnerLink) -> BridgeLink {
     let link = use_mut_ref(|| None::<Rc<Reconnecting<Bridge>>>);
     {
         let link = link.clone();
         let dispatcher = lab.dispatcher();
+        let programs = programs.clone();
         use_effect_with((), move |_| {
             let bridge = browser::bridge_url().map(|url| {
                 let events = Bridge {
+                    batch: Rc::new(Batch {
+                        dispatcher: dispatcher.clone(),
+                        actions: RefCell::default(),
+                        timer: RefCell::default(),
+                        flushed_at: Cell::new(0.0),
+                    }),
                     dispatcher,
                     sent_upto: Cell::new(0),
                     url: url.clone(),
+                    programs,
                 };
                 Reconnecting::start(url, events)
             });
@@ -42,13 +112,17 @@ pub fn use_bridge(lab: &UseReducerHandle<LabState>) {
             }
         });
     }
-    use_effect_with(lab.outbox.clone(), move |outbox| {
-        if let Some(bridge) = link.borrow().as_ref()
-            && let Some(socket) = bridge.open_socket()
-        {
-            bridge.events().send_new(&socket, outbox);
-        }
-    });
+    {
+        let link = link.clone();
+        use_effect_with(lab.outbox.clone(), move |outbox| {
+            if let Some(bridge) = link.borrow().as_ref()
+                && let Some(socket) = bridge.open_socket()
+            {
+                bridge.events().send_new(&socket, outbox);
+            }
+        });
+    }
+    BridgeLink(link)
 }
 
 /// What the page does with its socket to the bridge.
@@ -58,14 +132,20 @@ struct Bridge {
     sent_upto: Cell<u64>,
     /// The socket's address, to name it when it cannot be opened.
     url: String,
+    /// The runner of the student's programs.
+    programs: RunnerLink,
+    /// Messages waiting for the next render.
+    batch: Rc<Batch>,
 }
 
 impl Events for Bridge {
     fn connecting(&self) {
+        self.batch.flush();
         self.dispatcher.dispatch(Action::BridgeConnecting);
     }
 
     fn opened(&self, socket: &WebSocket) {
+        self.batch.flush();
         send(
             socket,
             &ClientMsg::Hello {
@@ -82,8 +162,12 @@ impl Events for Bridge {
     }
 
     fn message(&self, text: &str) {
-        self.dispatcher
-            .dispatch(match serde_json::from_str::<ServerMsg>(text) {
+        self.batch
+            .push(match serde_json::from_str::<ServerMsg>(text) {
+                Ok(msg @ (ServerMsg::SockReply { .. } | ServerMsg::ProgramEnded { .. })) => {
+                    self.programs.deliver(&msg, text, browser::now_ms());
+                    return;
+                }
                 Ok(msg) => Action::FromBridge(msg),
                 Err(e) => Action::BadMessage(e.to_string()),
             });
@@ -93,6 +177,7 @@ impl Events for Bridge {
         // What the browser tells about a close: the code and the bridge's
         // reason when the socket had opened; a refused upgrade (a 403)
         // shows only as 1006, with no reason.
+        self.batch.flush();
         let closed = SocketClosed {
             opened,
             code: event.map_or(1006, |e| e.code()),

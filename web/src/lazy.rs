@@ -1,0 +1,181 @@
+//! The parts of the page loaded only when the student opens the code view:
+//! the editor (`dist/editor/editor.js`, CodeMirror 6, bundled at set-up
+//! from `web/editor/editor.mjs`) and the Python runner
+//! (`dist/py/runner.mjs`, which starts Pyodide in Web Workers).
+//!
+//! Both are ES modules fetched with a dynamic `import()` of a path relative
+//! to the page (never `/`-absolute), so the page also works under a path
+//! prefix such as `https://host/co223/`. Neither is part of the page's own
+//! weight: a student who never opens the code view never downloads them.
+//!
+//! This module only declares what the page calls on them; the hooks
+//! (`hooks::use_code_view`) and the editor component use it.
+
+use std::cell::RefCell;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+/// Where the editor bundle is, relative to the page.
+pub const EDITOR_MODULE: &str = "editor/editor.js";
+/// The code view's stylesheet, beside the editor.
+pub const CODE_VIEW_CSS: &str = "editor/codeview.css";
+/// Where the runner is, relative to the page.
+pub const RUNNER_MODULE: &str = "py/runner.mjs";
+
+#[wasm_bindgen(inline_js = r#"
+export function import_page_relative(path) {
+  // Relative to the page, not to this snippet's own URL.
+  return import(new URL(path, document.baseURI).href);
+}
+// The code view's stylesheet comes with it, not with the page.
+export function add_stylesheet(path) {
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = new URL(path, document.baseURI).href;
+  document.head.append(link);
+}
+// The runner's four callbacks, as one: `event(kind, program, a, b)` with
+// kind 0 output (stream, text), 1 input (prompt, resolve), 2 state
+// (state, detail). One closure type costs the page less than four.
+export function runner_options(send, event) {
+  return {
+    send,
+    onOutput: (program, stream, text) => { event(0, program, stream, text); },
+    onInput: (program, prompt) => new Promise((resolve) => event(1, program, prompt, resolve)),
+    onState: (program, state, detail) => { event(2, program, state, detail ?? null); },
+  };
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn import_page_relative(path: &str) -> Result<js_sys::Promise, JsValue>;
+    fn add_stylesheet(path: &str);
+    /// The runner's options (see the top of `web/py/runner.mjs`) from two
+    /// closures: `send(json)` and `event(kind, program, a, b)`.
+    pub fn runner_options(send: &JsValue, event: &JsValue) -> JsValue;
+}
+
+/// What `event` of [`runner_options`] was told.
+pub const OUTPUT: u32 = 0;
+pub const INPUT: u32 = 1;
+pub const STATE: u32 = 2;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `web/editor/editor.mjs` once imported.
+    #[derive(Clone)]
+    pub type EditorModule;
+    #[wasm_bindgen(method, catch, js_name = createEditor)]
+    fn create_editor(
+        this: &EditorModule,
+        parent: &web_sys::Element,
+        options: &JsValue,
+    ) -> Result<Editor, JsValue>;
+
+    /// One editor, mounted in an element of the page.
+    #[derive(Clone)]
+    pub type Editor;
+    #[wasm_bindgen(method)]
+    pub fn text(this: &Editor) -> String;
+    #[wasm_bindgen(method, js_name = setText)]
+    pub fn set_text(this: &Editor, text: &str);
+    /// Highlights line `line` (1-based) and scrolls to it; 0 clears.
+    #[wasm_bindgen(method, js_name = markLine)]
+    pub fn mark_line(this: &Editor, line: u32);
+    /// A sentence under line `line`; 0 clears.
+    #[wasm_bindgen(method, js_name = setNote)]
+    pub fn set_note(this: &Editor, line: u32, text: &str);
+    #[wasm_bindgen(method)]
+    pub fn destroy(this: &Editor);
+
+    /// `web/py/runner.mjs` once imported.
+    #[derive(Clone)]
+    pub type RunnerModule;
+    #[wasm_bindgen(method, catch, js_name = createRunner)]
+    fn create_runner(this: &RunnerModule, options: &JsValue) -> Result<js_sys::Promise, JsValue>;
+
+    /// The runner: runs programs in workers, one per program.
+    #[derive(Clone)]
+    pub type Runner;
+    /// `{ mode: "atomics" | "jspi" | "none", reason }`.
+    #[wasm_bindgen(method, getter)]
+    pub fn capability(this: &Runner) -> JsValue;
+    #[wasm_bindgen(method, catch)]
+    pub fn run(this: &Runner, options: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    pub fn stop(this: &Runner, program: u32) -> Result<JsValue, JsValue>;
+    /// Hands the runner a `sock_reply` or `program_ended` from the bridge.
+    #[wasm_bindgen(method, catch)]
+    pub fn deliver(this: &Runner, json: &str) -> Result<JsValue, JsValue>;
+}
+
+thread_local! {
+    static EDITOR: RefCell<Option<EditorModule>> = const { RefCell::new(None) };
+}
+
+/// A JavaScript error in plain words (its message, not `[object Error]`).
+pub fn js_error_text(error: &JsValue) -> String {
+    if let Some(error) = error.dyn_ref::<js_sys::Error>() {
+        return String::from(error.message());
+    }
+    error
+        .as_string()
+        .unwrap_or_else(|| "unknown error".to_string())
+}
+
+async fn import(path: &str) -> Result<JsValue, String> {
+    let promise = import_page_relative(path).map_err(|e| js_error_text(&e))?;
+    JsFuture::from(promise)
+        .await
+        .map_err(|e| format!("could not load {path}: {}", js_error_text(&e)))
+}
+
+/// Loads the editor module (once; later calls return at once).
+pub async fn load_editor() -> Result<(), String> {
+    if editor_module().is_some() {
+        return Ok(());
+    }
+    add_stylesheet(CODE_VIEW_CSS);
+    let module: EditorModule = import(EDITOR_MODULE).await?.unchecked_into();
+    EDITOR.with(|e| *e.borrow_mut() = Some(module));
+    Ok(())
+}
+
+/// The editor module, once loaded.
+pub fn editor_module() -> Option<EditorModule> {
+    EDITOR.with(|e| e.borrow().clone())
+}
+
+/// Mounts an editor in `parent` holding `text`; `on_change` gets the whole
+/// text after each change. The closure must live as long as the editor.
+pub fn create_editor(
+    parent: &web_sys::Element,
+    text: &str,
+    label: &str,
+    on_change: &Closure<dyn FnMut(String)>,
+) -> Result<Editor, String> {
+    let module = editor_module().ok_or("the editor is not loaded")?;
+    let options = js_sys::Object::new();
+    let set = |key: &str, value: &JsValue| {
+        let _ = js_sys::Reflect::set(&options, &JsValue::from_str(key), value);
+    };
+    set("doc", &JsValue::from_str(text));
+    set("label", &JsValue::from_str(label));
+    set("onChange", on_change.as_ref());
+    module
+        .create_editor(parent, &options)
+        .map_err(|e| js_error_text(&e))
+}
+
+/// Imports the runner module and creates the runner with these callbacks
+/// (their contract is at the top of `web/py/runner.mjs`).
+pub async fn create_runner(options: &JsValue) -> Result<Runner, String> {
+    let module: RunnerModule = import(RUNNER_MODULE).await?.unchecked_into();
+    let promise = module
+        .create_runner(options)
+        .map_err(|e| format!("could not start Python: {}", js_error_text(&e)))?;
+    let runner = JsFuture::from(promise)
+        .await
+        .map_err(|e| format!("could not start Python: {}", js_error_text(&e)))?;
+    Ok(runner.unchecked_into())
+}

@@ -37,7 +37,9 @@ mod watch;
 pub use bytes::{Bytes, HexError};
 pub use error_kind::ErrorKind;
 pub use program::{ProgramId, SockError, SockId, SockOp, SockResult, SockValue, Source};
-pub use watch::{SessionId, SessionSummary, WATCH_BUSY, WatchCmd, WatchMsg};
+pub use watch::{
+    MAX_NAME_CHARS, Progress, SessionId, SessionSummary, WATCH_BUSY, WatchCmd, WatchMsg, clean_name,
+};
 
 /// The version both sides name in their `hello`. A bridge refuses a page
 /// that speaks another version, with a clear error rather than confusion.
@@ -257,6 +259,9 @@ pub enum ClientMsg {
     },
     /// The program finished, failed or was stopped: close its sockets.
     ProgramEnd { program: ProgramId },
+    /// The student's name or student number, for the instructor's list
+    /// (at most [`MAX_NAME_CHARS`] characters, on one line).
+    SetName { name: String },
 }
 
 /// What the bridge knows about the public lab server.

@@ -5,7 +5,7 @@ use crate::browser;
 use crate::code::CodeState;
 use crate::components::{
     CodePanel, CodeView, Composer, EventDetail, ExportBar, Header, LabControls, Notices,
-    PlaybackBar, StudentCode, TraceViews,
+    PlaybackBar, StudentCode, StudentName, TraceViews,
 };
 use crate::hooks::{RunnerLink, use_bridge, use_code_view, use_interval};
 use crate::sample;
@@ -27,14 +27,24 @@ fn initial_state() -> LabState {
         browser::load_pref(crate::hooks::SAVED_OPEN).as_deref() == Some("1")
             || browser::query("code").is_some(),
     );
+    // The trace and the task, as the student left them.
+    crate::keep::restore(&mut state);
     state
 }
+
+/// How often the trace and the task are kept in the browser (when they
+/// changed): a reload loses at most this much.
+const KEEP_EVERY_MS: u32 = 1000;
 
 #[component]
 pub fn App() -> Html {
     let lab = use_reducer(initial_state);
     let programs = (*use_memo((), |_| RunnerLink::default())).clone();
     let bridge = use_bridge(&lab, &programs);
+    let send_to_bridge = {
+        let bridge = bridge.clone();
+        use_callback((), move |json: String, _| bridge.send_text(&json))
+    };
     use_code_view(&lab, &bridge, &programs);
 
     // Components get this one callback; it never changes, so it never
@@ -43,6 +53,21 @@ pub fn App() -> Html {
         let dispatcher = lab.dispatcher();
         use_callback((), move |action: Action, _| dispatcher.dispatch(action))
     };
+    // Kept in the browser as the student works (see `keep`).
+    {
+        let latest = use_mut_ref(|| (lab.trace.clone(), lab.task));
+        *latest.borrow_mut() = (lab.trace.clone(), lab.task);
+        let saved = use_mut_ref(|| (u64::MAX, 0));
+        use_interval(
+            true,
+            KEEP_EVERY_MS,
+            Callback::from(move |()| {
+                let (trace, task) = &*latest.borrow();
+                let next = crate::keep::save(trace, *task, *saved.borrow());
+                *saved.borrow_mut() = next;
+            }),
+        );
+    }
     use_interval(
         lab.playing,
         lab.speed.interval_ms(),
@@ -108,6 +133,7 @@ pub fn App() -> Html {
                     <CodeView code={lab.code.clone()} {marked} onaction={onaction.clone()} />
                 }
                 <div class="column left">
+                    <StudentName send={send_to_bridge} />
                     <LabControls
                         {online}
                         task={lab.task}

@@ -40,6 +40,7 @@ pub mod format;
 pub mod hooks;
 pub mod instructor;
 pub mod instructor_app;
+pub mod keep;
 pub mod lab;
 pub mod lazy;
 pub mod sample;

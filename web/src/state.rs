@@ -581,7 +581,7 @@ impl LabState {
         }
     }
 
-    fn notify(
+    pub(crate) fn notify(
         &mut self,
         kind: NoticeKind,
         title: &str,

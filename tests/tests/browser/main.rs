@@ -17,6 +17,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use tokio::sync::Mutex;
 
+mod course;
 mod python;
 
 /// One Chromium at a time: these machines have two cores, and a browser

@@ -95,6 +95,11 @@ impl Events for Bridge {
                 version: PROTOCOL_VERSION,
             },
         );
+        // The student's name, for the instructor's list, on every
+        // connection (a reconnect is a new session on the bridge).
+        if let Some(json) = crate::components::saved_name_msg() {
+            let _ = socket.send_with_str(&json);
+        }
         // A Performance API mark, so tools (the benchmark, the browser's
         // own profiler) can read how long after navigation the page got
         // its connection to the bridge.

@@ -1,0 +1,200 @@
+//! The lab as a course in the browser: the student's name reaching the
+//! instructor's list live (with the tasks seen working, sortable), and a
+//! reload that brings back the name, the trace and the task.
+
+use super::{
+    ONE_BROWSER, choose_task, click, eval, open_instructor, open_page, screenshot_path,
+    start_and_connect, start_bridge, type_and_send, wait_for_row,
+};
+use e2e::browser::Browser;
+use fantoccini::Locator;
+use protocol::Mode;
+
+/// Types `name` into the name box and saves it, as a student would.
+async fn give_name(student: &Browser, name: &str) {
+    let input = student
+        .client
+        .wait()
+        .at_most(e2e::browser::PATIENCE)
+        .for_element(Locator::Id("student-name-input"))
+        .await
+        .expect("the name box");
+    input.send_keys(name).await.expect("type the name");
+    click(student, "student-name-save").await;
+    let shown = student.text_of("#student-name").await;
+    assert_eq!(shown, name.trim());
+}
+
+/// The rows of the instructor's list: name (if any) and task chips.
+const ROWS: &str = "return Array.from(document.querySelectorAll('#session-list .session-row'))\
+     .map(r => ({ name: (r.querySelector('.session-name') || {}).innerText || null,\
+       text: r.innerText,\
+       tasks: Array.from(r.querySelectorAll('.task-chip')).map(c => c.dataset.done) }));";
+
+/// A student gives a name; the instructor's list shows it live beside the
+/// student's tasks (none seen working yet); a bad name is explained and
+/// not sent; sorting by name puts the named student first.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_instructor_sees_a_students_name_live() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let unnamed = open_page(&bridge, 1280, 720).await;
+    let student = open_page(&bridge, 1366, 768).await;
+    let instructor = open_instructor(&bridge, &bridge.instructor_token, 1366, 768).await;
+    instructor
+        .wait_until("two students listed", ROWS, |v| {
+            v.as_array().is_some_and(|rows| rows.len() == 2)
+        })
+        .await;
+
+    // A name of two lines cannot be typed into a text box; a blank one is
+    // the mistake a student makes.
+    click(&student, "student-name-save").await;
+    let problem = student.text_of(".name-problem").await;
+    assert!(problem.contains("empty"), "{problem}");
+    give_name(&student, "  E18123 ").await;
+    student
+        .screenshot(&screenshot_path("course-name-1366x768"))
+        .await;
+
+    let rows = instructor
+        .wait_until("the student's name in the list", ROWS, |v| {
+            v.as_array()
+                .is_some_and(|rows| rows.iter().any(|r| r["name"] == "E18123"))
+        })
+        .await;
+    let named = rows
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["name"] == "E18123"))
+        .expect("the named row");
+    assert_eq!(
+        named["tasks"],
+        serde_json::json!(["false", "false", "false"])
+    );
+    assert!(
+        named["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Task 3")
+    );
+
+    // Sorted by name: the named student first, whatever the order came.
+    instructor
+        .client
+        .find(Locator::Id("session-sort"))
+        .await
+        .expect("#session-sort")
+        .select_by_value("name")
+        .await
+        .expect("sort by name");
+    instructor
+        .wait_until("the named student first", ROWS, |v| {
+            v[0]["name"] == "E18123"
+        })
+        .await;
+    // Sorted by last activity: the student who just did something first.
+    start_and_connect(&unnamed, "echo").await;
+    instructor
+        .client
+        .find(Locator::Id("session-sort"))
+        .await
+        .expect("#session-sort")
+        .select_by_value("activity")
+        .await
+        .expect("sort by activity");
+    instructor
+        .wait_until("the active student first", ROWS, |v| v[0]["name"].is_null())
+        .await;
+    for (width, height) in [(1366, 768), (1280, 720), (390, 844)] {
+        instructor
+            .client
+            .set_window_size(width, height)
+            .await
+            .expect("resize");
+        instructor
+            .screenshot(&screenshot_path(&format!(
+                "course-instructor-{width}x{height}"
+            )))
+            .await;
+    }
+    unnamed.close().await;
+    student.close().await;
+    instructor.close().await;
+}
+
+/// A reload brings back the student's name, the trace (the echoed text in
+/// the log) and the task, and says so; new events follow.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_restores_the_name_trace_and_task() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let student = open_page(&bridge, 1280, 720).await;
+    give_name(&student, "E18042").await;
+    start_and_connect(&student, "echo").await;
+    type_and_send(&student, "kept across a reload").await;
+    wait_for_row(
+        &student,
+        ".event-row[data-lane=client][data-call=recv]",
+        "kept across a reload",
+    )
+    .await;
+    // Kept within a second: wait until the browser holds the echo ("kept"
+    // in hex, as events carry bytes).
+    student
+        .wait_until(
+            "the trace kept in the browser",
+            "const t = localStorage.getItem('socket-lab.trace'); \
+             return t ? t.split('6b65707420').length - 1 : 0;",
+            |v| v.as_u64().is_some_and(|n| n >= 2),
+        )
+        .await;
+
+    student.client.refresh().await.expect("reload");
+    student
+        .wait_until(
+            "the page to connect again",
+            "const s = document.getElementById('ws-status'); return s ? s.dataset.state : null;",
+            |v| v == "open",
+        )
+        .await;
+    student.wait_for_text("Restored from this browser").await;
+    let notice = student.text_of(".notices").await;
+    assert!(notice.contains("your name (E18042)"), "{notice}");
+    assert!(notice.contains("trace events"), "{notice}");
+    assert!(notice.contains("Task 3"), "{notice}");
+    wait_for_row(
+        &student,
+        ".event-row[data-lane=client][data-call=recv]",
+        "kept across a reload",
+    )
+    .await;
+    assert_eq!(student.text_of("#student-name").await, "E18042");
+    let task = eval(
+        &student,
+        "return document.getElementById('task-select').value;",
+    )
+    .await;
+    assert_eq!(task, "echo");
+    for (width, height) in [(1280, 720), (390, 844)] {
+        student
+            .client
+            .set_window_size(width, height)
+            .await
+            .expect("resize");
+        student
+            .screenshot(&screenshot_path(&format!(
+                "course-restored-{width}x{height}"
+            )))
+            .await;
+    }
+    // New events follow the restored ones.
+    choose_task(&student, "echo").await;
+    click(&student, "start-server").await;
+    wait_for_row(
+        &student,
+        ".event-row[data-lane=server][data-call=listen]",
+        "listen(5)",
+    )
+    .await;
+    student.close().await;
+}

@@ -14,7 +14,8 @@
 #     Debian's binaryen is too old to read what rustc emits today;
 #   - the code view's editor: the npm packages pinned in
 #     web/editor/package-lock.json into .tools/editor/ (`npm ci`), bundled
-#     by esbuild into web/editor/build/editor.js (both git-ignored);
+#     by esbuild into web/editor/build/editor.js with the code view's
+#     stylesheet (both git-ignored);
 #   - Pyodide (CPython for the page's code view): the npm package's tarball,
 #     checked against the registry's integrity hash, five files of it in
 #     pyodide/<version>/ (git-ignored), which the bridge serves;
@@ -106,7 +107,8 @@ ensure_editor() {
         cp "$src/package.json" "$src/package-lock.json" "$prefix/"
         npm ci --prefix "$prefix" --no-audit --no-fund --loglevel=error
     fi
-    if [ -f "$out" ] && [ "$out" -nt "$src/editor.mjs" ] && [ "$out" -nt "$prefix/package-lock.json" ]; then
+    if [ -f "$out" ] && [ "$out" -nt "$src/editor.mjs" ] && [ "$out" -nt "$src/codeview.css" ] \
+        && [ "$out" -nt "$prefix/package-lock.json" ]; then
         say "editor bundle: up to date"
     else
         say "bundling the editor (web/editor/editor.mjs -> web/editor/build/editor.js)"
@@ -114,6 +116,7 @@ ensure_editor() {
         NODE_PATH="$prefix/node_modules" "$prefix/node_modules/.bin/esbuild" "$src/editor.mjs" \
             --bundle --format=esm --minify --target=es2020 --log-level=warning \
             --outfile="$out"
+        cp "$src/codeview.css" "$src/build/codeview.css"
     fi
 }
 

@@ -140,6 +140,8 @@ export function createEditor(parent, { doc = "", label = "program", onChange = (
         syntaxHighlighting(classHighlighter),
         bracketMatching(),
         highlightActiveLine(),
+        // Long lines wrap: the two files sit side by side.
+        EditorView.lineWrapping,
         // Tab indents, as in any code editor; Escape then Tab leaves the
         // editor (CodeMirror's own rule), so keyboard users are not trapped.
         keymap.of([indentWithTab, ...defaultKeymap, ...historyKeymap]),
@@ -156,6 +158,14 @@ export function createEditor(parent, { doc = "", label = "program", onChange = (
   });
 
   const lineStart = (n) => view.state.doc.line(Math.min(n, view.state.doc.lines)).from;
+  // Scrolls the editor itself, never the page around it: selecting an
+  // event in the trace must not move the trace away.
+  const reveal = (n) => {
+    const block = view.lineBlockAt(lineStart(n));
+    const scroller = view.scrollDOM;
+    const top = block.top - scroller.clientHeight / 2 + block.height / 2;
+    scroller.scrollTop = Math.max(0, top);
+  };
 
   return {
     text: () => view.state.doc.toString(),
@@ -165,19 +175,13 @@ export function createEditor(parent, { doc = "", label = "program", onChange = (
     },
     markLine(n) {
       const line = n > 0 && n <= view.state.doc.lines ? n : 0;
-      view.dispatch({
-        effects: line
-          ? [setMarkedLine.of(line), EditorView.scrollIntoView(lineStart(line), { y: "center" })]
-          : [setMarkedLine.of(0)],
-      });
+      view.dispatch({ effects: setMarkedLine.of(line) });
+      if (line) reveal(line);
     },
     setNote(n, text) {
       const line = n > 0 && n <= view.state.doc.lines ? n : 0;
-      view.dispatch({
-        effects: line
-          ? [setNote.of({ line, text }), EditorView.scrollIntoView(lineStart(line), { y: "nearest" })]
-          : [setNote.of({ line: 0, text: "" })],
-      });
+      view.dispatch({ effects: setNote.of(line ? { line, text } : { line: 0, text: "" }) });
+      if (line) reveal(line);
     },
     focus: () => view.focus(),
     destroy: () => view.destroy(),

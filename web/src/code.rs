@@ -22,7 +22,6 @@
 //!   free port, which [`Run::bound`] shows so a terminal can reach it.
 
 use protocol::{ErrorKind, Lane, ProgramId, Step, TraceEvent};
-use serde::Deserialize;
 use std::rc::Rc;
 
 /// The server's file name, as the student sees it.
@@ -75,6 +74,26 @@ pub fn file_of(lane: Lane) -> &'static str {
         Lane::Server => SERVER_FILE,
         Lane::Client => CLIENT_FILE,
     }
+}
+
+/// An `ErrorKind` from its JSON name (`"connection_refused"`), without a
+/// JSON reader: the runner hands the page a JavaScript object.
+pub fn error_kind(name: &str) -> Option<ErrorKind> {
+    Some(match name {
+        "connection_refused" => ErrorKind::ConnectionRefused,
+        "timed_out" => ErrorKind::TimedOut,
+        "connection_reset" => ErrorKind::ConnectionReset,
+        "connection_aborted" => ErrorKind::ConnectionAborted,
+        "broken_pipe" => ErrorKind::BrokenPipe,
+        "addr_in_use" => ErrorKind::AddrInUse,
+        "addr_not_available" => ErrorKind::AddrNotAvailable,
+        "unreachable" => ErrorKind::Unreachable,
+        "not_allowed" => ErrorKind::NotAllowed,
+        "idle" => ErrorKind::Idle,
+        "bad_address" => ErrorKind::BadAddress,
+        "other" => ErrorKind::Other,
+        _ => return None,
+    })
 }
 
 /// A socket call as Python spells it (`accept()`), for "waiting in
@@ -178,44 +197,23 @@ pub struct Failure {
     pub kind: Option<ErrorKind>,
 }
 
-/// The runner's `detail` of a failed run, as JSON.
-#[derive(Deserialize)]
-struct RunnerDetail {
-    #[serde(rename = "type", default)]
-    exception: String,
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    line: Option<u32>,
-    #[serde(default)]
-    traceback: String,
-    #[serde(default)]
-    errno: Option<String>,
-    #[serde(default)]
-    kind: Option<String>,
-}
-
 impl Failure {
-    /// Reads the runner's `detail` (`{ type, message, line, traceback,
-    /// errno, kind }`); what is missing or unreadable stays empty rather
-    /// than losing the rest.
-    pub fn from_runner_json(json: &str) -> Failure {
-        let Ok(detail) = serde_json::from_str::<RunnerDetail>(json) else {
-            return Failure {
-                exception: "Error".into(),
-                message: "the program failed (the page could not read why)".into(),
-                ..Failure::default()
-            };
-        };
+    /// The runner's `detail` (`{ type, message, line, traceback, errno,
+    /// kind }`), read field by field by `field`; what is missing stays
+    /// empty rather than losing the rest.
+    pub fn from_runner(field: impl Fn(&str) -> Option<String>, line: Option<u32>) -> Failure {
+        let exception = field("type").unwrap_or_default();
         Failure {
-            exception: detail.exception,
-            message: detail.message,
-            line: detail.line.filter(|&l| l > 0),
-            traceback: detail.traceback,
-            errno: detail.errno.filter(|e| !e.is_empty()),
-            kind: detail
-                .kind
-                .and_then(|k| serde_json::from_str(&format!("\"{k}\"")).ok()),
+            exception: if exception.is_empty() {
+                "Error".into()
+            } else {
+                exception
+            },
+            message: field("message").unwrap_or_default(),
+            line: line.filter(|&l| l > 0),
+            traceback: field("traceback").unwrap_or_default(),
+            errno: field("errno").filter(|e| !e.is_empty()),
+            kind: field("kind").and_then(|k| error_kind(&k)),
         }
     }
 
@@ -1361,6 +1359,29 @@ mod tests {
         assert_eq!(other.explanation(), None);
     }
 
+    /// Every error kind is read back from its JSON name.
+    #[test]
+    fn error_kinds_are_read_by_name() {
+        for kind in [
+            ErrorKind::ConnectionRefused,
+            ErrorKind::TimedOut,
+            ErrorKind::ConnectionReset,
+            ErrorKind::ConnectionAborted,
+            ErrorKind::BrokenPipe,
+            ErrorKind::AddrInUse,
+            ErrorKind::AddrNotAvailable,
+            ErrorKind::Unreachable,
+            ErrorKind::NotAllowed,
+            ErrorKind::Idle,
+            ErrorKind::BadAddress,
+            ErrorKind::Other,
+        ] {
+            let name = serde_json::to_string(&kind).unwrap();
+            assert_eq!(error_kind(name.trim_matches('"')), Some(kind));
+        }
+        assert_eq!(error_kind("nonsense"), None);
+    }
+
     /// Every call's tag has its Python name (the tags are `SockOp`'s).
     #[test]
     fn calls_have_python_names() {
@@ -1373,20 +1394,30 @@ mod tests {
     /// The runner's failure detail is read whole, or as much as is there.
     #[test]
     fn runner_details_are_read() {
-        let failure = Failure::from_runner_json(
-            r#"{"type":"ConnectionRefusedError","message":"[Errno 111] Connection refused","line":4,
-               "traceback":"Traceback (most recent call last):\n  File \"client.py\", line 4, in <module>\nConnectionRefusedError: [Errno 111] Connection refused",
-               "errno":"ECONNREFUSED","kind":"connection_refused"}"#,
-        );
+        let detail = |key: &str| {
+            Some(
+                match key {
+                    "type" => "ConnectionRefusedError",
+                    "message" => "[Errno 111] Connection refused",
+                    "traceback" => "Traceback (most recent call last):\n  File \"client.py\", line 4, in <module>\nConnectionRefusedError: [Errno 111] Connection refused\n",
+                    "errno" => "ECONNREFUSED",
+                    "kind" => "connection_refused",
+                    _ => return None,
+                }
+                .to_string(),
+            )
+        };
+        let failure = Failure::from_runner(detail, Some(4));
         assert_eq!(failure.line, Some(4));
         assert_eq!(failure.kind, Some(ErrorKind::ConnectionRefused));
-        let odd =
-            Failure::from_runner_json(r#"{"type":"ValueError","kind":"no_such_kind","line":null}"#);
+        let odd = Failure::from_runner(
+            |key| (key == "kind").then(|| "no_such_kind".to_string()),
+            Some(0),
+        );
         assert_eq!(
             (odd.exception.as_str(), odd.kind, odd.line),
-            ("ValueError", None, None)
+            ("Error", None, None)
         );
-        assert!(!Failure::from_runner_json("not json").message.is_empty());
 
         // The traceback goes to the output once.
         let mut view = open();

@@ -17,6 +17,8 @@ use wasm_bindgen_futures::JsFuture;
 
 /// Where the editor bundle is, relative to the page.
 pub const EDITOR_MODULE: &str = "editor/editor.js";
+/// The code view's stylesheet, beside the editor.
+pub const CODE_VIEW_CSS: &str = "editor/codeview.css";
 /// Where the runner is, relative to the page.
 pub const RUNNER_MODULE: &str = "py/runner.mjs";
 
@@ -25,11 +27,38 @@ export function import_page_relative(path) {
   // Relative to the page, not to this snippet's own URL.
   return import(new URL(path, document.baseURI).href);
 }
+// The code view's stylesheet comes with it, not with the page.
+export function add_stylesheet(path) {
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = new URL(path, document.baseURI).href;
+  document.head.append(link);
+}
+// The runner's four callbacks, as one: `event(kind, program, a, b)` with
+// kind 0 output (stream, text), 1 input (prompt, resolve), 2 state
+// (state, detail). One closure type costs the page less than four.
+export function runner_options(send, event) {
+  return {
+    send,
+    onOutput: (program, stream, text) => { event(0, program, stream, text); },
+    onInput: (program, prompt) => new Promise((resolve) => event(1, program, prompt, resolve)),
+    onState: (program, state, detail) => { event(2, program, state, detail ?? null); },
+  };
+}
 "#)]
 extern "C" {
     #[wasm_bindgen(catch)]
     fn import_page_relative(path: &str) -> Result<js_sys::Promise, JsValue>;
+    fn add_stylesheet(path: &str);
+    /// The runner's options (see the top of `web/py/runner.mjs`) from two
+    /// closures: `send(json)` and `event(kind, program, a, b)`.
+    pub fn runner_options(send: &JsValue, event: &JsValue) -> JsValue;
 }
+
+/// What `event` of [`runner_options`] was told.
+pub const OUTPUT: u32 = 0;
+pub const INPUT: u32 = 1;
+pub const STATE: u32 = 2;
 
 #[wasm_bindgen]
 extern "C" {
@@ -106,6 +135,7 @@ pub async fn load_editor() -> Result<(), String> {
     if editor_module().is_some() {
         return Ok(());
     }
+    add_stylesheet(CODE_VIEW_CSS);
     let module: EditorModule = import(EDITOR_MODULE).await?.unchecked_into();
     EDITOR.with(|e| *e.borrow_mut() = Some(module));
     Ok(())
@@ -139,7 +169,7 @@ pub fn create_editor(
 
 /// Imports the runner module and creates the runner with these callbacks
 /// (their contract is at the top of `web/py/runner.mjs`).
-pub async fn create_runner(options: &js_sys::Object) -> Result<Runner, String> {
+pub async fn create_runner(options: &JsValue) -> Result<Runner, String> {
     let module: RunnerModule = import(RUNNER_MODULE).await?.unchecked_into();
     let promise = module
         .create_runner(options)

@@ -17,6 +17,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use tokio::sync::Mutex;
 
+mod code_view;
 mod course;
 mod python;
 

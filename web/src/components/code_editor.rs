@@ -54,30 +54,18 @@ pub fn CodeEditor(props: &CodeEditorProps) -> Html {
             }
         });
     }
-    // A change from elsewhere (a restored program) goes into the editor;
-    // the editor's own changes come back equal and are left alone.
+    // What the page says goes into the editor: a change from elsewhere (a
+    // restored program; the editor's own changes come back equal and are
+    // left alone), the traced line, the error note.
     {
         let editor = editor.clone();
-        use_effect_with((props.text.clone(), *mounted), move |(text, _)| {
-            if let Some((made, _)) = editor.borrow().as_ref()
-                && made.text() != **text
-            {
-                made.set_text(text);
-            }
-        });
-    }
-    {
-        let editor = editor.clone();
-        use_effect_with((props.mark, *mounted), move |&(mark, _)| {
+        let deps = (props.text.clone(), props.mark, props.note.clone(), *mounted);
+        use_effect_with(deps, move |(text, mark, note, _)| {
             if let Some((made, _)) = editor.borrow().as_ref() {
-                made.mark_line(mark);
-            }
-        });
-    }
-    {
-        let editor = editor.clone();
-        use_effect_with((props.note.clone(), *mounted), move |(note, _)| {
-            if let Some((made, _)) = editor.borrow().as_ref() {
+                if made.text() != **text {
+                    made.set_text(text);
+                }
+                made.mark_line(*mark);
                 match note {
                     Some((line, text)) => made.set_note(*line, text),
                     None => made.set_note(0, ""),

@@ -18,23 +18,17 @@ pub struct ProgramOutputProps {
 pub fn ProgramOutput(props: &ProgramOutputProps) -> Html {
     let scroll = use_node_ref();
     let input = use_node_ref();
-    // Follow the newest line, as a terminal does.
+    // Follow the newest line, as a terminal does; when input() starts
+    // waiting, the cursor goes there.
     {
         let scroll = scroll.clone();
+        let input = input.clone();
         let count = props.output.lines().len() + props.output.dropped();
-        use_effect_with((count, props.prompt.is_some()), move |_| {
+        use_effect_with((count, props.prompt.is_some()), move |&(_, asking)| {
             if let Some(el) = scroll.cast::<web_sys::Element>() {
                 el.set_scroll_top(el.scroll_height());
             }
-        });
-    }
-    // When input() starts waiting, the cursor goes there.
-    {
-        let input = input.clone();
-        use_effect_with(props.prompt.clone(), move |prompt| {
-            if prompt.is_some()
-                && let Some(el) = input.cast::<web_sys::HtmlInputElement>()
-            {
+            if asking && let Some(el) = input.cast::<web_sys::HtmlInputElement>() {
                 let _ = el.focus();
             }
         });

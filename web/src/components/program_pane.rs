@@ -104,10 +104,9 @@ pub fn ProgramPane(props: &ProgramPaneProps) -> Html {
                 <p class="real-port" id={format!("real-port-{side}")}>
                     { format!("Your port {} is really ", bound.asked_port()) }
                     <strong><code>{ &bound.real }</code></strong>
-                    { format!(
-                        ": in a terminal on the bridge's machine, `nc 127.0.0.1 {port}` or a client.py that connects to port {port} reaches this server.",
-                        port = bound.real_port()
-                    ) }
+                    { ": from a terminal on the bridge's machine, " }
+                    <code>{ format!("nc 127.0.0.1 {}", bound.real_port()) }</code>
+                    { " reaches it." }
                 </p>
             }
             if let Some(failure) = failure {

@@ -11,41 +11,16 @@
 use crate::code::{Waiting, call_name};
 use crate::lazy::Runner;
 use protocol::{ProgramId, ServerMsg};
-use serde::Deserialize;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use wasm_bindgen::JsValue;
 
 /// A call shorter than this is not worth saying "waiting in" (an echo
 /// loop's recv() returns in a millisecond).
 const WAIT_SHOWN_MS: f64 = 1000.0;
 /// Running this long with no call, output or input: the program spins.
 const SPIN_MS: f64 = 2500.0;
-
-/// What the page reads of a message the runner sends: only what it needs,
-/// so the page does not carry a reader for every `ClientMsg` (the page's
-/// weight matters more than the few lines here).
-#[derive(Deserialize)]
-struct Sent {
-    #[serde(rename = "type")]
-    kind: String,
-    program: ProgramId,
-    #[serde(default)]
-    op: Option<SentOp>,
-    #[serde(default)]
-    line: Option<u32>,
-}
-
-#[derive(Deserialize)]
-struct SentOp {
-    op: String,
-}
-
-impl Sent {
-    fn read(json: &str) -> Option<Sent> {
-        serde_json::from_str(json).ok()
-    }
-}
 
 /// The runner, once loaded, and what its programs are doing.
 #[derive(Clone, Default)]
@@ -94,23 +69,35 @@ impl RunnerLink {
         }
     }
 
-    /// The runner sent this on the WebSocket: note what it says.
+    /// The runner sent this on the WebSocket: note what it says. (Read
+    /// with the browser's JSON, not serde: a reader for every `ClientMsg`
+    /// would weigh on every page, code view or not.)
     pub fn sent(&self, json: &str, now_ms: f64) {
-        let Some(sent) = Sent::read(json) else {
+        let Ok(msg) = js_sys::JSON::parse(json) else {
             return;
         };
+        let field = |of: &JsValue, key: &str| {
+            js_sys::Reflect::get(of, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+        };
+        let Some(program) = field(&msg, "program").as_f64().map(|p| p as ProgramId) else {
+            return;
+        };
+        let kind = field(&msg, "type").as_string().unwrap_or_default();
         let mut inner = self.0.borrow_mut();
-        match (sent.kind.as_str(), sent.op) {
-            ("sock_call", Some(op)) => {
-                let call = call_name(&op.op);
-                inner.calls.insert(sent.program, (call, sent.line, now_ms));
-                inner.active_at.insert(sent.program, now_ms);
+        match kind.as_str() {
+            "sock_call" => {
+                let op = field(&field(&msg, "op"), "op")
+                    .as_string()
+                    .unwrap_or_default();
+                let line = field(&msg, "line").as_f64().map(|l| l as u32);
+                inner.calls.insert(program, (call_name(&op), line, now_ms));
+                inner.active_at.insert(program, now_ms);
             }
-            ("program_start" | "program_print", _) => {
-                inner.active_at.insert(sent.program, now_ms);
+            "program_start" | "program_print" => {
+                inner.active_at.insert(program, now_ms);
             }
-            ("program_end", _) => {
-                inner.calls.remove(&sent.program);
+            "program_end" => {
+                inner.calls.remove(&program);
             }
             _ => {}
         }
@@ -134,10 +121,7 @@ impl RunnerLink {
             inner.inputs.remove(&program)
         };
         if let Some(resolve) = resolve {
-            let _ = resolve.call1(
-                &wasm_bindgen::JsValue::NULL,
-                &wasm_bindgen::JsValue::from_str(text),
-            );
+            let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str(text));
         }
     }
 

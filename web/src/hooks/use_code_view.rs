@@ -81,15 +81,17 @@ pub fn use_code_view(lab: &UseReducerHandle<LabState>, bridge: &BridgeLink, prog
     // Nothing lost on a reload: the programs as typed, and whether the
     // view was open.
     use_effect_with(
-        (code.server.text.clone(), code.client.text.clone()),
-        |(server, client)| {
+        (
+            code.server.text.clone(),
+            code.client.text.clone(),
+            code.open,
+        ),
+        |(server, client, open)| {
             browser::save_pref(SAVED_SERVER, server);
             browser::save_pref(SAVED_CLIENT, client);
+            browser::save_pref(SAVED_OPEN, if *open { "1" } else { "0" });
         },
     );
-    use_effect_with(code.open, |&open| {
-        browser::save_pref(SAVED_OPEN, if open { "1" } else { "0" });
-    });
 
     // While programs run: what they wait in, and whether one spins.
     {
@@ -188,11 +190,6 @@ async fn start_runner(
     bridge: BridgeLink,
     programs: RunnerLink,
 ) {
-    let options = js_sys::Object::new();
-    let set = |key: &str, value: JsValue| {
-        let _ = js_sys::Reflect::set(&options, &JsValue::from_str(key), &value);
-    };
-
     let send = {
         let programs = programs.clone();
         Closure::<dyn FnMut(String)>::new(move |json: String| {
@@ -200,77 +197,60 @@ async fn start_runner(
             bridge.send_text(&json);
         })
     };
-    let on_output = {
+    let event = {
         let programs = programs.clone();
         let dispatcher = dispatcher.clone();
-        Closure::<dyn FnMut(u32, String, JsValue)>::new(
-            move |program: u32, stream: String, text: JsValue| {
-                programs.touched(program, browser::now_ms());
-                dispatcher.dispatch(Action::Code(CodeAction::Output {
-                    program,
-                    stream: if stream == "stderr" {
-                        Stream::Stderr
-                    } else {
-                        Stream::Stdout
-                    },
-                    text: text.as_string().unwrap_or_default(),
-                }));
-            },
-        )
-    };
-    let on_input = {
-        let programs = programs.clone();
-        let dispatcher = dispatcher.clone();
-        Closure::<dyn FnMut(u32, JsValue) -> js_sys::Promise>::new(
-            move |program: u32, prompt: JsValue| {
-                let programs = programs.clone();
-                let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-                    programs.wait_input(program, resolve);
-                });
-                dispatcher.dispatch(Action::Code(CodeAction::Input {
-                    program,
-                    prompt: prompt.as_string().unwrap_or_default(),
-                }));
-                promise
-            },
-        )
-    };
-    let on_state = {
-        let programs = programs.clone();
-        let dispatcher = dispatcher.clone();
-        Closure::<dyn FnMut(u32, String, JsValue)>::new(
-            move |program: u32, state: String, detail: JsValue| {
-                let Some(state) = RunState::from_runner(&state) else {
-                    return;
-                };
-                match state {
-                    RunState::Running => programs.touched(program, browser::now_ms()),
-                    RunState::Exited | RunState::Failed | RunState::Stopped => {
-                        programs.forget(program)
+        Closure::<dyn FnMut(u32, u32, JsValue, JsValue)>::new(
+            move |kind: u32, program: u32, a: JsValue, b: JsValue| {
+                let now = browser::now_ms();
+                let text = |v: &JsValue| v.as_string().unwrap_or_default();
+                let action = match kind {
+                    lazy::OUTPUT => {
+                        programs.touched(program, now);
+                        CodeAction::Output {
+                            program,
+                            stream: if text(&a) == "stderr" {
+                                Stream::Stderr
+                            } else {
+                                Stream::Stdout
+                            },
+                            text: text(&b),
+                        }
                     }
-                    _ => {}
-                }
-                let failure = (state == RunState::Failed).then(|| {
-                    let json = js_sys::JSON::stringify(&detail)
-                        .ok()
-                        .and_then(|s| s.as_string())
-                        .unwrap_or_default();
-                    Failure::from_runner_json(&json)
-                });
-                dispatcher.dispatch(Action::Code(CodeAction::State {
-                    program,
-                    state,
-                    failure,
-                }));
+                    lazy::INPUT => {
+                        if let Ok(resolve) = b.dyn_into::<js_sys::Function>() {
+                            programs.wait_input(program, resolve);
+                        }
+                        CodeAction::Input {
+                            program,
+                            prompt: text(&a),
+                        }
+                    }
+                    _ => {
+                        let Some(state) = RunState::from_runner(&text(&a)) else {
+                            return;
+                        };
+                        match state {
+                            RunState::Running => programs.touched(program, now),
+                            RunState::Exited | RunState::Failed | RunState::Stopped => {
+                                programs.forget(program)
+                            }
+                            _ => {}
+                        }
+                        let failure = (state == RunState::Failed).then(|| read_failure(&b));
+                        CodeAction::State {
+                            program,
+                            state,
+                            failure,
+                        }
+                    }
+                };
+                dispatcher.dispatch(Action::Code(action));
             },
         )
     };
     // The runner keeps these for the page's lifetime: JavaScript owns them.
-    set("send", send.into_js_value());
-    set("onOutput", on_output.into_js_value());
-    set("onInput", on_input.into_js_value());
-    set("onState", on_state.into_js_value());
-
+    let options = lazy::runner_options(&send.into_js_value(), &event.into_js_value());
     match lazy::create_runner(&options).await {
         Ok(runner) => {
             let capability = read_capability(&runner.capability());
@@ -281,21 +261,25 @@ async fn start_runner(
     }
 }
 
+fn field(of: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(of, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The runner's `detail` of a failed run.
+fn read_failure(detail: &JsValue) -> Failure {
+    let line = field(detail, "line").as_f64().map(|l| l as u32);
+    Failure::from_runner(|key| field(detail, key).as_string(), line)
+}
+
 /// `runner.capability`: `{ mode, reason }`.
 fn read_capability(value: &JsValue) -> Capability {
-    let field = |key: &str| {
-        js_sys::Reflect::get(value, &JsValue::from_str(key))
-            .ok()
-            .and_then(|v| v.as_string())
-            .unwrap_or_default()
-    };
-    let mode = field("mode");
+    let mode = field(value, "mode").as_string().unwrap_or_default();
     Capability {
         mode: if mode.is_empty() {
             "unknown".to_string()
         } else {
             mode
         },
-        reason: field("reason"),
+        reason: field(value, "reason").as_string().unwrap_or_default(),
     }
 }

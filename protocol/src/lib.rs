@@ -321,6 +321,10 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         public_server: Option<PublicServer>,
         limits: Limits,
+        /// The name of the student's "Download my lab" zip, `{name}`
+        /// standing for their student number (set by the instructor).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        submission: Option<String>,
     },
     /// A private lab server is listening.
     ServerStarted {

@@ -23,6 +23,16 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a headless Chromium window of `width` x `height`.
     pub async fn start(width: u32, height: u32) -> Browser {
+        Browser::start_with(width, height, None).await
+    }
+
+    /// As [`Browser::start`], saving downloads into `downloads` without
+    /// asking.
+    pub async fn start_downloading(width: u32, height: u32, downloads: &Path) -> Browser {
+        Browser::start_with(width, height, Some(downloads)).await
+    }
+
+    async fn start_with(width: u32, height: u32, downloads: Option<&Path>) -> Browser {
         let chromedriver = which("chromedriver").unwrap_or_else(|| {
             panic!(
                 "chromedriver is not installed: run `make test` (it installs Debian's \
@@ -54,7 +64,17 @@ impl Browser {
         let mut caps = Map::new();
         caps.insert(
             "goog:chromeOptions".to_string(),
-            json!({ "binary": chromium, "args": args }),
+            match downloads {
+                None => json!({ "binary": chromium, "args": args }),
+                Some(dir) => json!({
+                    "binary": chromium,
+                    "args": args,
+                    "prefs": {
+                        "download.default_directory": dir,
+                        "download.prompt_for_download": false,
+                    },
+                }),
+            },
         );
         let url = format!("http://127.0.0.1:{port}");
         // chromedriver needs a moment to listen; retry until a deadline.

@@ -45,7 +45,9 @@ pub mod lab;
 pub mod lazy;
 pub mod sample;
 pub mod state;
+pub mod submission;
 pub mod trace;
+pub mod workspace;
 
 pub use app::App;
 pub use instructor_app::InstructorApp;

@@ -52,6 +52,8 @@ pub struct BridgeInfo {
     pub bridge: String,
     pub public_server: Option<PublicServer>,
     pub limits: Limits,
+    /// The zip's name for "Download my lab" (`{name}_Lab03.zip`).
+    pub submission: Option<String>,
 }
 
 /// Where a private lab server is in its life.
@@ -646,6 +648,7 @@ impl LabState {
                 bridge,
                 public_server,
                 limits,
+                submission,
             } => {
                 if version != PROTOCOL_VERSION {
                     self.notify(
@@ -661,6 +664,7 @@ impl LabState {
                     bridge,
                     public_server,
                     limits,
+                    submission,
                 });
             }
             ServerMsg::ServerStarted {
@@ -1388,6 +1392,7 @@ mod tests {
                     max_programs: 4,
                     max_program_sockets: 16,
                 },
+                submission: None,
             }))
             .reduce(Action::ConnectClient)
             .reduce(Action::Send(Data::Hex(Bytes(vec![0; 5]))));

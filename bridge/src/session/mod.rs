@@ -290,6 +290,7 @@ impl RelaySession {
                 transport: Transport::Tcp,
             }),
             limits: self.env.limits.to_protocol(),
+            submission: Some(self.env.limits.submission_name.clone()),
         }
     }
 

@@ -198,3 +198,168 @@ async fn a_reload_restores_the_name_trace_and_task() {
     .await;
     student.close().await;
 }
+
+/// Tasks as workspaces and "Download my lab": Task 2 starts from the
+/// student's Task 1 and says so; the zip the page downloads is named from
+/// the student number with the instructor's pattern, holds Task01-03 with
+/// their six files each (the Task 3 trace as SVG and Mermaid, the summary
+/// page with the diagram), and its Task 1 client runs with python3
+/// against the bridge's public lab server.
+#[tokio::test(flavor = "multi_thread")]
+async fn download_my_lab_makes_the_handouts_zip() {
+    let _one = ONE_BROWSER.lock().await;
+    let config = bridge::config::BridgeConfig {
+        static_dir: Some(super::dist()),
+        pyodide_dir: Some(super::workspace().join("pyodide")),
+        limits: bridge::config::SessionLimits {
+            submission_name: "{name}_Lab04.zip".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let lab = bridge::lab::LabArgs {
+        lab: std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)),
+        mode: Mode::Echo,
+        ..Default::default()
+    };
+    let bridge = bridge::app::Bridge::start(config, &lab)
+        .await
+        .expect("start the bridge");
+    let downloads = e2e::browser::TempDir::new("socket-lab-downloads");
+    let student = Browser::start_downloading(1366, 768, downloads.path()).await;
+    student
+        .client
+        .goto(&bridge.http_url())
+        .await
+        .expect("open the page");
+    student
+        .wait_until(
+            "the page to connect",
+            "const s = document.getElementById('ws-status'); return s ? s.dataset.state : null;",
+            |v| v == "open",
+        )
+        .await;
+
+    // Without a name the zip cannot be named: the page says so.
+    click(&student, "download-lab").await;
+    let said = student.text_of(".download-said").await;
+    assert!(said.contains("name or student number first"), "{said}");
+    give_name(&student, "E18123").await;
+
+    assert!(
+        student
+            .text_of(".handout-words")
+            .await
+            .contains("server.py and client.py")
+    );
+    choose_task(&student, "greet").await;
+    let origin = student.text_of(".task-origin").await;
+    assert!(origin.contains("started from your Task 1"), "{origin}");
+    assert!(
+        student
+            .text_of(".handout-words")
+            .await
+            .contains("send a message")
+    );
+    start_and_connect(&student, "echo").await;
+    type_and_send(&student, "zip me").await;
+    wait_for_row(
+        &student,
+        ".event-row[data-lane=client][data-call=recv]",
+        "zip me",
+    )
+    .await;
+    student
+        .screenshot(&screenshot_path("course-task-panel-1366x768"))
+        .await;
+
+    click(&student, "download-lab").await;
+    let zip = downloads.path().join("E18123_Lab04.zip");
+    student
+        .wait_until(
+            "the zip to be downloaded",
+            "return document.querySelector('.download-said')?.innerText || null;",
+            |v| {
+                v.as_str()
+                    .is_some_and(|t| t.contains("Downloaded E18123_Lab04.zip"))
+            },
+        )
+        .await;
+    let deadline = std::time::Instant::now() + e2e::browser::PATIENCE;
+    while !zip.is_file() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {} in {:?}",
+            zip.display(),
+            std::fs::read_dir(downloads.path()).map(|d| d.count())
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // Unzipped with python3's zipfile: the file list and contents.
+    let unzipped = downloads.path().join("lab");
+    let listing = std::process::Command::new("python3")
+        .args(["-c", "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nz.extractall(sys.argv[2])\nprint('\\n'.join(sorted(z.namelist())))"])
+        .arg(&zip)
+        .arg(&unzipped)
+        .output()
+        .expect("python3 runs");
+    assert!(listing.status.success(), "{listing:?}");
+    let names: Vec<String> = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    let mut expected = Vec::new();
+    for task in ["Task01", "Task02", "Task03"] {
+        for file in [
+            "client.py",
+            "output.txt",
+            "server.py",
+            "summary.html",
+            "trace.mmd",
+            "trace.svg",
+        ] {
+            expected.push(format!("{task}/{file}"));
+        }
+    }
+    assert_eq!(names, expected);
+    let read = |path: &str| std::fs::read_to_string(unzipped.join(path)).expect(path);
+    assert!(read("Task01/server.py").contains("s.listen(5)"));
+    assert!(
+        read("Task02/client.py").contains("s.connect("),
+        "Task 2 from Task 1"
+    );
+    let mermaid = read("Task03/trace.mmd");
+    assert!(
+        mermaid.starts_with("sequenceDiagram") && mermaid.contains("zip me"),
+        "{mermaid}"
+    );
+    assert!(read("Task03/trace.svg").starts_with("<svg"));
+    let summary = read("Task03/summary.html");
+    assert!(
+        summary.contains("<svg") && summary.contains("echo server"),
+        "{summary}"
+    );
+
+    // The Task 1 client, run with python3 against the public lab server
+    // (its port is the test's, not 1234; the host its address).
+    let public = bridge.lab_addr();
+    let client = read("Task01/client.py")
+        .replace(
+            "socket.gethostname()",
+            &format!("{:?}", public.ip().to_string()),
+        )
+        .replace("1234", &public.port().to_string());
+    let ran = tokio::time::timeout(
+        e2e::browser::PATIENCE,
+        tokio::process::Command::new("python3")
+            .arg("-c")
+            .arg(&client)
+            .output(),
+    )
+    .await
+    .expect("the client ends in time")
+    .expect("python3 runs");
+    assert!(ran.status.success(), "{ran:?}");
+    student.close().await;
+}

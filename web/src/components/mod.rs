@@ -26,6 +26,7 @@ mod session_list;
 mod session_row;
 mod status_badge;
 mod student_name;
+mod task_panel;
 mod trace_views;
 mod watch_problem;
 
@@ -53,5 +54,6 @@ pub use session_list::SessionList;
 pub use session_row::SessionRow;
 pub use status_badge::StatusBadge;
 pub use student_name::{SAVED_NAME, StudentName, saved_name_msg};
+pub use task_panel::TaskPanel;
 pub use trace_views::TraceViews;
 pub use watch_problem::WatchProblemBox;

@@ -363,3 +363,81 @@ async fn download_my_lab_makes_the_handouts_zip() {
     assert!(ran.status.success(), "{ran:?}");
     student.close().await;
 }
+
+/// Waits, with Python's patience (starting CPython in the page takes a
+/// while on a busy machine), until `script` gives a value `ok` accepts.
+async fn wait_python(
+    browser: &Browser,
+    what: &str,
+    script: &str,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) {
+    let patience = std::time::Duration::from_secs(90);
+    let deadline = std::time::Instant::now() + patience;
+    let mut last = serde_json::Value::Null;
+    while std::time::Instant::now() < deadline {
+        last = browser
+            .client
+            .execute(script, vec![])
+            .await
+            .unwrap_or(serde_json::Value::Null);
+        if ok(&last) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("waited {patience:?} for {what}; last value: {last}");
+}
+
+/// The instructor sees a named student's Task 1 turn green live when the
+/// student runs the handout's server.py and client.py in the page.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_instructor_sees_task1_turn_green_live() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let student = Browser::start(1280, 720).await;
+    student
+        .client
+        .goto(&format!("{}?code", bridge.http_url()))
+        .await
+        .expect("open the page");
+    wait_python(
+        &student,
+        "the bridge and both editors",
+        "return document.getElementById('ws-status')?.dataset.state === 'open' \
+         && document.querySelectorAll('.editor[data-ready=true] .cm-content').length === 2;",
+        |v| v == true,
+    )
+    .await;
+    give_name(&student, "E18007").await;
+    let instructor = open_instructor(&bridge, &bridge.instructor_token, 1280, 720).await;
+    let task1 = "return Array.from(document.querySelectorAll('#session-list .session-row'))\
+         .filter(r => (r.querySelector('.session-name') || {}).innerText === 'E18007')\
+         .map(r => r.querySelector('.task-chip[data-task=\"1\"]').dataset.done)[0] || null;";
+    instructor
+        .wait_until("the student, Task 1 not yet", task1, |v| v == "false")
+        .await;
+
+    // The code view opens with the handout's Task 1: run both.
+    click(&student, "run-server").await;
+    wait_python(
+        &student,
+        "server.py waiting in accept()",
+        "return document.getElementById('state-server')?.innerText ?? '';",
+        |v| v.as_str().is_some_and(|t| t.contains("accept()")),
+    )
+    .await;
+    click(&student, "run-client").await;
+    wait_python(
+        &instructor,
+        "Task 1 seen working in the instructor's list",
+        task1,
+        |v| v == "true",
+    )
+    .await;
+    instructor
+        .screenshot(&screenshot_path("course-instructor-task1-1280x720"))
+        .await;
+    student.close().await;
+    instructor.close().await;
+}

@@ -607,8 +607,64 @@ async fn python3_task3_client_reaches_the_in_page_echo_server() {
         "hello from a terminal",
     )
     .await;
+
+    // The page's own lab client reaches the same student server too, by
+    // the student's port 1234, and its message is echoed.
+    click(&browser, "connect-lab-client").await;
+    wait_row(
+        &browser,
+        ".event-row[data-lane=client][data-call=connected]",
+        "",
+    )
+    .await;
+    let input = browser
+        .client
+        .find(Locator::Id("message-input"))
+        .await
+        .expect("#message-input");
+    input
+        .send_keys("hi from the lab client")
+        .await
+        .expect("type");
+    input
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("Enter");
+    wait_row(
+        &browser,
+        ".event-row[data-lane=client][data-call=recv]",
+        "hi from the lab client",
+    )
+    .await;
+    let server = text(&browser, "output-server").await;
+    assert_eq!(
+        server.matches("has been established.").count(),
+        2,
+        "{server:?}"
+    );
+
     click(&browser, "stop-server").await;
     wait_state(&browser, "server", "stopped").await;
+    browser.close().await;
+    bridge.stop().await.expect("bridge stops");
+}
+
+/// The student's client against the lab's public server (on the lab's
+/// port, 1234, in a class; on a free port in this test): the client's
+/// connect() reaches it and prints the lab's greeting.
+#[tokio::test(flavor = "multi_thread")]
+async fn students_client_reaches_the_labs_public_server() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Greet, &[]).await;
+    let browser = open_code_view(&bridge, 1280, 720).await;
+    let public_port = bridge.lab_addr().port().to_string();
+    let client = TASK2_CLIENT.replace("1234", &public_port);
+    type_program(&browser, "client", &client).await;
+    click(&browser, "run-client").await;
+    wait_text(&browser, "output-client", protocol::DEFAULT_GREETING.trim()).await;
+    wait_state(&browser, "client", "exited").await;
+    let heads = browser.text_of(".lane-heads").await;
+    assert!(heads.contains("client.py"), "{heads:?}");
     browser.close().await;
     bridge.stop().await.expect("bridge stops");
 }

@@ -107,6 +107,15 @@ pub fn ProgramPane(props: &ProgramPaneProps) -> Html {
                     { ": from a terminal on the bridge's machine, " }
                     <code>{ format!("nc 127.0.0.1 {}", bound.real_port()) }</code>
                     { " reaches it." }
+                    if live {
+                        <button type="button" id="connect-lab-client" class="inline-action"
+                            onclick={props.onaction.reform({
+                                let asked = format!("127.0.0.1:{}", bound.asked_port());
+                                move |_| Action::ConnectTarget(asked.clone())
+                            })}>
+                            { "Connect the lab's client to it" }
+                        </button>
+                    }
                 </p>
             }
             if let Some(failure) = failure {

@@ -18,6 +18,7 @@
 //! the bridge's CPU time and memory are the relay's alone.
 
 mod client;
+mod code_view;
 mod page;
 mod page_speed;
 mod scale;
@@ -267,6 +268,7 @@ async fn main() -> Result<(), client::Error> {
 
     if args.all || args.page {
         out.line(&page::run(&args.dist, scale_ep).await);
+        out.line(&code_view::run(scale_ep).await);
     }
 
     if let Some(spawned) = spawned {

@@ -133,15 +133,20 @@ pub fn App() -> Html {
                 .and_then(|b| b.submission.clone())
                 .unwrap_or_else(|| crate::submission::DEFAULT_PATTERN.to_string());
             let file = crate::submission::zip_name(&pattern, &name);
-            match crate::submission::build(&folders, &name) {
-                Ok(bytes) => {
-                    crate::submission::download(&file, &bytes);
-                    said.set(Some(
-                        format!("Downloaded {file}: Task01, Task02 and Task03, each with its programs, output, diagram and summary page.").into(),
-                    ));
+            let files = crate::submission::files(&folders, &name);
+            let said = said.clone();
+            // The zip writer is loaded on the first click (see `lazy`).
+            wasm_bindgen_futures::spawn_local(async move {
+                match crate::lazy::zip_files(files).await {
+                    Ok(bytes) => {
+                        crate::submission::download(&file, &bytes);
+                        said.set(Some(
+                            format!("Downloaded {file}: Task01, Task02 and Task03, each with its programs, output, diagram and summary page.").into(),
+                        ));
+                    }
+                    Err(why) => said.set(Some(format!("The zip could not be made: {why}").into())),
                 }
-                Err(why) => said.set(Some(format!("The zip could not be made: {why}").into())),
-            }
+            });
         })
     };
     // Kept in the browser as the student works (see `keep`).

@@ -10,15 +10,14 @@
 //!
 //! `summary.html` is one page per task, ready for the report: the task's
 //! words from the handout, the sequence diagram, both programs and what
-//! they printed. The zip is made by the `zip` crate, stored without
-//! compression (a few KB of text; deflate would cost the page more than it
-//! saves the download).
+//! they printed. The page lists the files here; the zip itself is written
+//! by fflate in `web/editor/zip.mjs` (see `lazy::zip_files`), stored
+//! without compression (a few KB of text), loaded only when the student
+//! asks for it so that the page does not carry a zip writer.
 
 use crate::diagram;
 use crate::export;
 use crate::trace::Trace;
-use std::io::{Cursor, Write};
-use zip::write::SimpleFileOptions;
 
 /// The pattern when the bridge names none.
 pub const DEFAULT_PATTERN: &str = "{name}_Lab03.zip";
@@ -115,39 +114,35 @@ pub fn summary_html(folder: &TaskFolder, name: &str, svg: &str) -> String {
     )
 }
 
-/// The zip's bytes: one folder per task.
-pub fn build(folders: &[TaskFolder], name: &str) -> Result<Vec<u8>, String> {
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+/// The zip's files, `(path, text)`: one folder per task.
+pub fn files(folders: &[TaskFolder], name: &str) -> Vec<(String, String)> {
+    let mut files = Vec::with_capacity(folders.len() * 6);
     for folder in folders {
         let dir = format!("Task{:02}", folder.task);
         let svg = diagram::to_svg(&diagram::layout(folder.trace.iter().map(|e| &**e)));
-        let files = [
+        let summary = summary_html(folder, name, &svg);
+        let each = [
             ("server.py", folder.server.clone()),
             ("client.py", folder.client.clone()),
             ("output.txt", folder.output.clone()),
-            ("trace.svg", svg.clone()),
+            ("trace.svg", svg),
             ("trace.mmd", export::to_mermaid(&folder.trace)),
-            ("summary.html", summary_html(folder, name, &svg)),
+            ("summary.html", summary),
         ];
-        for (file, text) in files {
-            zip.start_file(format!("{dir}/{file}"), options)
-                .map_err(|e| e.to_string())?;
-            zip.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+        for (file, text) in each {
+            files.push((format!("{dir}/{file}"), text));
         }
     }
-    let cursor = zip.finish().map_err(|e| e.to_string())?;
-    Ok(cursor.into_inner())
+    files
 }
 
 /// Offers `bytes` as a download named `filename`.
-pub fn download(filename: &str, bytes: &[u8]) {
+pub fn download(filename: &str, bytes: &js_sys::Uint8Array) {
     use wasm_bindgen::JsCast;
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
-    let array = js_sys::Uint8Array::from(bytes);
-    let parts = js_sys::Array::of1(&array);
+    let parts = js_sys::Array::of1(bytes);
     let options = web_sys::BlobPropertyBag::new();
     options.set_type("application/zip");
     let Ok(blob) = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options) else {
@@ -177,7 +172,6 @@ pub fn download(filename: &str, bytes: &[u8]) {
 mod tests {
     use super::*;
     use protocol::{Lane, Step, TraceEvent};
-    use std::io::Read;
 
     fn folder(task: u8) -> TaskFolder {
         let mut trace = Trace::with_cap(100);
@@ -207,38 +201,25 @@ mod tests {
         assert_eq!(zip_name(DEFAULT_PATTERN, ""), "student_Lab03.zip");
     }
 
-    /// The zip reads back with every task's six files, the programs and
-    /// output exactly, the summary escaped.
+    /// The zip holds every task's six files, the programs and output
+    /// exactly, the summary escaped.
     #[test]
     fn the_zip_holds_every_tasks_folder() {
-        let bytes = build(&[folder(1), folder(2), folder(3)], "E18123").expect("zip");
-        let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).expect("reads back");
-        let mut names: Vec<String> = archive.file_names().map(String::from).collect();
+        let files = files(&[folder(1), folder(2), folder(3)], "E18123");
+        let text = |path: &str| -> &str {
+            let found = files.iter().find(|(p, _)| p == path);
+            &found.unwrap_or_else(|| panic!("{path}")).1
+        };
+        let mut names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
         names.sort();
+        names.dedup();
         assert_eq!(names.len(), 18);
         assert_eq!(names[0], "Task01/client.py");
-        let mut text = String::new();
-        archive
-            .by_name("Task02/server.py")
-            .expect("server.py")
-            .read_to_string(&mut text)
-            .expect("text");
-        assert_eq!(text, "# task 2 server <ok>\n");
-        let mut html = String::new();
-        archive
-            .by_name("Task03/summary.html")
-            .expect("summary")
-            .read_to_string(&mut html)
-            .expect("text");
+        assert_eq!(text("Task02/server.py"), "# task 2 server <ok>\n");
+        let html = text("Task03/summary.html");
         assert!(html.contains("&lt;ok&gt;"), "escaped");
         assert!(html.contains("<svg"), "the diagram inline");
         assert!(html.contains("echo server"));
-        let mut mermaid = String::new();
-        archive
-            .by_name("Task01/trace.mmd")
-            .expect("mermaid")
-            .read_to_string(&mut mermaid)
-            .expect("text");
-        assert!(mermaid.starts_with("sequenceDiagram"));
+        assert!(text("Task01/trace.mmd").starts_with("sequenceDiagram"));
     }
 }

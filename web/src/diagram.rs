@@ -171,6 +171,38 @@ fn hop(step: &Step) -> Option<(bool, &'static str)> {
     }
 }
 
+/// A coordinate as SVG text, the way `f64` would print it ("79", "12.5"),
+/// but written with integer formatting: the diagram's coordinates are
+/// whole numbers or halves, and `f64`'s own Display would add about 9 KB
+/// to the page's wasm for nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Px(pub f64);
+
+impl std::fmt::Display for Px {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let milli = (self.0 * 1000.0).round() as i64;
+        if milli < 0 {
+            f.write_str("-")?;
+        }
+        let (whole, mut frac) = (milli.unsigned_abs() / 1000, milli.unsigned_abs() % 1000);
+        write!(f, "{whole}")?;
+        if frac != 0 {
+            let mut digits = 3;
+            while frac % 10 == 0 {
+                frac /= 10;
+                digits -= 1;
+            }
+            write!(f, ".{frac:0digits$}")?;
+        }
+        Ok(())
+    }
+}
+
+/// [`Px`] as a `String`, for yew's attributes.
+pub fn px(value: f64) -> String {
+    Px(value).to_string()
+}
+
 /// The y of the middle of the row at `index` (counted from the top).
 pub fn row_y(index: usize) -> f64 {
     TOP + ROW * (index as f64 + 0.5)
@@ -341,18 +373,20 @@ const EXPORT_STYLE: &str = "text{font:12px ui-monospace,Menlo,Consolas,monospace
 
 /// The diagram as a standalone SVG document (for the lab report).
 pub fn to_svg(diagram: &Diagram) -> String {
-    let h = diagram.height;
+    let h = Px(diagram.height);
+    let (w, top) = (Px(WIDTH), Px(TOP));
     let mut out = String::new();
     let _ = write!(
         out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {h}" width="{WIDTH}" height="{h}" font-family="monospace"><style>{EXPORT_STYLE}</style>"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" font-family="monospace"><style>{EXPORT_STYLE}</style>"#
     );
     out.push_str(r#"<defs><marker id="ah" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path class="ah" d="M0,0L10,5L0,10z"/></marker></defs>"#);
-    let _ = write!(out, r##"<rect width="{WIDTH}" height="{h}" fill="#fff"/>"##);
+    let _ = write!(out, r##"<rect width="{w}" height="{h}" fill="#fff"/>"##);
     for (x, title, sub) in diagram.lanes {
+        let x = Px(x);
         let _ = write!(
             out,
-            r#"<text class="lane-title" x="{x}" y="22" text-anchor="middle">{title}</text><text class="lane-sub" x="{x}" y="38" text-anchor="middle">{sub}</text><line class="lifeline" x1="{x}" y1="{TOP}" x2="{x}" y2="{h}"/>"#
+            r#"<text class="lane-title" x="{x}" y="22" text-anchor="middle">{title}</text><text class="lane-sub" x="{x}" y="38" text-anchor="middle">{sub}</text><line class="lifeline" x1="{x}" y1="{top}" x2="{x}" y2="{h}"/>"#
         );
     }
     for hop in &diagram.hops {
@@ -366,27 +400,35 @@ pub fn to_svg(diagram: &Diagram) -> String {
             r#"<line class="hop" data-call="{}" x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" marker-end="url(#ah)"/><text class="hop-text" x="{tx}" y="{ty}" text-anchor="middle">{}</text>"#,
             hop.call,
             hop.text,
-            y = hop.y,
-            tx = (BROWSER_X + CLIENT_X) / 2.0,
-            ty = hop.y - 4.0,
+            x1 = Px(x1),
+            x2 = Px(x2),
+            y = Px(hop.y),
+            tx = Px((BROWSER_X + CLIENT_X) / 2.0),
+            ty = Px(hop.y - 4.0),
         );
     }
     for arrow in &diagram.arrows {
         let _ = write!(
             out,
             r#"<line class="arrow {}" data-call="{}" data-to-call="{}" x1="{}" y1="{}" x2="{}" y2="{}" marker-end="url(#ah)"/>"#,
-            arrow.class, arrow.call, arrow.to_call, arrow.x1, arrow.y1, arrow.x2, arrow.y2
+            arrow.class,
+            arrow.call,
+            arrow.to_call,
+            Px(arrow.x1),
+            Px(arrow.y1),
+            Px(arrow.x2),
+            Px(arrow.y2)
         );
     }
     for row in &diagram.rows {
         let _ = write!(
             out,
             r#"<text class="time" x="6" y="{}">{}</text><circle class="dot {}" cx="{}" cy="{}" r="4"/>"#,
-            row.y + 4.0,
+            Px(row.y + 4.0),
             row.time,
             row.class,
-            row.x,
-            row.y
+            Px(row.x),
+            Px(row.y)
         );
         write_label(&mut out, &row.label);
     }
@@ -398,8 +440,8 @@ fn write_label(out: &mut String, label: &Label) {
     let _ = write!(
         out,
         r#"<text class="label" x="{}" y="{}" text-anchor="{}">{}</text>"#,
-        label.x,
-        label.y,
+        Px(label.x),
+        Px(label.y),
         label.anchor,
         escape_xml(&label.text)
     );
@@ -408,6 +450,14 @@ fn write_label(out: &mut String, label: &Label) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Coordinates print as `f64` would print them.
+    #[test]
+    fn px_prints_like_f64() {
+        for v in [0.0, 79.0, 12.5, -4.0, -0.5, 660.0, 1234.25, 0.125, 3.1] {
+            assert_eq!(Px(v).to_string(), v.to_string(), "{v}");
+        }
+    }
     use crate::trace::Trace;
     use protocol::{Bytes, TraceEvent};
 

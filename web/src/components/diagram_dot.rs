@@ -1,4 +1,4 @@
-use crate::diagram;
+use crate::diagram::{self, px};
 use crate::format;
 use crate::trace::Entry;
 use std::rc::Rc;
@@ -30,8 +30,8 @@ pub fn DiagramDot(props: &DiagramDotProps) -> Html {
     html! {
         <g class={classes!("dot-g", props.selected.then_some("selected"))}>
             <circle class={classes!("dot", row.class, format!("lane-{}", format::lane_name(row.lane)))}
-                cx={row.x.to_string()} cy={row.y.to_string()} r="4.5" />
-            <text class="row-label" x={label.x.to_string()} y={label.y.to_string()} text-anchor={label.anchor}>
+                cx={px(row.x)} cy={px(row.y)} r="4.5" />
+            <text class="row-label" x={px(label.x)} y={px(label.y)} text-anchor={label.anchor}>
                 { &label.text }
             </text>
         </g>

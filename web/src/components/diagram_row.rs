@@ -1,4 +1,4 @@
-use crate::diagram::{self, BROWSER_X, CLIENT_X, ROW, WIDTH};
+use crate::diagram::{self, BROWSER_X, CLIENT_X, ROW, WIDTH, px};
 use crate::trace::Entry;
 use std::rc::Rc;
 use yew::prelude::*;
@@ -48,9 +48,9 @@ pub fn DiagramRow(props: &DiagramRowProps) -> Html {
         };
         html! {
             <g class="hop-g">
-                <line class="hop" data-call={hop.call} x1={x1.to_string()} y1={hop.y.to_string()}
-                    x2={x2.to_string()} y2={hop.y.to_string()} marker-end="url(#ah)" />
-                <text class="hop-text" x={((BROWSER_X + CLIENT_X) / 2.0).to_string()} y={(hop.y - 4.0).to_string()} text-anchor="middle">
+                <line class="hop" data-call={hop.call} x1={px(x1)} y1={px(hop.y)}
+                    x2={px(x2)} y2={px(hop.y)} marker-end="url(#ah)" />
+                <text class="hop-text" x={px((BROWSER_X + CLIENT_X) / 2.0)} y={px(hop.y - 4.0)} text-anchor="middle">
                     { hop.text }
                 </text>
             </g>
@@ -66,7 +66,7 @@ pub fn DiagramRow(props: &DiagramRowProps) -> Html {
             <g class="arrow-g">
                 <line class={classes!("arrow", a.class)} data-call={a.call}
                     data-to-call={a.to_call}
-                    x1={a.x1.to_string()} y1={a.y1.to_string()} x2={a.x2.to_string()} y2={a.y2.to_string()}
+                    x1={px(a.x1)} y1={px(a.y1)} x2={px(a.x2)} y2={px(a.y2)}
                     marker-end="url(#ah)" />
             </g>
         }
@@ -74,8 +74,8 @@ pub fn DiagramRow(props: &DiagramRowProps) -> Html {
     html! {
         <g class={classes!("drow", props.selected.then_some("selected"))}
             data-seq={seq.to_string()} {onclick}>
-            <rect class="hit" x="0" y={(y - ROW / 2.0).to_string()} width={WIDTH.to_string()} height={ROW.to_string()} />
-            <text class="time" x="4" y={(y + 4.0).to_string()}>{ time }</text>
+            <rect class="hit" x="0" y={px(y - ROW / 2.0)} width={px(WIDTH)} height={px(ROW)} />
+            <text class="time" x="4" y={px(y + 4.0)}>{ time }</text>
             { for hop }
             { for arrows }
         </g>

@@ -1,5 +1,5 @@
 use crate::components::{DiagramDot, DiagramRow};
-use crate::diagram::{self, ROW, TOP, WIDTH};
+use crate::diagram::{self, Px, ROW, TOP, WIDTH, px};
 use crate::filter::Filter;
 use crate::state::Action;
 use crate::trace::Trace;
@@ -91,11 +91,7 @@ pub fn SequenceDiagram(props: &SequenceDiagramProps) -> Html {
 
     let height = diagram::page_height(window.len());
     let lanes = diagram::lane_heads(window.iter().map(|e| &***e));
-    let lanes_x = || {
-        lanes
-            .iter()
-            .map(|(x, title, sub)| (x.to_string(), *title, *sub))
-    };
+    let lanes_x = || lanes.iter().map(|(x, title, sub)| (px(*x), *title, *sub));
     html! {
         <div class="diagram-wrap">
             if hidden_before {
@@ -111,13 +107,13 @@ pub fn SequenceDiagram(props: &SequenceDiagramProps) -> Html {
                 aria-label="Sequence diagram: arrow keys move between events, Escape goes back to live"
                 {onkeydown}
             >
-                <svg class="lane-heads" viewBox={format!("0 0 {WIDTH} {TOP}")} aria-hidden="true"
+                <svg class="lane-heads" viewBox={format!("0 0 {} {}", Px(WIDTH), Px(TOP))} aria-hidden="true"
                     preserveAspectRatio="xMidYMin meet">
                     { for lanes_x().map(|(x, title, sub)| html! {
                         <g class="lane">
                             <text class="lane-title" x={x.clone()} y="22" text-anchor="middle">{ title }</text>
                             <text class="lane-sub" x={x.clone()} y="38" text-anchor="middle">{ sub }</text>
-                            <line class="lifeline" x1={x.clone()} y1={HEAD_TITLES.to_string()} x2={x} y2={TOP.to_string()} />
+                            <line class="lifeline" x1={x.clone()} y1={px(HEAD_TITLES)} x2={x} y2={px(TOP)} />
                         </g>
                     }) }
                 </svg>
@@ -125,11 +121,11 @@ pub fn SequenceDiagram(props: &SequenceDiagramProps) -> Html {
                 // viewBox begins at TOP, so rows keep their coordinates.
                 <svg
                     id="sequence-diagram"
-                    viewBox={format!("0 {TOP} {WIDTH} {}", height - TOP)}
+                    viewBox={format!("0 {} {} {}", Px(TOP), Px(WIDTH), Px(height - TOP))}
                     role="img"
                     aria-label="Sequence diagram of the trace: the event log below lists the same events"
                     preserveAspectRatio="xMidYMin meet"
-                    style={format!("aspect-ratio: {WIDTH} / {}", height - TOP)}
+                    style={format!("aspect-ratio: {} / {}", Px(WIDTH), Px(height - TOP))}
                 >
                     <defs>
                         <marker id="ah" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
@@ -141,7 +137,7 @@ pub fn SequenceDiagram(props: &SequenceDiagramProps) -> Html {
                     // rebuild every row when one is added.
                     <g class="lanes">
                     { for lanes_x().map(|(x, _, _)| html! {
-                        <line class="lifeline" x1={x.clone()} y1={TOP.to_string()} x2={x} y2={height.to_string()} />
+                        <line class="lifeline" x1={x.clone()} y1={px(TOP)} x2={x} y2={px(height)} />
                     }) }
                     </g>
                     <g class="rows">

@@ -347,6 +347,11 @@ pub enum ServerMsg {
         server: Option<ServerId>,
     },
     /// The answer to one [`ClientMsg::SockCall`].
+    ///
+    /// The page never reads one itself: it hands the text to the Python
+    /// runner (`web/py/`), which does. On wasm it is not deserialized, so
+    /// that the page's wasm carries no reader for every call's result.
+    #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
     SockReply {
         program: ProgramId,
         call: u64,

@@ -110,12 +110,22 @@ impl Events for Bridge {
     }
 
     fn message(&self, text: &str) {
+        // A program's reply goes to the runner as it came: only its type
+        // and program are read here (see `ServerMsg::SockReply`).
+        if let Ok(peek) = serde_json::from_str::<ProgramPeek>(text) {
+            let ended = match peek.kind {
+                "sock_reply" => Some(false),
+                "program_ended" => Some(true),
+                _ => None,
+            };
+            if let (Some(ended), Some(program)) = (ended, peek.program) {
+                self.programs
+                    .deliver(program, ended, text, browser::now_ms());
+                return;
+            }
+        }
         self.dispatcher
             .dispatch(match serde_json::from_str::<ServerMsg>(text) {
-                Ok(msg @ (ServerMsg::SockReply { .. } | ServerMsg::ProgramEnded { .. })) => {
-                    self.programs.deliver(&msg, text, browser::now_ms());
-                    return;
-                }
                 Ok(msg) => Action::FromBridge(msg),
                 Err(e) => Action::BadMessage(e.to_string()),
             });
@@ -125,6 +135,16 @@ impl Events for Bridge {
         self.dispatcher.dispatch(Action::BridgeClosed);
         false
     }
+}
+
+/// What the page reads of every message first: its type, and the program
+/// it is for (a `sock_reply` or `program_ended`).
+#[derive(serde::Deserialize)]
+struct ProgramPeek<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    #[serde(default)]
+    program: Option<protocol::ProgramId>,
 }
 
 impl Bridge {

@@ -19,7 +19,8 @@
 #     writer) into web/editor/build/zip.js (all git-ignored);
 #   - Pyodide (CPython for the page's code view): the npm package's tarball,
 #     checked against the registry's integrity hash, five files of it in
-#     pyodide/<version>/ (git-ignored), which the bridge serves;
+#     pyodide/<version>/ (git-ignored), which the bridge serves; its
+#     standard library gets compiled bytecode (scripts/precompile-stdlib.mjs);
 #   - chromium and chromium-driver: Debian's packages (apt-get).
 set -euo pipefail
 
@@ -139,6 +140,7 @@ ensure_pyodide() {
     for file in $PYODIDE_GZIPPED; do
         [ -s "$dir/$file.gz" ] || missing=1
     done
+    [ -f "$dir/.stdlib-compiled" ] || missing=1
     if [ -z "$missing" ]; then
         say "pyodide $PYODIDE_VERSION: present"
         return
@@ -166,9 +168,13 @@ ensure_pyodide() {
     for file in $PYODIDE_FILES; do
         mv "$work/unpacked/package/$file" "$dir/$file"
     done
+    # Bytecode beside the library's sources: Python starts 3x faster.
+    say "compiling Python's standard library for pyodide/$PYODIDE_VERSION/ (about 20 s)"
+    node "$ROOT/scripts/precompile-stdlib.mjs" "$dir"
     for file in $PYODIDE_GZIPPED; do
         gzip -9 -n -k -f "$dir/$file"
     done
+    touch "$dir/.stdlib-compiled"
     rm -rf "$work"
 }
 

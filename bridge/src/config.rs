@@ -216,6 +216,16 @@ pub struct BridgeArgs {
           value_parser = clap::value_parser!(u32).range(0..=4096).map(|n| n as usize))]
     pub max_connections_per_session: usize,
 
+    /// Student programs (Python run in the page) one session may run at once.
+    #[arg(long, value_name = "N", default_value_t = SessionLimits::default().max_programs_per_session,
+          value_parser = clap::value_parser!(u32).range(0..=64).map(|n| n as usize))]
+    pub max_programs_per_session: usize,
+
+    /// Sockets one session's programs may have open at once, all together.
+    #[arg(long, value_name = "N", default_value_t = SessionLimits::default().max_program_sockets_per_session,
+          value_parser = clap::value_parser!(u32).range(0..=4096).map(|n| n as usize))]
+    pub max_program_sockets_per_session: usize,
+
     /// Largest WebSocket message or frame the bridge reads, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = SessionLimits::default().max_message_bytes,
           value_parser = clap::value_parser!(u32).range(1024..=(16 << 20)).map(|n| n as usize))]
@@ -274,6 +284,8 @@ impl BridgeArgs {
                 max_sessions: self.max_sessions,
                 max_servers_per_session: self.max_servers_per_session,
                 max_connections_per_session: self.max_connections_per_session,
+                max_programs_per_session: self.max_programs_per_session,
+                max_program_sockets_per_session: self.max_program_sockets_per_session,
                 max_message_bytes: self.max_message_bytes,
                 max_buffered_bytes: self.max_buffered_bytes,
                 idle_timeout: Duration::from_secs(self.session_idle_timeout),

@@ -149,7 +149,9 @@ export function createEditor(parent, { doc = "", label = "program", onChange = (
         markedLine,
         errorNote,
         pageTheme,
-        EditorView.contentAttributes.of({ "aria-label": label, spellcheck: "false" }),
+        // tabindex: the editable area is the scrolling region's keyboard
+        // access (it is focusable already; this says so to every checker).
+        EditorView.contentAttributes.of({ "aria-label": label, spellcheck: "false", tabindex: "0" }),
         EditorView.updateListener.of((update) => {
           if (update.docChanged) onChange(update.state.doc.toString());
         }),

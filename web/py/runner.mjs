@@ -12,6 +12,11 @@
 //   runner.deliver(json);    // every sock_reply and program_ended from /ws
 //   runner.warm();           // optional: start a spare interpreter now
 //
+// Starting Python takes seconds (a 9.6 MB interpreter); a program then
+// reaches its first socket call in tens of milliseconds. So call warm() as
+// the code view opens: the student's first Run is then warm too. After
+// each Run the runner keeps one spare interpreter ready by itself.
+//
 // The runner builds the program_start, sock_call, program_print and
 // program_end messages itself (protocol/src/program.rs); the page only
 // passes them on. Everything it loads is relative to this file, so the
@@ -33,8 +38,22 @@ const REPLY_BYTES = 1 << 20;
 // A spare interpreter is started this long after a program's first socket
 // call at the latest, so loading it does not slow that program's start.
 const SPARE_DELAY_MS = 1500;
+// The longest printed line the trace gets (the student's output shows it
+// all): the bridge reads messages of at most 64 KiB, and a longer one
+// would end the session.
+const TRACED_LINE_CHARS = 4096;
 
 const encoder = new TextEncoder();
+
+// The interpreter's WebAssembly (9.6 MB), compiled once per page and
+// handed to every worker: a second interpreter then skips the compile,
+// which is most of its start-up. Null if the browser cannot share it (the
+// worker then fetches and compiles it itself).
+let compiled = null;
+function compiledInterpreter() {
+  compiled ??= WebAssembly.compileStreaming(fetch(`${PYODIDE_URL}pyodide.asm.wasm`)).catch(() => null);
+  return compiled;
+}
 
 /// Which way this browser can make a socket call block (see worker.mjs).
 export function detectCapability(prefer) {
@@ -71,7 +90,7 @@ export function detectCapability(prefer) {
         "Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy headers), so Python's " +
         "blocking socket calls cannot wait in this browser. Ask your instructor to serve the " +
         "page from the Socket Lab bridge itself, which sends them, or use Chrome 137 or later.";
-  return { mode: "none", reason: `Your programs cannot run in this browser. ${how}` };
+  return { mode: "none", reason: how };
 }
 
 /// One Web Worker with a Python interpreter, used for one program only
@@ -98,11 +117,16 @@ class Interpreter {
       init.data = this.data.buffer;
       init.interrupt = this.interrupt.buffer;
     }
+    const started = compiledInterpreter().then((module) => {
+      if (module) init.module = module;
+      this.worker.postMessage(init);
+    });
     this.ready = new Promise((resolve) => {
       this.worker.onmessage = (event) => {
         const message = event.data;
         if (message.type === "ready") {
           this.isReady = true;
+          this.timings = message.timings;
           resolve();
         } else if (message.type === "init_failed") {
           this.failure = message.message;
@@ -121,8 +145,7 @@ class Interpreter {
           this.onMessage({ type: "crashed", message: text });
         }
       };
-    });
-    this.worker.postMessage(init);
+    }).then(() => started);
   }
 
   /// Hands the waiting program its reply (or input()'s answer).
@@ -171,6 +194,9 @@ class Runner {
     this.programs = new Map();
     this.spare = null;
     this.spareTimer = null;
+    // The code view is open, so a Run will come: fetch and compile the
+    // interpreter now (it is what takes longest on a slow network).
+    if (this.capability.mode !== "none") compiledInterpreter();
   }
 
   /// Starts a spare interpreter now, so the next Run starts warm. Resolves
@@ -192,13 +218,17 @@ class Runner {
       interpreter: null,
       call: 0,
       waitingFor: null,
+      inputs: 0,
+      waitingForInput: null,
+      endSent: false,
       stopRequested: false,
       ended: false,
       hardStop: null,
     };
     this.programs.set(program, p);
     if (this.capability.mode === "none") {
-      this.onState(program, "failed", failure("RuntimeError", this.capability.reason));
+      const why = `Python cannot run in this browser: ${this.capability.reason}`;
+      this.onState(program, "failed", failure("RuntimeError", why));
       return;
     }
     const interpreter = this.spare ?? new Interpreter(this.capability.mode);
@@ -231,6 +261,15 @@ class Runner {
     const p = this.programs.get(program);
     if (!p || p.ended) return;
     p.stopRequested = true;
+    // The worker gives up its wait now: an answer that comes later must not
+    // be taken for the answer to a call the program makes while it stops
+    // (a `finally:` that closes its socket).
+    p.waitingFor = null;
+    p.waitingForInput = null;
+    // The bridge closes the program's sockets now and answers its calls
+    // at once (EINTR), so a program that cleans up on KeyboardInterrupt
+    // (`finally: s.close()`) is not left waiting for an accept().
+    this.endOnBridge(p);
     if (!p.interpreter || !p.interpreter.isReady) {
       this.finish(p, "stopped", null);
       return;
@@ -269,20 +308,35 @@ class Runner {
         const call = { type: "sock_call", program: p.id, call: p.call, op: JSON.parse(message.op) };
         if (message.timeout_ms !== null) call.timeout_ms = message.timeout_ms;
         if (message.line !== null) call.line = message.line;
-        this.post(call);
+        try {
+          this.post(call);
+        } catch (err) {
+          // The page's connection to the bridge is gone: the call fails
+          // at once rather than waiting for ever.
+          p.waitingFor = null;
+          const message = `The page lost its connection to the bridge (${err && err.message ? err.message : err})`;
+          p.interpreter.reply(JSON.stringify({ err: { errno: "ENETDOWN", message, kind: "other" } }));
+        }
         if (p.call === 1) this.spareSoon(0);
         break;
       }
       case "output": {
         this.onOutput(p.id, message.stream, message.text);
         if (message.stream === "stdout") {
-          const print = { type: "program_print", program: p.id, text: message.text.replace(/\n$/, "") };
+          let text = message.text.replace(/\n$/, "");
+          if (text.length > TRACED_LINE_CHARS) {
+            const more = text.length - TRACED_LINE_CHARS;
+            text = `${text.slice(0, TRACED_LINE_CHARS)}… (${more} more characters)`;
+          }
+          const print = { type: "program_print", program: p.id, text };
           if (message.line !== null) print.line = message.line;
           this.post(print);
         }
         break;
       }
-      case "input":
+      case "input": {
+        const ticket = ++p.inputs;
+        p.waitingForInput = ticket;
         Promise.resolve()
           .then(() => this.onInput(p.id, message.prompt))
           .then(
@@ -290,9 +344,12 @@ class Runner {
             () => "\u0000eof",
           )
           .then((line) => {
-            if (!p.ended) p.interpreter.reply(line);
+            if (p.ended || p.waitingForInput !== ticket) return;
+            p.waitingForInput = null;
+            p.interpreter.reply(line);
           });
         break;
+      }
       case "end":
         this.finish(p, message.state, message.detail);
         break;
@@ -308,11 +365,19 @@ class Runner {
     if (p.ended) return;
     p.ended = true;
     clearTimeout(p.hardStop);
-    // A used interpreter still holds the program's globals: never reuse it.
+    // A used interpreter still holds the program's globals: never reuse it
+    // (and let its memory go: the page may run hundreds of programs).
     if (p.interpreter) p.interpreter.terminate();
-    this.post({ type: "program_end", program: p.id });
+    p.interpreter = null;
+    this.endOnBridge(p);
     this.onState(p.id, p.stopRequested ? "stopped" : state, p.stopRequested ? null : detail);
     this.spareSoon(SPARE_DELAY_MS);
+  }
+
+  endOnBridge(p) {
+    if (p.endSent) return;
+    p.endSent = true;
+    this.post({ type: "program_end", program: p.id });
   }
 
   // After the first run, one initialized interpreter is kept ready.

@@ -131,6 +131,7 @@ _LINUX_ERRNO = {
     "EAFNOSUPPORT": 97,
     "EADDRINUSE": 98,
     "EADDRNOTAVAIL": 99,
+    "ENETDOWN": 100,
     "ENETUNREACH": 101,
     "ECONNABORTED": 103,
     "ECONNRESET": 104,
@@ -223,6 +224,8 @@ def _host_port(address, family, what):
         host = bytes(host).decode("idna")
     if not isinstance(host, str):
         raise TypeError(f"str, bytes or bytearray expected, not {type(host).__name__}")
+    if len(host) > 253:
+        raise gaierror(-2, "Name or service not known")
     if not isinstance(port, int) or isinstance(port, bool):
         raise TypeError(f"'{type(port).__name__}' object cannot be interpreted as an integer")
     if not 0 <= port <= 65535:
@@ -401,6 +404,8 @@ class socket:
         if address is None:
             address = flags_or_address
         data = _bytes_of(data)
+        if len(data) > _CHUNK:
+            raise _os_error("EMSGSIZE", f"Message too long (the page sends datagrams of up to {_CHUNK} bytes)")
         host, port = _host_port(address, self._family, "sendto")
         value = self._timed(
             {"op": "send_to", "sock": self._sock, "data": data.hex(), "host": host, "port": port}
@@ -426,7 +431,12 @@ class socket:
         if self._closed:
             return
         self._closed = True
-        _call({"op": "close", "sock": self._sock})
+        try:
+            _call({"op": "close", "sock": self._sock})
+        except OSError:
+            # The socket is closed either way (after Stop the bridge has
+            # closed it already), as close() in a terminal always closes.
+            pass
 
     def detach(self):
         raise OSError(_LINUX_ERRNO["EOPNOTSUPP"], "detach() is not available in the browser")

@@ -78,6 +78,7 @@ const hooks = {
     return ask(message) ?? INTERRUPTED;
   },
   output(stream, text, line) {
+    if (mode === "atomics") keepPace();
     postMessage({ type: "output", stream, text, line: line ?? null });
   },
   input(prompt) {
@@ -113,13 +114,40 @@ const hooks = {
   },
 };
 
+// A terminal makes a program that prints faster than it can show wait;
+// so does the page: `while True: print(x)` gets LINES_PER_SECOND lines a
+// second (in bursts of as many), not a flood that would freeze the page.
+const LINES_PER_SECOND = 2000;
+let lineBudget = LINES_PER_SECOND;
+let budgetAt = performance.now();
+function keepPace() {
+  for (;;) {
+    const now = performance.now();
+    lineBudget = Math.min(LINES_PER_SECOND, lineBudget + ((now - budgetAt) * LINES_PER_SECOND) / 1000);
+    budgetAt = now;
+    if (lineBudget >= 1 || Atomics.load(interrupt, 0) !== 0) break;
+    // Woken early by Stop's notify; the interpreter then sees the interrupt.
+    Atomics.wait(control, 2, 0, Math.ceil(((1 - lineBudget) * 1000) / LINES_PER_SECOND));
+  }
+  lineBudget -= 1;
+}
+
 async function fetchText(url) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
   return response.text();
 }
 
+// How long each part of warming up took (ms), for the runner's `timings`.
+const timings = {};
+function lap(name, since) {
+  const now = performance.now();
+  timings[name] = Math.round(now - since);
+  return now;
+}
+
 async function init(message) {
+  let t = performance.now();
   mode = message.mode;
   hooks.mode = mode;
   const [{ loadPyodide }, shimSource, bootSource] = await Promise.all([
@@ -130,6 +158,19 @@ async function init(message) {
   const raw = (stream) => ({
     batched: (text) => postMessage({ type: "output", stream, text: text + "\n", line: null }),
   });
+  t = lap("import", t);
+  if (message.module) {
+    // The runner compiled the interpreter once for the page: instantiate
+    // that instead of fetching and compiling 9.6 MB again.
+    const module = message.module;
+    WebAssembly.instantiateStreaming = async (source, imports) => {
+      Promise.resolve(source)
+        .then((response) => response.body && response.body.cancel())
+        .catch(() => {});
+      const instance = await WebAssembly.instantiate(module, imports);
+      return { instance, module };
+    };
+  }
   pyodide = await loadPyodide({
     indexURL: message.pyodideUrl,
     stdout: raw("stdout").batched,
@@ -143,6 +184,7 @@ async function init(message) {
     // Only this worker writes it (on Stop), so plain memory will do.
     interrupt = new Int32Array(1);
   }
+  t = lap("loadPyodide", t);
   pyodide.setInterruptBuffer(interrupt);
   pyodide.registerJsModule("_socketlab_js", hooks);
   pyodide.FS.mkdirTree("/socketlab");
@@ -151,7 +193,9 @@ async function init(message) {
     "import sys\nsys.path.insert(0, '/socketlab')\nimport socketlab_boot\nsys.path.remove('/socketlab')",
   );
   boot = pyodide.pyimport("socketlab_boot");
+  t = lap("boot", t);
   boot.prepare(shimSource);
+  lap("prepare", t);
 }
 
 async function run(message) {
@@ -191,7 +235,7 @@ self.onmessage = async (event) => {
     case "init":
       try {
         await init(message);
-        postMessage({ type: "ready" });
+        postMessage({ type: "ready", timings });
       } catch (err) {
         postMessage({ type: "init_failed", message: String(err && err.message ? err.message : err) });
       }

@@ -296,6 +296,9 @@ pub enum Action {
     BridgeOpened,
     BridgeClosed,
     FromBridge(ServerMsg),
+    /// Several actions at once, with one render (the bridge's messages of
+    /// a busy moment: a student's echo loop makes hundreds a second).
+    Batch(Vec<Action>),
     /// A message from the bridge that could not be read.
     BadMessage(String),
     /// Forgets the session (keeping the display preferences): the
@@ -479,6 +482,11 @@ impl LabState {
             }
             Action::BridgeClosed => self.bridge_closed(),
             Action::FromBridge(msg) => self.on_bridge_message(msg),
+            Action::Batch(actions) => {
+                for action in actions {
+                    self.apply(action);
+                }
+            }
             Action::Reset => {
                 *self = LabState {
                     // Numbering goes on, so no row is mistaken for an old one.

@@ -16,10 +16,16 @@
 //!   calls one at a time, in order (a program is single-threaded), and
 //!   traces each. Programs of one session run at once: the student's
 //!   server blocked in `accept()` never holds up the client's `connect()`.
+//! - `stream.rs` and `datagram.rs`: the calls of TCP (`listen`, `accept`,
+//!   `connect`, `send`, `recv`, `shutdown`) and of UDP (`sendto`,
+//!   `recvfrom`), on real tokio sockets.
 //! - `socket.rs`: [`ProgramSocket`], one socket and the stage it is at
 //!   (fresh, listening, connected, UDP).
 //! - `ports.rs`: [`PortSpace`], the session's own port numbers (its 1234
 //!   is a real ephemeral port), and which hosts mean "this machine".
+//! - `destination.rs`: where a `connect()` or `sendto()` goes: the
+//!   session's own port, the public lab server, an allowed target, or
+//!   nowhere (refused).
 //! - `errno.rs`: errors as Python raises them (`ECONNREFUSED`, ...).
 //!
 //! # Bounds
@@ -35,10 +41,13 @@
 //! `--allow-target`s: a bad call gets an error, as in Python, and the
 //! session goes on.
 
+mod datagram;
+mod destination;
 mod errno;
 mod ports;
 mod runner;
 mod socket;
+mod stream;
 
 pub use ports::{Known, Loopback, NotHere, PortLease, PortSpace, host_port, loopback};
 pub use runner::{CallRequest, ProgramRunner};

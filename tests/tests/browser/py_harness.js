@@ -65,6 +65,7 @@ runner = await createRunner({
   },
 });
 py.runner = runner;
+py.ws = ws;
 py.run = (program, file, source) => {
   py.runAt[program] = performance.now();
   runner.run({ program, file, source });

@@ -178,6 +178,13 @@ async fn task1_server_and_client_run_unchanged_in_the_page() {
 
     run(&browser, 1, "server.py", TASK1_SERVER).await;
     wait_for_call(&browser, 1, "accept").await;
+    // The spare interpreter the runner started meanwhile, as it is by the
+    // time a student switches to client.py.
+    eval(
+        &browser,
+        "return window.__py.runner.warm().then(() => true);",
+    )
+    .await;
     run(&browser, 2, "client.py", TASK1_CLIENT).await;
     wait_for_state(&browser, 2, "exited").await;
 
@@ -229,7 +236,7 @@ async fn task1_server_and_client_run_unchanged_in_the_page() {
 /// `ConnectionRefusedError` with the student's own line in the traceback,
 /// and the socket error's kind for the page's explanation. Run both ways a
 /// browser may block (shared memory, and JSPI where a page is not
-/// cross-origin isolated).
+/// cross-origin isolated); each way, Stop also ends a server in `accept()`.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_connect_names_the_students_line() {
     let _one = ONE_BROWSER.lock().await;
@@ -252,6 +259,14 @@ async fn a_refused_connect_names_the_students_line() {
         assert!(traceback.ends_with("ConnectionRefusedError: [Errno 111] Connection refused\n"));
         // The student sees the same traceback in the program's output.
         assert!(output(&browser, 1).await.contains(traceback));
+
+        run(&browser, 2, "server.py", TASK1_SERVER).await;
+        wait_for_call(&browser, 2, "accept").await;
+        let stopped_in = stop_and_time(&browser, 2).await;
+        assert!(
+            stopped_in < 500.0,
+            "{mode}: Stop took {stopped_in} ms in accept()"
+        );
         browser.close().await;
     }
     bridge.stop().await.expect("bridge stops");
@@ -283,7 +298,55 @@ async fn stop_ends_a_blocked_accept_and_a_spinning_loop() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let spinning = stop_and_time(&browser, 2).await;
     assert!(spinning < 500.0, "Stop took {spinning} ms in a loop");
-    eprintln!("Stop: {in_accept:.0} ms in accept(), {spinning:.0} ms in while True");
+
+    // A loop that prints as fast as it can is paced, as a terminal paces
+    // it, and stops as quickly.
+    run(
+        &browser,
+        3,
+        "flood.py",
+        "i = 0\nwhile True:\n    print(i)\n    i += 1\n",
+    )
+    .await;
+    wait_for(
+        &browser,
+        "the first lines",
+        "return window.__py.text(3).length;",
+        |v| v.as_u64() > Some(0),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let printing = stop_and_time(&browser, 3).await;
+    assert!(printing < 500.0, "Stop took {printing} ms in a print loop");
+    let lines = output(&browser, 3).await.lines().count();
+    let ran_ms = eval(
+        &browser,
+        "const p = window.__py; return p.stopAt[3] - p.states[3].find(([s]) => s === 'running')[2];",
+    )
+    .await
+    .as_f64()
+    .unwrap_or(0.0);
+    // 2000 at once, then 2 a millisecond (with room for messages in
+    // flight); unpaced, a loop prints a hundred times as many.
+    assert!(
+        (lines as f64) <= 2000.0 + ran_ms * 2.0 + 500.0,
+        "{lines} lines in {ran_ms} ms"
+    );
+
+    // A program that cleans up on Stop: its `finally:` closes the socket
+    // (the bridge has already ended its accept()) and says so.
+    let tidy = "import socket\n\ns = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n\
+                s.bind((socket.gethostname(), 1234))\ns.listen(5)\ntry:\n    s.accept()\n\
+                finally:\n    s.close()\n    print('closed')\n";
+    run(&browser, 4, "server.py", tidy).await;
+    wait_for_call(&browser, 4, "accept").await;
+    let tidying = stop_and_time(&browser, 4).await;
+    assert!(tidying < 500.0, "Stop took {tidying} ms with a finally:");
+    assert_eq!(output(&browser, 4).await, "closed\n");
+    eprintln!(
+        "Stop: {in_accept:.0} ms in accept(), {spinning:.0} ms in while True, {printing:.0} ms \
+         printing ({lines} lines in {ran_ms:.0} ms), {tidying:.0} ms with a finally:"
+    );
     browser.close().await;
     bridge.stop().await.expect("bridge stops");
 }
@@ -318,9 +381,25 @@ async fn print_input_and_threads_behave_as_a_student_expects() {
     .await;
     assert_eq!(print["line"], 3, "{print}");
 
-    run(&browser, 2, "exit.py", "import sys\nsys.exit(3)\n").await;
+    // A very long line: the student sees all of it; the trace gets its
+    // start, and the session (whose messages are bounded) lives on.
+    run(
+        &browser,
+        2,
+        "exit.py",
+        "import sys\nprint('x' * 100000)\nsys.exit(3)\n",
+    )
+    .await;
     let detail = wait_for_state(&browser, 2, "exited").await;
     assert_eq!(detail["code"], 3);
+    assert_eq!(output(&browser, 2).await.len(), 100_001);
+    let traced = eval(
+        &browser,
+        "const s = window.__py.sent.find(([, m]) => m.type === 'program_print' && m.program === 2); \
+         return s ? s[1].text.length : null;",
+    )
+    .await;
+    assert!(traced.as_u64() < Some(4200), "{traced}");
 
     let threads =
         "import threading\n\ndef serve():\n    pass\n\nthreading.Thread(target=serve).start()\n";
@@ -333,6 +412,8 @@ async fn print_input_and_threads_behave_as_a_student_expects() {
         message.contains("cannot start another") && message.contains("terminal"),
         "{message}"
     );
+    let open = eval(&browser, "return window.__py.ws.readyState;").await;
+    assert_eq!(open, 1, "the session's /ws closed");
     browser.close().await;
     bridge.stop().await.expect("bridge stops");
 }
@@ -362,6 +443,81 @@ async fn a_second_run_starts_warm() {
     let (cold, warm) = (cold.as_f64().unwrap_or(0.0), warm.as_f64().unwrap_or(0.0));
     assert!(warm < cold, "warm {warm} ms, cold {cold} ms");
     eprintln!("Run -> first socket call: cold {cold:.0} ms, warm {warm:.0} ms");
+    browser.close().await;
+    bridge.stop().await.expect("bridge stops");
+}
+
+/// A student's Task 3 echo server and client, in the page at once: `with`
+/// blocks, `sendall()`, `recv()` until the peer closes (b''), and a
+/// `settimeout()` that expires as `socket.timeout`. Prints the round trips
+/// per second the two programs reach through the bridge.
+#[tokio::test(flavor = "multi_thread")]
+async fn task3_echo_server_and_client_in_the_page() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let (browser, _) = open_runner(&bridge, None).await;
+    let server = r#"import socket
+
+with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((socket.gethostname(), 1234))
+    s.listen(5)
+    conn, addr = s.accept()
+    with conn:
+        print(f"Connection from {addr} has been established.")
+        while True:
+            data = conn.recv(1024)
+            if not data:
+                break
+            conn.sendall(data)
+print("the client left")
+"#;
+    let client = r#"import socket
+import time
+
+ROUNDS = 200
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.connect((socket.gethostname(), 1234))
+message = b"0123456789abcdef0123456789abcdef"
+start = time.time()
+for _ in range(ROUNDS):
+    s.sendall(message)
+    echoed = b""
+    while len(echoed) < len(message):
+        echoed += s.recv(1024)
+    if echoed != message:
+        raise SystemExit(f"echo differs: {echoed!r}")
+print(f"{ROUNDS} round trips, {ROUNDS / (time.time() - start):.0f} per second")
+s.settimeout(0.3)
+try:
+    s.recv(1024)
+except socket.timeout as e:
+    print(f"recv: {e}")
+s.close()
+"#;
+    run(&browser, 1, "server.py", server).await;
+    wait_for_call(&browser, 1, "accept").await;
+    eval(
+        &browser,
+        "return window.__py.runner.warm().then(() => true);",
+    )
+    .await;
+    run(&browser, 2, "client.py", client).await;
+    assert_eq!(wait_for_state(&browser, 2, "exited").await["code"], 0);
+    assert_eq!(wait_for_state(&browser, 1, "exited").await["code"], 0);
+    let client_out = output(&browser, 2).await;
+    assert!(client_out.starts_with("200 round trips, "), "{client_out}");
+    assert!(
+        client_out.ends_with("per second\nrecv: timed out\n"),
+        "{client_out}"
+    );
+    let server_out = output(&browser, 1).await;
+    assert!(
+        server_out.starts_with("Connection from ('127.0.0.1', ")
+            && server_out.ends_with(" has been established.\nthe client left\n"),
+        "{server_out}"
+    );
+    eprintln!("{}", client_out.lines().next().unwrap_or_default());
     browser.close().await;
     bridge.stop().await.expect("bridge stops");
 }

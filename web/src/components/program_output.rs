@@ -9,6 +9,9 @@ pub struct ProgramOutputProps {
     pub output: Output,
     /// `input(prompt)` waits for a line.
     pub prompt: Option<AttrValue>,
+    /// The program has been run (an empty terminal then means it printed
+    /// nothing).
+    pub ran: bool,
     pub onanswer: Callback<String>,
 }
 
@@ -53,7 +56,9 @@ pub fn ProgramOutput(props: &ProgramOutputProps) -> Html {
                     <span class="out note">{ format!("({} earlier lines not shown)\n", props.output.dropped()) }</span>
                 }
                 if empty {
-                    <span class="out note">{ "Press Run: what the program prints shows here." }</span>
+                    <span class="out note">{
+                        if props.ran { "(nothing printed yet)" } else { "Press Run: what the program prints shows here." }
+                    }</span>
                 }
                 { for props.output.lines().iter().map(|line| {
                     let class = classes!("out", line.stream.value());

@@ -148,6 +148,7 @@ pub fn ProgramPane(props: &ProgramPaneProps) -> Html {
                 file={AttrValue::from(name)}
                 output={run.map(|r| r.output.clone()).unwrap_or_default()}
                 prompt={run.and_then(|r| r.prompt.clone()).map(AttrValue::from)}
+                ran={run.is_some()}
                 {onanswer}
             />
         </section>

@@ -7,7 +7,10 @@
 //! [`Reconnecting`]).
 //!
 //! Commands come from the reducer's [`Outbox`]: whenever it changes, what
-//! is new in it is sent. A student program's messages take a shorter way:
+//! is new in it is sent. The bridge's messages go to the reducer at once
+//! when they come one by one, and in batches when they come fast (at most
+//! one render per [`BATCH_MS`]): a student's echo loop in the page makes
+//! hundreds of steps a second, and must not wait for the page to draw each. A student program's messages take a shorter way:
 //! the runner sends its own (through [`BridgeLink::send_text`]), and the
 //! bridge's answers to them go straight to the runner ([`RunnerLink`]),
 //! not through the reducer.
@@ -16,11 +19,52 @@ use super::runner_link::RunnerLink;
 use super::socket::{Events, Reconnecting};
 use crate::browser;
 use crate::state::{Action, LabState, Outbox};
+use gloo_timers::callback::Timeout;
 use protocol::{ClientMsg, PROTOCOL_VERSION, ServerMsg};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use web_sys::{CloseEvent, WebSocket};
 use yew::prelude::*;
+
+/// The longest a message from the bridge waits before it is shown.
+const BATCH_MS: u32 = 100;
+
+/// The bridge's messages waiting for the next render.
+struct Batch {
+    dispatcher: UseReducerDispatcher<LabState>,
+    actions: RefCell<Vec<Action>>,
+    /// The pending flush, if any.
+    timer: RefCell<Option<Timeout>>,
+    /// When the last batch went to the reducer (ms).
+    flushed_at: Cell<f64>,
+}
+
+impl Batch {
+    fn push(self: &Rc<Self>, action: Action) {
+        self.actions.borrow_mut().push(action);
+        if self.timer.borrow().is_some() {
+            return;
+        }
+        let since = browser::now_ms() - self.flushed_at.get();
+        if since >= f64::from(BATCH_MS) {
+            self.flush();
+        } else {
+            let batch = Rc::clone(self);
+            let wait = (f64::from(BATCH_MS) - since).max(0.0) as u32;
+            *self.timer.borrow_mut() = Some(Timeout::new(wait, move || batch.flush()));
+        }
+    }
+
+    /// Hands what is waiting to the reducer, now.
+    fn flush(&self) {
+        self.timer.borrow_mut().take();
+        self.flushed_at.set(browser::now_ms());
+        let actions = std::mem::take(&mut *self.actions.borrow_mut());
+        if !actions.is_empty() {
+            self.dispatcher.dispatch(Action::Batch(actions));
+        }
+    }
+}
 
 /// The page's socket to the bridge, for the runner to send on.
 #[derive(Clone)]
@@ -47,6 +91,12 @@ pub fn use_bridge(lab: &UseReducerHandle<LabState>, programs: &RunnerLink) -> Br
         use_effect_with((), move |_| {
             let bridge = browser::bridge_url().map(|url| {
                 let events = Bridge {
+                    batch: Rc::new(Batch {
+                        dispatcher: dispatcher.clone(),
+                        actions: RefCell::default(),
+                        timer: RefCell::default(),
+                        flushed_at: Cell::new(0.0),
+                    }),
                     dispatcher,
                     sent_upto: Cell::new(0),
                     programs,
@@ -81,14 +131,18 @@ struct Bridge {
     sent_upto: Cell<u64>,
     /// The runner of the student's programs.
     programs: RunnerLink,
+    /// Messages waiting for the next render.
+    batch: Rc<Batch>,
 }
 
 impl Events for Bridge {
     fn connecting(&self) {
+        self.batch.flush();
         self.dispatcher.dispatch(Action::BridgeConnecting);
     }
 
     fn opened(&self, socket: &WebSocket) {
+        self.batch.flush();
         send(
             socket,
             &ClientMsg::Hello {
@@ -124,14 +178,15 @@ impl Events for Bridge {
                 return;
             }
         }
-        self.dispatcher
-            .dispatch(match serde_json::from_str::<ServerMsg>(text) {
+        self.batch
+            .push(match serde_json::from_str::<ServerMsg>(text) {
                 Ok(msg) => Action::FromBridge(msg),
                 Err(e) => Action::BadMessage(e.to_string()),
             });
     }
 
     fn closed(&self, _opened: bool, _event: Option<&CloseEvent>) -> bool {
+        self.batch.flush();
         self.dispatcher.dispatch(Action::BridgeClosed);
         false
     }

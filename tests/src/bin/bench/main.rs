@@ -21,6 +21,7 @@ mod client;
 mod code_view;
 mod page;
 mod page_speed;
+mod programs;
 mod scale;
 mod spawn;
 mod stats;
@@ -82,6 +83,10 @@ struct Args {
     /// Page weight and speed (needs chromium, chromedriver and a built dist/).
     #[arg(long)]
     page: bool,
+    /// A student's echo server and client (programs run in the page) doing
+    /// this many round trips of 32 bytes through the socket-call protocol.
+    #[arg(long, value_name = "ROUND_TRIPS")]
+    programs: Option<usize>,
     /// The built page, for the page report.
     #[arg(long, default_value = "dist")]
     dist: PathBuf,
@@ -215,7 +220,7 @@ async fn main() -> Result<(), client::Error> {
                 size: 32,
             },
         ]
-    } else if args.scale.is_none() && !args.page {
+    } else if args.scale.is_none() && !args.page && args.programs.is_none() {
         vec![Spec {
             workload: args.workload,
             connections: args.connections,
@@ -246,6 +251,11 @@ async fn main() -> Result<(), client::Error> {
                 out.line(&line);
             }
         }
+    }
+
+    let programs = if args.all { Some(1000) } else { args.programs };
+    if let Some(round_trips) = programs {
+        out.line(&programs::run(ep, pid, round_trips, 32).await);
     }
 
     let scale = if args.all { Some(10_000) } else { args.scale };

@@ -16,7 +16,8 @@
 #   - the code view's editor: the npm packages pinned in
 #     web/editor/package-lock.json into .tools/editor/ (`npm ci`), bundled
 #     by esbuild into web/editor/build/editor.js with the code view's
-#     stylesheet (both git-ignored);
+#     stylesheet, and web/editor/zip.mjs (fflate, "Download my lab"'s zip
+#     writer) into web/editor/build/zip.js (all git-ignored);
 #   - Pyodide (CPython for the page's code view): the npm package's tarball,
 #     checked against the registry's integrity hash, five files of it in
 #     pyodide/<version>/ (git-ignored), which the bridge serves; its
@@ -125,9 +126,12 @@ ensure_editor() {
         cp "$src/package.json" "$src/package-lock.json" "$prefix/"
         npm ci --prefix "$prefix" --no-audit --no-fund --loglevel=error
     fi
+    local zip_out="$src/build/zip.js"
     if [ -f "$out" ] && [ "$out" -nt "$src/editor.mjs" ] && [ "$out" -nt "$src/codeview.css" ] \
-        && [ "$out" -nt "$prefix/package-lock.json" ]; then
-        say "editor bundle: up to date"
+        && [ "$out" -nt "$prefix/package-lock.json" ] \
+        && [ -f "$zip_out" ] && [ "$zip_out" -nt "$src/zip.mjs" ] \
+        && [ "$zip_out" -nt "$prefix/package-lock.json" ]; then
+        say "editor and zip bundles: up to date"
     else
         say "bundling the editor (web/editor/editor.mjs -> web/editor/build/editor.js)"
         mkdir -p "$src/build"
@@ -135,6 +139,11 @@ ensure_editor() {
             --bundle --format=esm --minify --target=es2020 --log-level=warning \
             --outfile="$out"
         cp "$src/codeview.css" "$src/build/codeview.css"
+        # "Download my lab"'s zip writer (fflate), loaded only on that click.
+        say "bundling the zip writer (web/editor/zip.mjs -> web/editor/build/zip.js)"
+        NODE_PATH="$prefix/node_modules" "$prefix/node_modules/.bin/esbuild" "$src/zip.mjs" \
+            --bundle --format=esm --minify --target=es2020 --log-level=warning \
+            --outfile="$zip_out"
     fi
 }
 

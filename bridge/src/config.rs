@@ -42,7 +42,14 @@ pub struct SessionLimits {
     pub max_programs_per_session: usize,
     /// Sockets one session's programs may have open at once, all together.
     pub max_program_sockets_per_session: usize,
+    /// The name of a student's "Download my lab" zip: `{name}` stands for
+    /// the student number the student typed (told to the page in the
+    /// hello).
+    pub submission_name: String,
 }
+
+/// The handout's submission name: `E18XXX_Lab03.zip`.
+pub const DEFAULT_SUBMISSION_NAME: &str = "{name}_Lab03.zip";
 
 impl Default for SessionLimits {
     fn default() -> Self {
@@ -57,6 +64,7 @@ impl Default for SessionLimits {
             shutdown_grace: Duration::from_secs(3),
             max_programs_per_session: 4,
             max_program_sockets_per_session: 32,
+            submission_name: DEFAULT_SUBMISSION_NAME.to_string(),
         }
     }
 }
@@ -263,6 +271,28 @@ pub struct BridgeArgs {
 
     #[command(flatten)]
     pub remote: RemoteArgs,
+    /// The name of a student's "Download my lab" zip, `{name}` standing for
+    /// the student number the student typed (e.g. `{name}_Lab04.zip`).
+    #[arg(long, value_name = "PATTERN", default_value = DEFAULT_SUBMISSION_NAME,
+          value_parser = parse_submission_name)]
+    pub submission_name: String,
+}
+
+/// A submission name pattern: one `{name}`, ending in `.zip`, no folders.
+fn parse_submission_name(pattern: &str) -> Result<String, String> {
+    if pattern.matches("{name}").count() != 1 {
+        return Err(
+            "the pattern needs {name} once, where the student number goes (e.g. {name}_Lab04.zip)"
+                .into(),
+        );
+    }
+    if !pattern.ends_with(".zip") {
+        return Err("the pattern must end in .zip".into());
+    }
+    if pattern.contains(['/', '\\']) {
+        return Err("the pattern is a file name: no / or \\".into());
+    }
+    Ok(pattern.to_string())
 }
 
 /// The `socket-lab` flags for teaching remotely: HTTPS, and a reverse
@@ -311,6 +341,7 @@ impl BridgeArgs {
                 max_message_bytes: self.max_message_bytes,
                 max_buffered_bytes: self.max_buffered_bytes,
                 idle_timeout: Duration::from_secs(self.session_idle_timeout),
+                submission_name: self.submission_name.clone(),
                 ..SessionLimits::default()
             },
             // Read from files by `app::serve`, which can fail with a reason.

@@ -37,7 +37,9 @@ mod watch;
 pub use bytes::{Bytes, HexError};
 pub use error_kind::ErrorKind;
 pub use program::{ProgramId, SockError, SockId, SockOp, SockResult, SockValue, Source};
-pub use watch::{SessionId, SessionSummary, WATCH_BUSY, WatchCmd, WatchMsg};
+pub use watch::{
+    MAX_NAME_CHARS, Progress, SessionId, SessionSummary, WATCH_BUSY, WatchCmd, WatchMsg, clean_name,
+};
 
 /// The version both sides name in their `hello`. A bridge refuses a page
 /// that speaks another version, with a clear error rather than confusion.
@@ -257,6 +259,9 @@ pub enum ClientMsg {
     },
     /// The program finished, failed or was stopped: close its sockets.
     ProgramEnd { program: ProgramId },
+    /// The student's name or student number, for the instructor's list
+    /// (at most [`MAX_NAME_CHARS`] characters, on one line).
+    SetName { name: String },
 }
 
 /// What the bridge knows about the public lab server.
@@ -316,6 +321,10 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         public_server: Option<PublicServer>,
         limits: Limits,
+        /// The name of the student's "Download my lab" zip, `{name}`
+        /// standing for their student number (set by the instructor).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        submission: Option<String>,
     },
     /// A private lab server is listening.
     ServerStarted {
@@ -338,6 +347,11 @@ pub enum ServerMsg {
         server: Option<ServerId>,
     },
     /// The answer to one [`ClientMsg::SockCall`].
+    ///
+    /// The page never reads one itself: it hands the text to the Python
+    /// runner (`web/py/`), which does. On wasm it is not deserialized, so
+    /// that the page's wasm carries no reader for every call's result.
+    #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
     SockReply {
         program: ProgramId,
         call: u64,

@@ -7,8 +7,11 @@
 //!
 //! # From the top
 //!
-//! 1. The bridge sends [`WatchMsg::Hello`], then [`WatchMsg::Sessions`]
-//!    whenever the list changed (at most a few times a second).
+//! 1. The bridge sends [`WatchMsg::Hello`], then the whole list once as
+//!    [`WatchMsg::Sessions`], then only what changed, as
+//!    [`WatchMsg::Changed`] (at most a few times a second): a class of
+//!    hundreds costs the instructor's page only the sessions that did
+//!    something.
 //! 2. The instructor sends [`WatchCmd::Follow`] with a session id. The
 //!    bridge answers [`WatchMsg::Following`], then that session's recent
 //!    history and then its live messages, each as [`WatchMsg::Session`]:
@@ -62,6 +65,65 @@ pub struct SessionSummary {
     /// The label of the latest trace event (`recv() -> 5 bytes`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last: Option<String>,
+    /// The name or student number the student gave ([`ClientMsg::SetName`]).
+    ///
+    /// [`ClientMsg::SetName`]: crate::ClientMsg::SetName
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Which tasks the student's own programs have been seen doing.
+    #[serde(default)]
+    pub progress: Progress,
+}
+
+/// Which of the lab's tasks a student's own programs (run in the page)
+/// have been seen doing on real sockets, as the bridge traced them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Progress {
+    /// Task 1: their server accepted a connection and their client connected.
+    #[serde(default)]
+    pub task1: bool,
+    /// Task 2: their server sent bytes and their client received bytes.
+    #[serde(default)]
+    pub task2: bool,
+    /// Task 3: their server sent back the very bytes it received.
+    #[serde(default)]
+    pub task3: bool,
+}
+
+impl Progress {
+    /// How many tasks have been seen working (0 to 3).
+    pub fn count(self) -> u8 {
+        u8::from(self.task1) + u8::from(self.task2) + u8::from(self.task3)
+    }
+
+    /// Each task with whether it has been seen working, in order.
+    pub fn tasks(self) -> [(u8, bool); 3] {
+        [(1, self.task1), (2, self.task2), (3, self.task3)]
+    }
+}
+
+/// The longest name a student may give, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// A student's name as given, trimmed; or why it cannot be used (empty,
+/// too long, or with control characters).
+pub fn clean_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("the name is empty: type your name or student number".into());
+    }
+    let chars = name.chars().count();
+    if chars > MAX_NAME_CHARS {
+        return Err(format!(
+            "the name has {chars} characters; at most {MAX_NAME_CHARS} fit the instructor's list"
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(
+            "the name has a control character (a tab or a new line): type it on one line".into(),
+        );
+    }
+    Ok(name.to_string())
 }
 
 /// What `/watch` tells the instructor's page.
@@ -74,8 +136,16 @@ pub enum WatchMsg {
         /// The bridge's own version string.
         bridge: String,
     },
-    /// Every session the bridge has (open ones, then recently closed).
+    /// Every session the bridge has (open ones, then recently closed):
+    /// sent once, first.
     Sessions { sessions: Vec<SessionSummary> },
+    /// What changed since the last list: these sessions are new or
+    /// different (each whole), and those in `gone` are no longer listed.
+    Changed {
+        sessions: Vec<SessionSummary>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        gone: Vec<SessionId>,
+    },
     /// From now on, this session's messages follow. `dropped` counts the
     /// oldest messages no longer kept in its history (0 if none).
     Following { session: SessionId, dropped: u64 },
@@ -94,6 +164,27 @@ pub enum WatchMsg {
 mod tests {
     use super::*;
     use crate::{Bytes, Lane, Step, TraceEvent};
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(clean_name("  E18123 ").as_deref(), Ok("E18123"));
+        assert!(clean_name("   ").is_err());
+        assert!(clean_name(&"x".repeat(MAX_NAME_CHARS + 1)).is_err());
+        assert!(clean_name("a\nb").is_err());
+        assert_eq!(
+            clean_name(&"é".repeat(MAX_NAME_CHARS)).map(|n| n.len()),
+            Ok(128)
+        );
+    }
+
+    /// A summary from an older bridge (no name, no progress) still reads.
+    #[test]
+    fn progress_and_name_are_optional() {
+        let json = r#"{"id":1,"peer":"127.0.0.1:5","open":true,"opened_at_us":0,"last_at_us":0,"servers":0,"connections":0,"events":0,"errors":0}"#;
+        let summary: SessionSummary = serde_json::from_str(json).unwrap();
+        assert_eq!(summary.name, None);
+        assert_eq!(summary.progress.count(), 0);
+    }
 
     #[test]
     fn commands_are_tagged_json() {

@@ -23,13 +23,19 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a headless Chromium window of `width` x `height`.
     pub async fn start(width: u32, height: u32) -> Browser {
-        Browser::launch(width, height, None, &[]).await
+        Browser::launch(width, height, None, &[], None).await
     }
 
     /// The same with more Chromium flags, e.g. one that trusts a test's
     /// own certificate (`--ignore-certificate-errors-spki-list=PIN`).
     pub async fn start_with(width: u32, height: u32, extra_args: &[String]) -> Browser {
-        Browser::launch(width, height, None, extra_args).await
+        Browser::launch(width, height, None, extra_args, None).await
+    }
+
+    /// As [`Browser::start`], saving downloads into `downloads` without
+    /// asking.
+    pub async fn start_downloading(width: u32, height: u32, downloads: &Path) -> Browser {
+        Browser::launch(width, height, None, &[], Some(downloads)).await
     }
 
     /// Starts a headless Chromium that shows pages as a phone of `width` x
@@ -39,7 +45,7 @@ impl Browser {
         let phone = json!({
             "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0 }
         });
-        Browser::launch(width.max(500), height, Some(phone), &[]).await
+        Browser::launch(width.max(500), height, Some(phone), &[], None).await
     }
 
     async fn launch(
@@ -47,6 +53,7 @@ impl Browser {
         height: u32,
         phone: Option<Value>,
         extra_args: &[String],
+        downloads: Option<&Path>,
     ) -> Browser {
         let chromedriver = which("chromedriver").unwrap_or_else(|| {
             panic!(
@@ -87,6 +94,12 @@ impl Browser {
         let mut options = json!({ "binary": chromium, "args": args });
         if let Some(phone) = phone {
             options["mobileEmulation"] = phone;
+        }
+        if let Some(dir) = downloads {
+            options["prefs"] = json!({
+                "download.default_directory": dir,
+                "download.prompt_for_download": false,
+            });
         }
         caps.insert("goog:chromeOptions".to_string(), options);
         let url = format!("http://127.0.0.1:{port}");

@@ -43,6 +43,9 @@ struct Watcher {
     log: Vec<WatchMsg>,
     /// Messages before this index have been looked at by [`Watcher::until`].
     cursor: usize,
+    /// The list as the page would show it: the first list, with every
+    /// change since applied.
+    list: Vec<SessionSummary>,
 }
 
 impl Watcher {
@@ -56,6 +59,7 @@ impl Watcher {
             ws,
             log: Vec::new(),
             cursor: 0,
+            list: Vec::new(),
         };
         match watcher.receive().await {
             WatchMsg::Hello { version, bridge } => {
@@ -80,7 +84,22 @@ impl Watcher {
 
     /// The next message from the bridge, logged.
     async fn receive(&mut self) -> WatchMsg {
-        receive(&mut self.ws, &mut self.log).await
+        let msg: WatchMsg = receive(&mut self.ws, &mut self.log).await;
+        match &msg {
+            WatchMsg::Sessions { sessions } => self.list = sessions.clone(),
+            WatchMsg::Changed { sessions, gone } => {
+                self.list.retain(|s| !gone.contains(&s.id));
+                for summary in sessions {
+                    match self.list.iter_mut().find(|s| s.id == summary.id) {
+                        Some(old) => *old = summary.clone(),
+                        None => self.list.push(summary.clone()),
+                    }
+                }
+                self.list.sort_by_key(|s| (!s.open, s.id));
+            }
+            _ => {}
+        }
+        msg
     }
 
     /// The next message not yet looked at.
@@ -115,7 +134,7 @@ impl Watcher {
         while messages.len() < count {
             match self
                 .until("a session message", |msg| {
-                    !matches!(msg, WatchMsg::Sessions { .. })
+                    !matches!(msg, WatchMsg::Sessions { .. } | WatchMsg::Changed { .. })
                 })
                 .await
             {
@@ -162,29 +181,21 @@ impl Watcher {
         what: &str,
         want: impl Fn(&[SessionSummary]) -> bool,
     ) -> Vec<SessionSummary> {
-        let latest = self.log.iter().rev().find_map(|msg| match msg {
-            WatchMsg::Sessions { sessions } => Some(sessions.clone()),
-            _ => None,
-        });
-        if let Some(sessions) = latest
-            && want(&sessions)
-        {
-            return sessions;
+        if want(&self.list) {
+            return self.list.clone();
         }
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            if let WatchMsg::Sessions { sessions } = self.receive().await
-                && want(&sessions)
+            let msg = self.receive().await;
+            if matches!(msg, WatchMsg::Sessions { .. } | WatchMsg::Changed { .. })
+                && want(&self.list)
             {
-                return sessions;
+                return self.list.clone();
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "no list with {what} in time; last: {:#?}",
-                self.log
-                    .iter()
-                    .rev()
-                    .find(|m| matches!(m, WatchMsg::Sessions { .. }))
+                self.list
             );
         }
     }
@@ -364,7 +375,12 @@ async fn the_instructor_sees_every_session_and_follows_one() {
     let frames: Vec<&WatchMsg> = watcher
         .log
         .iter()
-        .filter(|msg| !matches!(msg, WatchMsg::Hello { .. } | WatchMsg::Sessions { .. }))
+        .filter(|msg| {
+            !matches!(
+                msg,
+                WatchMsg::Hello { .. } | WatchMsg::Sessions { .. } | WatchMsg::Changed { .. }
+            )
+        })
         .collect();
     for frame in &frames {
         match frame {
@@ -420,7 +436,7 @@ async fn the_instructor_sees_every_session_and_follows_one() {
     assert_eq!(again, shown);
     let next = watcher
         .until("the end of closed A", |msg| {
-            !matches!(msg, WatchMsg::Sessions { .. })
+            !matches!(msg, WatchMsg::Sessions { .. } | WatchMsg::Changed { .. })
         })
         .await;
     assert_eq!(next, WatchMsg::Ended { session: 1 });
@@ -490,7 +506,7 @@ async fn bad_commands_are_refused_and_the_watch_goes_on() {
     watcher.say(WatchCmd::Follow { session: 1001 }).await;
     let next = watcher
         .until("not a list", |msg| {
-            !matches!(msg, WatchMsg::Sessions { .. })
+            !matches!(msg, WatchMsg::Sessions { .. } | WatchMsg::Changed { .. })
         })
         .await;
     assert!(

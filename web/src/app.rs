@@ -2,15 +2,16 @@
 //! layout of the components.
 
 use crate::browser;
+use crate::code::CodeAction;
 use crate::code::CodeState;
 use crate::components::{
     CodePanel, CodeView, Composer, EventDetail, ExportBar, Header, LabControls, Notices,
-    PlaybackBar, StudentCode, TraceViews,
+    PlaybackBar, StudentCode, StudentName, TaskPanel, TraceViews,
 };
 use crate::hooks::{RunnerLink, use_bridge, use_code_view, use_interval};
 use crate::sample;
 use crate::state::{Action, BridgeStatus, LabState, Theme};
-use protocol::Transport;
+use protocol::{Lane, Transport};
 use yew::prelude::*;
 
 /// The state the page opens with: saved display preferences applied.
@@ -27,14 +28,24 @@ fn initial_state() -> LabState {
         browser::load_pref(crate::hooks::SAVED_OPEN).as_deref() == Some("1")
             || browser::query("code").is_some(),
     );
+    // The trace and the task, as the student left them.
+    crate::keep::restore(&mut state);
     state
 }
+
+/// How often the trace and the task are kept in the browser (when they
+/// changed): a reload loses at most this much.
+const KEEP_EVERY_MS: u32 = 1000;
 
 #[component]
 pub fn App() -> Html {
     let lab = use_reducer(initial_state);
     let programs = (*use_memo((), |_| RunnerLink::default())).clone();
     let bridge = use_bridge(&lab, &programs);
+    let send_to_bridge = {
+        let bridge = bridge.clone();
+        use_callback((), move |json: String, _| bridge.send_text(&json))
+    };
     use_code_view(&lab, &bridge, &programs);
 
     // Components get this one callback; it never changes, so it never
@@ -43,6 +54,116 @@ pub fn App() -> Html {
         let dispatcher = lab.dispatcher();
         use_callback((), move |action: Action, _| dispatcher.dispatch(action))
     };
+    // Tasks as workspaces (see `workspace`): leaving a task keeps its
+    // files, output and trace; entering one brings its files back.
+    let entered = use_mut_ref(|| 0u64);
+    let origin = use_state(|| crate::workspace::Origin::Own);
+    {
+        let shown = use_mut_ref(|| lab.task);
+        let (lab, onaction, entered, origin) = (
+            lab.clone(),
+            onaction.clone(),
+            entered.clone(),
+            origin.clone(),
+        );
+        use_effect_with(lab.task, move |&task| {
+            let left = *shown.borrow();
+            if left != task {
+                if let Some(n) = crate::workspace::number(left) {
+                    let own = crate::workspace::trace_since(&lab.trace, *entered.borrow());
+                    crate::workspace::keep_task(n, &lab.code, &own);
+                }
+                if let Some(n) = crate::workspace::number(task) {
+                    let (server, client, from) = crate::workspace::files_for(n);
+                    for (lane, text) in [(Lane::Server, server), (Lane::Client, client)] {
+                        if *lab.code.file(lane).text != *text {
+                            onaction.emit(Action::Code(CodeAction::Edit(lane, text)));
+                        }
+                    }
+                    origin.set(from);
+                }
+                *entered.borrow_mut() = lab.trace.next_seq();
+                *shown.borrow_mut() = task;
+            }
+        });
+    }
+    let said = use_state(|| None::<AttrValue>);
+    let onhandout = onaction.reform(|()| {
+        Action::Code(CodeAction::Edit(
+            Lane::Server,
+            crate::code::HANDOUT_SERVER.to_string(),
+        ))
+    });
+    let onhandout = {
+        let onaction = onaction.clone();
+        let origin = origin.clone();
+        Callback::from(move |()| {
+            onhandout.emit(());
+            onaction.emit(Action::Code(CodeAction::Edit(
+                Lane::Client,
+                crate::code::HANDOUT_CLIENT.to_string(),
+            )));
+            origin.set(crate::workspace::Origin::Handout);
+        })
+    };
+    let ondownload = {
+        let (lab, entered, said) = (lab.clone(), entered.clone(), said.clone());
+        Callback::from(move |()| {
+            let Some(name) = browser::load_pref(crate::components::SAVED_NAME) else {
+                said.set(Some(
+                    "Type your name or student number first (above): it names the zip.".into(),
+                ));
+                browser::focus("student-name-input");
+                return;
+            };
+            let current = crate::workspace::number(lab.task);
+            let folders: Vec<_> = (1..=3)
+                .map(|n| {
+                    if Some(n) == current {
+                        let own = crate::workspace::trace_since(&lab.trace, *entered.borrow());
+                        crate::workspace::live_folder(n, &lab.code, &own)
+                    } else {
+                        crate::workspace::kept_folder(n)
+                    }
+                })
+                .collect();
+            let pattern = lab
+                .bridge
+                .as_ref()
+                .and_then(|b| b.submission.clone())
+                .unwrap_or_else(|| crate::submission::DEFAULT_PATTERN.to_string());
+            let file = crate::submission::zip_name(&pattern, &name);
+            let files = crate::submission::files(&folders, &name);
+            let said = said.clone();
+            // The zip writer is loaded on the first click (see `lazy`).
+            wasm_bindgen_futures::spawn_local(async move {
+                match crate::lazy::zip_files(files).await {
+                    Ok(bytes) => {
+                        crate::submission::download(&file, &bytes);
+                        said.set(Some(
+                            format!("Downloaded {file}: Task01, Task02 and Task03, each with its programs, output, diagram and summary page.").into(),
+                        ));
+                    }
+                    Err(why) => said.set(Some(format!("The zip could not be made: {why}").into())),
+                }
+            });
+        })
+    };
+    // Kept in the browser as the student works (see `keep`).
+    {
+        let latest = use_mut_ref(|| (lab.trace.clone(), lab.task));
+        *latest.borrow_mut() = (lab.trace.clone(), lab.task);
+        let saved = use_mut_ref(|| (u64::MAX, 0));
+        use_interval(
+            true,
+            KEEP_EVERY_MS,
+            Callback::from(move |()| {
+                let (trace, task) = &*latest.borrow();
+                let next = crate::keep::save(trace, *task, *saved.borrow());
+                *saved.borrow_mut() = next;
+            }),
+        );
+    }
     use_interval(
         lab.playing,
         lab.speed.interval_ms(),
@@ -118,6 +239,10 @@ pub fn App() -> Html {
                     <CodeView code={lab.code.clone()} {marked} onaction={onaction.clone()} />
                 }
                 <div class="column left">
+                    <StudentName send={send_to_bridge} />
+                    if let Some(task) = crate::workspace::number(lab.task) {
+                        <TaskPanel {task} origin={*origin} said={(*said).clone()} {onhandout} {ondownload} />
+                    }
                     <LabControls
                         {online}
                         task={lab.task}

@@ -468,6 +468,17 @@ fn write_label(out: &mut String, label: &Label) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whole coordinates print as `f64` would print them; others round.
+    #[test]
+    fn coordinates_print_as_integers() {
+        for v in [0.0, 79.0, -4.0, 660.0, 1234.0] {
+            assert_eq!(num(v), v.to_string(), "{v}");
+            assert_eq!(Num(v).to_string(), v.to_string(), "{v}");
+        }
+        assert_eq!(num(12.4), "12");
+        assert_eq!(num(-0.6), "-1");
+    }
     use crate::trace::Trace;
     use protocol::{Bytes, TraceEvent};
 

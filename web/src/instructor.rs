@@ -147,6 +147,82 @@ pub enum WatchAction {
     Project(bool),
     DismissProblem,
     CycleTheme,
+    /// Orders the list of students.
+    Sort(SessionSort),
+}
+
+/// How the instructor's list of students is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SessionSort {
+    /// Open sessions first, each in the order they came.
+    #[default]
+    Arrival,
+    /// The furthest along first (tasks seen working), then the most recent.
+    Progress,
+    /// The most recently active first: who is working, who is stuck.
+    Activity,
+    /// By the name (or student number) given; unnamed last.
+    Name,
+}
+
+impl SessionSort {
+    pub const ALL: [SessionSort; 4] = [
+        SessionSort::Arrival,
+        SessionSort::Progress,
+        SessionSort::Activity,
+        SessionSort::Name,
+    ];
+
+    pub fn value(self) -> &'static str {
+        match self {
+            SessionSort::Arrival => "arrival",
+            SessionSort::Progress => "progress",
+            SessionSort::Activity => "activity",
+            SessionSort::Name => "name",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SessionSort::Arrival => "Arrival",
+            SessionSort::Progress => "Progress",
+            SessionSort::Activity => "Last activity",
+            SessionSort::Name => "Name",
+        }
+    }
+
+    pub fn from_value(value: &str) -> SessionSort {
+        SessionSort::ALL
+            .into_iter()
+            .find(|sort| sort.value() == value)
+            .unwrap_or_default()
+    }
+
+    /// Puts `sessions` in this order (stable: ties keep arrival order).
+    pub fn apply(self, sessions: &mut [SessionSummary]) {
+        let last = |s: &SessionSummary| s.last_at_us.max(s.opened_at_us);
+        sessions.sort_by_key(|s| (!s.open, s.id));
+        match self {
+            SessionSort::Arrival => {}
+            SessionSort::Progress => sessions.sort_by_key(|s| {
+                (
+                    !s.open,
+                    std::cmp::Reverse(s.progress.count()),
+                    std::cmp::Reverse(last(s)),
+                )
+            }),
+            SessionSort::Activity => {
+                sessions.sort_by_key(|s| (!s.open, std::cmp::Reverse(last(s))))
+            }
+            SessionSort::Name => sessions.sort_by_cached_key(|s| {
+                (
+                    !s.open,
+                    s.name.is_none(),
+                    s.name.as_deref().map(str::to_lowercase),
+                )
+            }),
+        }
+    }
 }
 
 /// The instructor's view's state.
@@ -176,6 +252,8 @@ pub struct InstructorState {
     /// moment its list arrived).
     clock_offset_us: Option<i64>,
     pub theme: Theme,
+    /// How the list is ordered.
+    pub sort: SessionSort,
 }
 
 impl Reducible for InstructorState {
@@ -255,6 +333,12 @@ impl InstructorState {
             WatchAction::Project(on) => self.projecting = on && self.followed.is_some(),
             WatchAction::DismissProblem => self.problem = None,
             WatchAction::CycleTheme => self.theme = self.theme.next(),
+            WatchAction::Sort(sort) => {
+                self.sort = sort;
+                let mut sessions = (*self.sessions).clone();
+                sort.apply(&mut sessions);
+                self.sessions = Rc::new(sessions);
+            }
         }
     }
 
@@ -333,7 +417,22 @@ impl InstructorState {
                 }
                 self.bridge = Some(bridge);
             }
-            WatchMsg::Sessions { sessions } => {
+            WatchMsg::Changed {
+                sessions: changed,
+                gone,
+            } => {
+                let mut sessions = (*self.sessions).clone();
+                sessions.retain(|s| !gone.contains(&s.id));
+                for summary in changed {
+                    match sessions.iter_mut().find(|s| s.id == summary.id) {
+                        Some(old) => *old = summary,
+                        None => sessions.push(summary),
+                    }
+                }
+                self.received(WatchMsg::Sessions { sessions }, now_ms);
+            }
+            WatchMsg::Sessions { mut sessions } => {
+                self.sort.apply(&mut sessions);
                 let now = local_us(now_ms);
                 let seen = sessions
                     .iter()
@@ -401,7 +500,33 @@ mod tests {
             events: 12,
             errors: 0,
             last: Some("recv() -> 5 bytes".into()),
+            name: None,
+            progress: protocol::Progress::default(),
         }
+    }
+
+    /// Changes update the list in place (new, changed, gone), and the
+    /// chosen order holds for them.
+    #[test]
+    fn changes_apply_and_the_order_holds() {
+        let state = open().reduce(WatchAction::Sort(SessionSort::Progress));
+        let mut ahead = summary(2, true, 9_000);
+        ahead.name = Some("E18002".into());
+        ahead.progress.task1 = true;
+        let state = state.reduce(got(WatchMsg::Changed {
+            sessions: vec![ahead.clone(), summary(3, true, 7_000)],
+            gone: vec![1],
+        }));
+        let ids: Vec<SessionId> = state.sessions.iter().map(|s| s.id).collect();
+        assert_eq!(ids, vec![2, 3], "the furthest along first; 1 is gone");
+        assert_eq!(state.sessions[0].name.as_deref(), Some("E18002"));
+        let state = state.reduce(WatchAction::Sort(SessionSort::Activity));
+        assert_eq!(state.sessions[0].id, 2, "the most recently active");
+        let state = state.reduce(WatchAction::Sort(SessionSort::Arrival));
+        assert_eq!(state.sessions[0].id, 2);
+        assert_eq!(state.sessions[1].id, 3);
+        let state = state.reduce(WatchAction::Sort(SessionSort::Name));
+        assert_eq!(state.sessions[0].id, 2, "named first");
     }
 
     fn got(msg: WatchMsg) -> WatchAction {

@@ -255,6 +255,7 @@ pub fn InstructorApp() -> Html {
                         followed={watch.followed_summary().map(|s| s.id)}
                         page_address={AttrValue::from((*page_address).clone())}
                         let_in={watch.bridge.is_some()}
+                        sort={watch.sort}
                         onaction={onwatch.clone()}
                     />
                 }

@@ -3,7 +3,10 @@
 //! from `web/editor/editor.mjs`) and the Python runner
 //! (`dist/py/runner.mjs`, which starts Pyodide in Web Workers).
 //!
-//! Both are ES modules fetched with a dynamic `import()` of a path relative
+//! "Download my lab"'s zip writer (`dist/editor/zip.js`, fflate) is
+//! loaded the same way, on the first click of that button.
+//!
+//! All are ES modules fetched with a dynamic `import()` of a path relative
 //! to the page (never `/`-absolute), so the page also works under a path
 //! prefix such as `https://host/co223/`. Neither is part of the page's own
 //! weight: a student who never opens the code view never downloads them.
@@ -21,6 +24,9 @@ pub const EDITOR_MODULE: &str = "editor/editor.js";
 pub const CODE_VIEW_CSS: &str = "editor/codeview.css";
 /// Where the runner is, relative to the page.
 pub const RUNNER_MODULE: &str = "py/runner.mjs";
+/// "Download my lab"'s zip writer (fflate, bundled at set-up from
+/// `web/editor/zip.mjs`), loaded on the first click of that button.
+pub const ZIP_MODULE: &str = "editor/zip.js";
 
 #[wasm_bindgen(inline_js = r#"
 export function import_page_relative(path) {
@@ -107,6 +113,15 @@ extern "C" {
     /// Hands the runner a `sock_reply` or `program_ended` from the bridge.
     #[wasm_bindgen(method, catch)]
     pub fn deliver(this: &Runner, json: &str) -> Result<JsValue, JsValue>;
+
+    /// `web/editor/zip.mjs` once imported.
+    pub type ZipModule;
+    #[wasm_bindgen(method, catch, js_name = zipFiles)]
+    fn zip_files(
+        this: &ZipModule,
+        paths: Vec<String>,
+        texts: Vec<String>,
+    ) -> Result<js_sys::Uint8Array, JsValue>;
 }
 
 thread_local! {
@@ -164,6 +179,16 @@ pub fn create_editor(
     set("onChange", on_change.as_ref());
     module
         .create_editor(parent, &options)
+        .map_err(|e| js_error_text(&e))
+}
+
+/// The zip file holding `files` (path, text), written by the zip module,
+/// which is imported on the first call.
+pub async fn zip_files(files: Vec<(String, String)>) -> Result<js_sys::Uint8Array, String> {
+    let module: ZipModule = import(ZIP_MODULE).await?.unchecked_into();
+    let (paths, texts) = files.into_iter().unzip();
+    module
+        .zip_files(paths, texts)
         .map_err(|e| js_error_text(&e))
 }
 

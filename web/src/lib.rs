@@ -40,11 +40,14 @@ pub mod format;
 pub mod hooks;
 pub mod instructor;
 pub mod instructor_app;
+pub mod keep;
 pub mod lab;
 pub mod lazy;
 pub mod sample;
 pub mod state;
+pub mod submission;
 pub mod trace;
+pub mod workspace;
 
 pub use app::App;
 pub use instructor_app::InstructorApp;

@@ -77,6 +77,8 @@ pub struct BridgeInfo {
     pub bridge: String,
     pub public_server: Option<PublicServer>,
     pub limits: Limits,
+    /// The zip's name for "Download my lab" (`{name}_Lab03.zip`).
+    pub submission: Option<String>,
 }
 
 /// Where a private lab server is in its life.
@@ -670,7 +672,7 @@ impl LabState {
         }
     }
 
-    fn notify(
+    pub(crate) fn notify(
         &mut self,
         kind: NoticeKind,
         title: &str,
@@ -754,6 +756,7 @@ impl LabState {
                 bridge,
                 public_server,
                 limits,
+                submission,
             } => {
                 if version != PROTOCOL_VERSION {
                     self.notify(
@@ -769,6 +772,7 @@ impl LabState {
                     bridge,
                     public_server,
                     limits,
+                    submission,
                 });
             }
             ServerMsg::ServerStarted {
@@ -1649,6 +1653,7 @@ mod tests {
                     max_programs: 4,
                     max_program_sockets: 16,
                 },
+                submission: None,
             }))
             .reduce(Action::ConnectClient)
             .reduce(Action::Send {
@@ -1685,6 +1690,7 @@ mod tests {
                 max_programs: 4,
                 max_program_sockets: 16,
             },
+            submission: None,
         })
     }
 

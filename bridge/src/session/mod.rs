@@ -312,6 +312,7 @@ impl RelaySession {
                 transport: Transport::Tcp,
             }),
             limits: self.env.limits.to_protocol(),
+            submission: Some(self.env.limits.submission_name.clone()),
         }
     }
 
@@ -505,6 +506,14 @@ impl RelaySession {
                 line,
             } => self.programs.print(program, text, line).await,
             ClientMsg::ProgramEnd { program } => self.programs.end(program).await,
+            ClientMsg::SetName { name } => match protocol::clean_name(&name) {
+                Ok(name) => {
+                    if let Some(tap) = &self.tap {
+                        tap.set_name(name);
+                    }
+                }
+                Err(why) => self.refuse(Refusal::BadMessage, why, None, None).await,
+            },
         }
     }
 

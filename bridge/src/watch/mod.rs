@@ -20,7 +20,7 @@ pub mod watcher;
 
 use crate::clock::Clock;
 use axum::extract::ws::Utf8Bytes;
-use protocol::{ConnId, ServerId, ServerMsg, SessionId, SessionSummary, Step};
+use protocol::{ConnId, Lane, Progress, ServerId, ServerMsg, SessionId, SessionSummary, Step};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::io::Read;
@@ -238,6 +238,10 @@ struct TapState {
     /// when someone asks for the list: the session does not pay for it).
     last_trace: Option<Utf8Bytes>,
     label: Option<String>,
+    /// The name the student gave, if any.
+    name: Option<String>,
+    /// What the student's own programs have been seen doing.
+    seen: Seen,
     /// The page's messages as written, oldest first.
     history: VecDeque<Utf8Bytes>,
     history_bytes: usize,
@@ -298,6 +302,9 @@ impl SessionTap {
                 // connect() or accept() to its close(), on either lane
                 // (its client and its server share one id: counted once).
                 let program = event.source.is_some();
+                if program {
+                    state.seen.saw(event);
+                }
                 match (&event.step, event.lane, event.conn) {
                     (Step::Error { .. }, _, _) => state.errors = state.errors.saturating_add(1),
                     (Step::Connected { .. } | Step::Accept { .. }, _, Some(conn))
@@ -306,12 +313,8 @@ impl SessionTap {
                         state.conns.push(conn)
                     }
                     (Step::Close, _, Some(conn)) if program => state.conns.retain(|c| *c != conn),
-                    (Step::Socket { .. }, protocol::Lane::Client, Some(conn)) => {
-                        state.conns.push(conn)
-                    }
-                    (Step::Close, protocol::Lane::Client, Some(conn)) => {
-                        state.conns.retain(|c| *c != conn)
-                    }
+                    (Step::Socket { .. }, Lane::Client, Some(conn)) => state.conns.push(conn),
+                    (Step::Close, Lane::Client, Some(conn)) => state.conns.retain(|c| *c != conn),
                     _ => {}
                 }
             }
@@ -341,6 +344,18 @@ impl SessionTap {
         {
             state.followers = None;
         }
+        drop(state);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The student's name (already checked with [`protocol::clean_name`]).
+    pub fn set_name(&self, name: String) {
+        let mut state = lock(&self.state);
+        if state.name.as_deref() == Some(name.as_str()) {
+            return;
+        }
+        state.name = Some(name);
+        state.last_at_us = state.last_at_us.max(self.clock.now_us());
         drop(state);
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
@@ -380,6 +395,8 @@ impl SessionTap {
                 events: state.events,
                 errors: state.errors,
                 last: state.label.clone(),
+                name: state.name.clone(),
+                progress: state.seen.progress(),
             };
             let pending = match (&state.label, &state.last_trace) {
                 (None, Some(json)) => Some((state.events, json.clone())),
@@ -414,6 +431,59 @@ impl SessionTap {
         state.servers = Vec::new();
         state.conns = Vec::new();
         state.followers = None;
+    }
+}
+
+/// What a student's own programs have been seen doing, step by step,
+/// towards each task (see [`Progress`]).
+#[derive(Default)]
+struct Seen {
+    accepted: bool,
+    connected: bool,
+    server_sent: bool,
+    client_received: bool,
+    echoed: bool,
+    /// The latest bytes a program's server received, by connection: an
+    /// echo sends them back.
+    received: Vec<(ConnId, Vec<u8>)>,
+}
+
+/// Connections whose latest received bytes are kept for the echo check.
+const ECHO_CONNS: usize = 8;
+
+impl Seen {
+    fn saw(&mut self, event: &protocol::TraceEvent) {
+        match (&event.step, event.lane) {
+            (Step::Accept { .. }, Lane::Server) => self.accepted = true,
+            (Step::Connected { .. }, Lane::Client) => self.connected = true,
+            (Step::Recv { data }, Lane::Client) if !data.is_empty() => self.client_received = true,
+            (Step::Recv { data }, Lane::Server) if !data.is_empty() => {
+                if let Some(conn) = event.conn {
+                    self.received.retain(|(c, _)| *c != conn);
+                    if self.received.len() >= ECHO_CONNS {
+                        self.received.remove(0);
+                    }
+                    self.received.push((conn, data.0.clone()));
+                }
+            }
+            (Step::Send { data }, Lane::Server) if !data.is_empty() => {
+                self.server_sent = true;
+                let echo = self
+                    .received
+                    .iter()
+                    .any(|(conn, got)| Some(*conn) == event.conn && got.starts_with(&data.0));
+                self.echoed |= echo;
+            }
+            _ => {}
+        }
+    }
+
+    fn progress(&self) -> Progress {
+        Progress {
+            task1: self.accepted && self.connected,
+            task2: self.server_sent && self.client_received,
+            task3: self.echoed && self.client_received,
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! `/watch`: one instructor's view of the bridge, over its own WebSocket.
 //!
-//! Hello, then the list of sessions at once and again whenever it changed
-//! (checked every [`LIST_EVERY`]); and, while the instructor follows a
+//! Hello, then the list of sessions at once, and then only the sessions
+//! that changed (checked every [`LIST_EVERY`], see [`Listed`]); and, while the instructor follows a
 //! session, that session's history and then its live messages. See
 //! [`protocol::WatchMsg`] for the messages.
 //!
@@ -26,7 +26,8 @@ use crate::metrics::Metrics;
 use crate::session::{CLOSE_TOO_BIG, bridge_version, goodbye};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use protocol::{PROTOCOL_VERSION, SessionId, WatchCmd, WatchMsg};
+use protocol::{PROTOCOL_VERSION, SessionId, SessionSummary, WatchCmd, WatchMsg};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
@@ -141,6 +142,7 @@ impl Watch {
         let mut tick = tokio::time::interval(LIST_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut listed: Option<u64> = None;
+        let mut list = Listed::default();
         loop {
             let wake = tokio::select! {
                 _ = tick.tick() => Wake::Tick,
@@ -156,9 +158,13 @@ impl Watch {
                     if listed == Some(generation) {
                         continue;
                     }
+                    let first = listed.is_none();
                     listed = Some(generation);
                     let sessions = self.env.registry.sessions();
-                    bounded(stall, send(sink, &WatchMsg::Sessions { sessions })).await
+                    match list.update(sessions, first) {
+                        Some(msg) => bounded(stall, send(sink, &msg)).await,
+                        None => Ok(()),
+                    }
                 }
                 Wake::Page(None) => return None,
                 Wake::Page(Some(Err(err))) => return self.read_failed(sink, err).await,
@@ -285,6 +291,45 @@ impl Watch {
     }
 }
 
+/// What this instructor's page was last told of each session, so that
+/// only changes are sent: with a class of hundreds, most sessions are
+/// quiet in any quarter of a second, and re-sending them all would cost
+/// the page (and the network) for nothing.
+#[derive(Debug, Default)]
+pub struct Listed {
+    sent: HashMap<SessionId, SessionSummary>,
+}
+
+impl Listed {
+    /// The message that brings the page from what it was told to
+    /// `sessions`: the whole list the `first` time, then the sessions that
+    /// are new or changed and those gone; `None` if nothing changed.
+    pub fn update(&mut self, sessions: Vec<SessionSummary>, first: bool) -> Option<WatchMsg> {
+        let mut gone: Vec<SessionId> = self.sent.keys().copied().collect();
+        let mut changed = Vec::new();
+        let mut now = HashMap::with_capacity(sessions.len());
+        for summary in sessions {
+            if first || self.sent.get(&summary.id) != Some(&summary) {
+                changed.push(summary.clone());
+            }
+            now.insert(summary.id, summary);
+        }
+        gone.retain(|id| !now.contains_key(id));
+        gone.sort_unstable();
+        self.sent = now;
+        if first {
+            return Some(WatchMsg::Sessions { sessions: changed });
+        }
+        if changed.is_empty() && gone.is_empty() {
+            return None;
+        }
+        Some(WatchMsg::Changed {
+            sessions: changed,
+            gone,
+        })
+    }
+}
+
 /// The followed session's next message; never, if none is followed.
 async fn next_live(following: &mut Option<Followed>) -> (SessionId, Result<Utf8Bytes, RecvError>) {
     match following {
@@ -330,4 +375,173 @@ where
         message: message.to_string(),
     };
     send(sink, &refused).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::watch::Registry;
+    use protocol::{Lane, ServerMsg, Step, TraceEvent};
+    use std::net::{Ipv4Addr, SocketAddr};
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::task::{Context, Poll};
+
+    /// The instructor's page as a socket that counts the bytes it is sent
+    /// and never says anything.
+    struct CountingPage {
+        bytes: Arc<AtomicU64>,
+    }
+
+    impl Stream for CountingPage {
+        type Item = Result<Message, axum::Error>;
+        fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            Poll::Pending
+        }
+    }
+
+    impl Sink<Message> for CountingPage {
+        type Error = axum::Error;
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
+            if let Message::Text(text) = item {
+                self.bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
+            }
+            Ok(())
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Bytes per second the instructor's page receives once the first
+    /// list is in, with `students` sessions (named), each doing one thing
+    /// every `every_s` seconds (staggered); and what re-sending the whole
+    /// list at each change would cost.
+    async fn list_bytes_per_second(students: u64, every_s: u64) -> (u64, u64) {
+        let registry = Arc::new(Registry::new(Clock::start()));
+        let sessions: Vec<_> = (0..students)
+            .map(|i| {
+                let port = u16::try_from(1024 + i % 60_000).unwrap_or(1024);
+                let registration = registry.register(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+                registration.tap().set_name(format!("E18{i:03}"));
+                registration
+            })
+            .collect();
+        let bytes = Arc::new(AtomicU64::new(0));
+        let env = WatchEnv {
+            registry: registry.clone(),
+            metrics: Arc::new(Metrics::default()),
+            max_message_bytes: 1 << 20,
+            grace: Duration::from_millis(10),
+            stall: Duration::from_secs(60),
+        };
+        let shutdown = CancellationToken::new();
+        let watcher = tokio::spawn(run(
+            CountingPage {
+                bytes: bytes.clone(),
+            },
+            env,
+            shutdown.clone(),
+        ));
+        // The first list (hello and every session) is not counted.
+        tokio::time::sleep(LIST_EVERY * 2).await;
+        let first = bytes.swap(0, Ordering::Relaxed);
+        let full_list = serde_json::to_string(&WatchMsg::Sessions {
+            sessions: registry.sessions(),
+        })
+        .unwrap_or_default()
+        .len() as u64;
+        assert!(first >= full_list, "{first} {full_list}");
+        // Ten seconds of a class at work, in steps of 50 ms.
+        let step = Duration::from_millis(50);
+        let steps = 10_000 / 50;
+        let per_step = students * 50 / (every_s * 1000);
+        let mut next = 0usize;
+        for at in 0..steps {
+            for _ in 0..per_step.max(u64::from(at % 2 == 0)) {
+                let msg = ServerMsg::Trace(TraceEvent {
+                    at_us: 0,
+                    lane: Lane::Client,
+                    server: None,
+                    conn: Some(1),
+                    server_conn: None,
+                    source: None,
+                    step: Step::Recv {
+                        data: protocol::Bytes(b"Thank you for connecting\n".to_vec()),
+                    },
+                });
+                let json: Utf8Bytes = serde_json::to_string(&msg).unwrap_or_default().into();
+                sessions[next % sessions.len()].tap().record(&msg, &json);
+                next += 1;
+            }
+            tokio::time::sleep(step).await;
+        }
+        let changes = bytes.load(Ordering::Relaxed) / 10;
+        shutdown.cancel();
+        let _ = watcher.await;
+        // Before: the whole list at every tick with a change (4 a second).
+        let whole = full_list * (1000 / LIST_EVERY.as_millis() as u64);
+        (changes, whole)
+    }
+
+    /// How many bytes a second the instructor's page receives with 1,000
+    /// and 10,000 students at work (each doing something every 5 s): only
+    /// the sessions that changed, far less than the whole list four times
+    /// a second. Prints the numbers (`--nocapture`).
+    #[tokio::test(start_paused = true)]
+    async fn the_list_costs_the_page_only_its_changes() {
+        for students in [1_000, 10_000] {
+            let (changes, whole) = list_bytes_per_second(students, 5).await;
+            println!(
+                "{students} students, each active every 5 s: {changes} B/s of changes \
+                 (the whole list 4 times a second would be {whole} B/s)"
+            );
+            assert!(changes * 4 < whole, "{changes} vs {whole}");
+        }
+    }
+
+    fn summary(id: SessionId, events: u64) -> SessionSummary {
+        SessionSummary {
+            id,
+            peer: format!("127.0.0.1:{id}"),
+            open: true,
+            opened_at_us: 0,
+            last_at_us: events,
+            servers: 0,
+            connections: 0,
+            events,
+            errors: 0,
+            last: None,
+            name: None,
+            progress: protocol::Progress::default(),
+        }
+    }
+
+    /// The whole list first; then only what changed, what is new and what
+    /// went; nothing when nothing changed.
+    #[test]
+    fn only_changes_are_sent_after_the_first_list() {
+        let mut listed = Listed::default();
+        let first = listed.update(vec![summary(1, 0), summary(2, 0)], true);
+        assert!(matches!(first, Some(WatchMsg::Sessions { sessions }) if sessions.len() == 2));
+        assert_eq!(
+            listed.update(vec![summary(1, 0), summary(2, 0)], false),
+            None
+        );
+        let changed = listed.update(vec![summary(2, 5), summary(3, 0)], false);
+        assert_eq!(
+            changed,
+            Some(WatchMsg::Changed {
+                sessions: vec![summary(2, 5), summary(3, 0)],
+                gone: vec![1],
+            })
+        );
+    }
 }

@@ -20,6 +20,7 @@ use tokio::sync::Mutex;
 mod accessibility;
 mod classroom;
 mod code_view;
+mod course;
 mod python;
 mod remote;
 

@@ -25,6 +25,8 @@ mod session_bar;
 mod session_list;
 mod session_row;
 mod status_badge;
+mod student_name;
+mod task_panel;
 mod trace_views;
 mod watch_problem;
 
@@ -51,5 +53,7 @@ pub use session_bar::SessionBar;
 pub use session_list::SessionList;
 pub use session_row::SessionRow;
 pub use status_badge::StatusBadge;
+pub use student_name::{SAVED_NAME, StudentName, saved_name_msg};
+pub use task_panel::TaskPanel;
 pub use trace_views::TraceViews;
 pub use watch_problem::WatchProblemBox;

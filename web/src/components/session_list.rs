@@ -1,5 +1,5 @@
 use crate::components::SessionRow;
-use crate::instructor::WatchAction;
+use crate::instructor::{SessionSort, WatchAction};
 use protocol::{SessionId, SessionSummary};
 use std::rc::Rc;
 use yew::prelude::*;
@@ -15,6 +15,8 @@ pub struct SessionListProps {
     /// The bridge has let this page in (said hello): until then an empty
     /// list means nothing yet, not "no students".
     pub let_in: bool,
+    /// How the list is ordered.
+    pub sort: SessionSort,
     pub onaction: Callback<WatchAction>,
 }
 
@@ -30,11 +32,28 @@ pub fn SessionList(props: &SessionListProps) -> Html {
         (1, _) => "1 session, closed".to_string(),
         (n, o) => format!("{n} sessions, {o} open"),
     };
+    let onsort = props.onaction.reform(|e: Event| {
+        let value = e
+            .target_dyn_into::<web_sys::HtmlSelectElement>()
+            .map(|select| select.value())
+            .unwrap_or_default();
+        WatchAction::Sort(SessionSort::from_value(&value))
+    });
     html! {
         <section class="column sessions" aria-labelledby="sessions-title">
             <div class="panel sessions-panel">
                 <h2 id="sessions-title">{ "Students" }</h2>
                 <p class="hint session-count" aria-live="polite">{ count }</p>
+                <label class="session-sort">
+                    { "Sort by " }
+                    <select id="session-sort" onchange={onsort}>
+                        { for SessionSort::ALL.into_iter().map(|sort| html! {
+                            <option value={sort.value()} selected={sort == props.sort}>
+                                { sort.label() }
+                            </option>
+                        }) }
+                    </select>
+                </label>
                 if total == 0 && props.let_in {
                     <p class="empty sessions-empty">
                         { "No students yet: students open " }

@@ -50,12 +50,26 @@ pub fn SessionRow(props: &SessionRowProps) -> Html {
             aria-current={props.followed.then_some("true")}
         >
             <div class="session-head">
-                <span class="session-number">{ format!("Session {id}") }</span>
+                <span class="session-number">
+                    if let Some(name) = &s.name {
+                        <span class="session-name">{ name }</span>{ " · " }
+                    }
+                    { format!("Session {id}") }
+                </span>
                 <span class={classes!("session-state", if s.open { "open" } else { "left" })}>
                     <span aria-hidden="true">{ state_glyph }</span>{ " " }{ state_word }
                 </span>
             </div>
             <div class="session-peer">{ &s.peer }</div>
+            <ul class="session-progress" aria-label="Tasks seen working">
+                { for s.progress.tasks().into_iter().map(|(task, done)| html! {
+                    <li class={classes!("task-chip", done.then_some("done"))} data-task={task.to_string()} data-done={done.to_string()}>
+                        <span aria-hidden="true">{ if done { "✓ " } else { "· " } }</span>
+                        { format!("Task {task}") }
+                        <span class="sr-only">{ if done { " seen working" } else { " not yet" } }</span>
+                    </li>
+                }) }
+            </ul>
             <div class="session-counts">
                 <span class="session-servers">{ count(s.servers.into(), "server", "servers") }</span>
                 <span class="session-conns">{ count(s.connections.into(), "connection", "connections") }</span>
@@ -78,7 +92,10 @@ pub fn SessionRow(props: &SessionRowProps) -> Html {
                 // The name starts with the words on the button (what a
                 // voice-control user says to press it); aria-pressed says
                 // whether it is followed.
-                aria-label={format!("{follow} session {id} ({})", s.peer)}
+                aria-label={match &s.name {
+                    Some(name) => format!("{follow} {name}, session {id} ({})", s.peer),
+                    None => format!("{follow} session {id} ({})", s.peer),
+                }}
                 {onclick}
             >
                 { follow }

@@ -10,7 +10,7 @@
 
 use crate::code::{Waiting, call_name};
 use crate::lazy::Runner;
-use protocol::{ProgramId, ServerMsg};
+use protocol::ProgramId;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -47,19 +47,15 @@ impl RunnerLink {
     }
 
     /// A message from the bridge for a program: hand it to the runner.
-    pub fn deliver(&self, msg: &ServerMsg, text: &str, now_ms: f64) {
+    /// `ended`: a `program_ended`, else a `sock_reply`.
+    pub fn deliver(&self, program: ProgramId, ended: bool, text: &str, now_ms: f64) {
         let runner = {
             let mut inner = self.0.borrow_mut();
-            match msg {
-                ServerMsg::SockReply { program, .. } => {
-                    inner.calls.remove(program);
-                    inner.active_at.insert(*program, now_ms);
-                }
-                ServerMsg::ProgramEnded { program, .. } => {
-                    inner.calls.remove(program);
-                    inner.active_at.remove(program);
-                }
-                _ => return,
+            inner.calls.remove(&program);
+            if ended {
+                inner.active_at.remove(&program);
+            } else {
+                inner.active_at.insert(program, now_ms);
             }
             inner.runner.clone()
         };

@@ -152,6 +152,11 @@ impl Events for Bridge {
                 version: PROTOCOL_VERSION,
             },
         );
+        // The student's name, for the instructor's list, on every
+        // connection (a reconnect is a new session on the bridge).
+        if let Some(json) = crate::components::saved_name_msg() {
+            let _ = socket.send_with_str(&json);
+        }
         // A Performance API mark, so tools (the benchmark, the browser's
         // own profiler) can read how long after navigation the page got
         // its connection to the bridge.
@@ -162,12 +167,22 @@ impl Events for Bridge {
     }
 
     fn message(&self, text: &str) {
+        // A program's reply goes to the runner as it came: only its type
+        // and program are read here (see `ServerMsg::SockReply`).
+        if let Ok(peek) = serde_json::from_str::<ProgramPeek>(text) {
+            let ended = match peek.kind {
+                "sock_reply" => Some(false),
+                "program_ended" => Some(true),
+                _ => None,
+            };
+            if let (Some(ended), Some(program)) = (ended, peek.program) {
+                self.programs
+                    .deliver(program, ended, text, browser::now_ms());
+                return;
+            }
+        }
         self.batch
             .push(match serde_json::from_str::<ServerMsg>(text) {
-                Ok(msg @ (ServerMsg::SockReply { .. } | ServerMsg::ProgramEnded { .. })) => {
-                    self.programs.deliver(&msg, text, browser::now_ms());
-                    return;
-                }
                 Ok(msg) => Action::FromBridge(msg),
                 Err(e) => Action::BadMessage(e.to_string()),
             });
@@ -196,6 +211,16 @@ impl Events for Bridge {
         });
         later
     }
+}
+
+/// What the page reads of every message first: its type, and the program
+/// it is for (a `sock_reply` or `program_ended`).
+#[derive(serde::Deserialize)]
+struct ProgramPeek<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    #[serde(default)]
+    program: Option<protocol::ProgramId>,
 }
 
 impl Bridge {

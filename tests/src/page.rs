@@ -176,6 +176,38 @@ pub async fn refused_upgrade(request: impl IntoClientRequest + Unpin) -> (Status
     }
 }
 
+/// Opens a WebSocket the bridge must turn away by its Origin: it opens
+/// (a page cannot read an HTTP status) and its first frame is a close with
+/// 1008 (policy) and a reason naming the fix. Returns the reason.
+pub async fn refused_by_policy(request: impl IntoClientRequest + Unpin) -> String {
+    let request = request.into_client_request().expect("request");
+    let uri = request.uri().clone();
+    let (mut ws, _) = connect_async(request)
+        .await
+        .unwrap_or_else(|err| panic!("{uri}: the upgrade should open, then close: {err}"));
+    first_close_is_policy(&uri.to_string(), ws.next().await)
+}
+
+/// Checks that `first`, the first frame of a WebSocket, is a close with
+/// 1008 (policy) and a reason naming `--allow-origin`; returns the reason.
+pub fn first_close_is_policy(
+    what: &str,
+    first: Option<Result<Message, tungstenite::Error>>,
+) -> String {
+    match first {
+        Some(Ok(Message::Close(Some(frame)))) => {
+            assert_eq!(frame.code, CloseCode::Policy, "{what}: {}", frame.reason);
+            assert!(
+                frame.reason.contains("--allow-origin"),
+                "{what}: {}",
+                frame.reason
+            );
+            frame.reason.to_string()
+        }
+        other => panic!("{what}: expected a close with 1008 first, got {other:?}"),
+    }
+}
+
 /// Waits for the close frame on `ws`, skipping whatever comes before it;
 /// returns its code and reason.
 pub async fn closed(ws: &mut Ws) -> (CloseCode, String) {

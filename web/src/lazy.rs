@@ -113,6 +113,10 @@ extern "C" {
     /// Hands the runner a `sock_reply` or `program_ended` from the bridge.
     #[wasm_bindgen(method, catch)]
     pub fn deliver(this: &Runner, json: &str) -> Result<JsValue, JsValue>;
+    /// Starts a spare interpreter now, so the student's first Run starts
+    /// warm (a promise; a failure shows at Run, where it is explained).
+    #[wasm_bindgen(method, catch)]
+    pub fn warm(this: &Runner) -> Result<js_sys::Promise, JsValue>;
 
     /// `web/editor/zip.mjs` once imported.
     pub type ZipModule;

@@ -442,7 +442,7 @@ async fn the_student_page_works_by_keyboard_in_a_sensible_order() {
     // first button of the title bar (Shift+Tab leaves the page).
     eval(
         &browser,
-        "document.getElementById('projector-toggle').focus(); return true;",
+        "document.getElementById('code-view-toggle').focus(); return true;",
     )
     .await;
     browser.press(Key::Tab, true).await;
@@ -453,6 +453,7 @@ async fn the_student_page_works_by_keyboard_in_a_sensible_order() {
     let order = browser.tab_order(80).await;
     // The controls a student uses, in the order the page lays them out.
     let expected = [
+        "#code-view-toggle",
         "#projector-toggle",
         "#theme-toggle",
         "#task-select",

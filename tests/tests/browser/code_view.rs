@@ -350,6 +350,11 @@ async fn handout_task1_typed_and_run_in_the_page() {
         detail.contains("server.py") && detail.contains("line 11"),
         "{detail:?}"
     );
+    // The code view, with both programs run and an event selected, as a
+    // screen reader and a keyboard meet it.
+    browser
+        .assert_accessible("the code view, Task 1 run, accept() selected")
+        .await;
 
     for (w, h, name) in [
         (1366, 768, "code-view-1366x768"),

@@ -56,6 +56,7 @@ async fn the_instructor_sees_a_students_name_live() {
     student
         .screenshot(&screenshot_path("course-name-1366x768"))
         .await;
+    student.assert_accessible("the student's name given").await;
 
     let rows = instructor
         .wait_until("the student's name in the list", ROWS, |v| {
@@ -115,6 +116,11 @@ async fn the_instructor_sees_a_students_name_live() {
             .screenshot(&screenshot_path(&format!(
                 "course-instructor-{width}x{height}"
             )))
+            .await;
+        instructor
+            .assert_accessible(&format!(
+                "the instructor's list with names and progress, {width}x{height}"
+            ))
             .await;
     }
     unnamed.close().await;
@@ -271,6 +277,9 @@ async fn download_my_lab_makes_the_handouts_zip() {
     .await;
     student
         .screenshot(&screenshot_path("course-task-panel-1366x768"))
+        .await;
+    student
+        .assert_accessible("the task panel with a trace, before the download")
         .await;
 
     click(&student, "download-lab").await;

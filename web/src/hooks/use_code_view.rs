@@ -254,6 +254,14 @@ async fn start_runner(
     match lazy::create_runner(&options).await {
         Ok(runner) => {
             let capability = read_capability(&runner.capability());
+            // The view is open, so a Run will come: start an interpreter
+            // now, and the first Run reaches its first call in tens of
+            // milliseconds instead of seconds.
+            if let Ok(warming) = runner.warm() {
+                wasm_bindgen_futures::spawn_local(async move {
+                    let _ = wasm_bindgen_futures::JsFuture::from(warming).await;
+                });
+            }
             programs.set_runner(runner);
             dispatcher.dispatch(Action::Code(CodeAction::RunnerLoaded(capability)));
         }

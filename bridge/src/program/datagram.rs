@@ -21,7 +21,6 @@ impl ProgramRunner {
     /// `connect()` on a UDP socket: no handshake, nothing is sent; the
     /// socket remembers where `send()` goes.
     pub(super) async fn aim_datagram(&mut self, sock: SockId, host: &str, port: u16) -> Outcome {
-        let env = self.env.clone();
         let (family, conn) = self.datagram(sock).await?;
         let target = match host {
             "" => host_port("0.0.0.0", port),
@@ -34,21 +33,7 @@ impl ProgramRunner {
             },
         )
         .await;
-        let (real, shown) = match destination(&env, Transport::Udp, family, host, port)? {
-            Destination::Real {
-                addr,
-                shown,
-                public,
-            } => {
-                self.route_public(sock, public);
-                (Some(addr), shown)
-            }
-            Destination::Nowhere { shown } => (None, shown),
-            Destination::Allowed(target) => {
-                let addr = resolve(&target, family).await?;
-                (Some(addr), target)
-            }
-        };
+        let (real, shown) = self.datagram_peer(sock, family, host, port).await?;
         let local = self.datagram_local(sock);
         if let Some(Stage::Datagram(datagram)) = self.sockets.get_mut(&sock).map(|s| &mut s.stage) {
             datagram.peer = Some((real, shown.clone()));
@@ -83,22 +68,38 @@ impl ProgramRunner {
         }
         let _budget = budget(&env, data.len())?;
         let (family, _) = self.datagram(sock).await?;
-        let (real, shown) = match destination(&env, Transport::Udp, family, host, port)? {
-            Destination::Real {
-                addr,
-                shown,
-                public,
-            } => {
-                self.route_public(sock, public);
-                (Some(addr), shown)
-            }
-            Destination::Nowhere { shown } => (None, shown),
-            Destination::Allowed(target) => {
-                let addr = resolve(&target, family).await?;
-                (Some(addr), target)
-            }
-        };
+        let (real, shown) = self.datagram_peer(sock, family, host, port).await?;
         self.send_datagram(sock, data, real, shown, timeout).await
+    }
+
+    /// Where a datagram to `(host, port)` goes: the real address (none: a
+    /// port of this machine nobody has, where UDP loses it) and the address
+    /// as the trace shows it. Shared by `connect()` and `sendto()`.
+    async fn datagram_peer(
+        &mut self,
+        sock: SockId,
+        family: Family,
+        host: &str,
+        port: u16,
+    ) -> Result<(Option<SocketAddr>, String), Failed> {
+        let env = self.env.clone();
+        Ok(
+            match destination(&env, Transport::Udp, family, host, port)? {
+                Destination::Real {
+                    addr,
+                    shown,
+                    public,
+                } => {
+                    self.route_public(sock, public);
+                    (Some(addr), shown)
+                }
+                Destination::Nowhere { shown } => (None, shown),
+                Destination::Allowed(target) => {
+                    let addr = resolve(&target, family).await?;
+                    (Some(addr), target)
+                }
+            },
+        )
     }
 
     /// Sends one datagram to `real` (none: a port of this machine nobody

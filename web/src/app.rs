@@ -1,5 +1,6 @@
-//! The page: one reducer for all state, the bridge connection, and the
-//! layout of the components.
+//! The page: one reducer for all state (`state`: the session, the trace
+//! view, the preferences and the code view), the bridge connection, and
+//! the layout of the components.
 
 use crate::browser;
 use crate::code::CodeAction;
@@ -9,18 +10,21 @@ use crate::components::{
     PlaybackBar, StudentCode, StudentName, TaskPanel, TraceViews,
 };
 use crate::hooks::{RunnerLink, use_bridge, use_code_view, use_interval};
+use crate::prefs::Theme;
 use crate::sample;
-use crate::state::{Action, BridgeStatus, LabState, Theme};
+use crate::session::{BridgeStatus, SessionAction};
+use crate::state::{Action, LabState};
+use crate::trace_view::TraceAction;
 use protocol::{Lane, Transport};
 use yew::prelude::*;
 
 /// The state the page opens with: saved display preferences applied.
 fn initial_state() -> LabState {
     let mut state = LabState::default();
-    state.theme = browser::load_pref("theme")
+    state.prefs.theme = browser::load_pref("theme")
         .map(|v| Theme::from_value(&v))
         .unwrap_or_default();
-    state.projector = browser::load_pref("projector").as_deref() == Some("1");
+    state.prefs.projector = browser::load_pref("projector").as_deref() == Some("1");
     // The student's programs survive a reload; `?code` opens the code view.
     state.code = CodeState::restored(
         browser::load_pref(crate::hooks::SAVED_SERVER),
@@ -48,29 +52,40 @@ pub fn App() -> Html {
     };
     use_code_view(&lab, &bridge, &programs);
 
-    // Components get this one callback; it never changes, so it never
-    // makes a memoised component render again.
-    let onaction = {
+    // Components get these callbacks: one for any action, and one for
+    // each part of the state a component acts on. Made once, they never
+    // change, so they never make a memoised component render again.
+    let callbacks = {
         let dispatcher = lab.dispatcher();
-        use_callback((), move |action: Action, _| dispatcher.dispatch(action))
+        use_memo((), move |_| {
+            let (to_session, to_trace) = (dispatcher.clone(), dispatcher.clone());
+            (
+                Callback::from(move |action: Action| dispatcher.dispatch(action)),
+                Callback::from(move |action: SessionAction| {
+                    to_session.dispatch(Action::Session(action))
+                }),
+                Callback::from(move |action: TraceAction| to_trace.dispatch(Action::Trace(action))),
+            )
+        })
     };
+    let (onaction, onsession, ontrace) = (*callbacks).clone();
     // Tasks as workspaces (see `workspace`): leaving a task keeps its
     // files, output and trace; entering one brings its files back.
     let entered = use_mut_ref(|| 0u64);
     let origin = use_state(|| crate::workspace::Origin::Own);
     {
-        let shown = use_mut_ref(|| lab.task);
+        let shown = use_mut_ref(|| lab.session.task);
         let (lab, onaction, entered, origin) = (
             lab.clone(),
             onaction.clone(),
             entered.clone(),
             origin.clone(),
         );
-        use_effect_with(lab.task, move |&task| {
+        use_effect_with(lab.session.task, move |&task| {
             let left = *shown.borrow();
             if left != task {
                 if let Some(n) = crate::workspace::number(left) {
-                    let own = crate::workspace::trace_since(&lab.trace, *entered.borrow());
+                    let own = crate::workspace::trace_since(&lab.view.trace, *entered.borrow());
                     crate::workspace::keep_task(n, &lab.code, &own);
                 }
                 if let Some(n) = crate::workspace::number(task) {
@@ -82,7 +97,7 @@ pub fn App() -> Html {
                     }
                     origin.set(from);
                 }
-                *entered.borrow_mut() = lab.trace.next_seq();
+                *entered.borrow_mut() = lab.view.trace.next_seq();
                 *shown.borrow_mut() = task;
             }
         });
@@ -116,11 +131,11 @@ pub fn App() -> Html {
                 browser::focus("student-name-input");
                 return;
             };
-            let current = crate::workspace::number(lab.task);
+            let current = crate::workspace::number(lab.session.task);
             let folders: Vec<_> = (1..=3)
                 .map(|n| {
                     if Some(n) == current {
-                        let own = crate::workspace::trace_since(&lab.trace, *entered.borrow());
+                        let own = crate::workspace::trace_since(&lab.view.trace, *entered.borrow());
                         crate::workspace::live_folder(n, &lab.code, &own)
                     } else {
                         crate::workspace::kept_folder(n)
@@ -128,6 +143,7 @@ pub fn App() -> Html {
                 })
                 .collect();
             let pattern = lab
+                .session
                 .bridge
                 .as_ref()
                 .and_then(|b| b.submission.clone())
@@ -151,8 +167,8 @@ pub fn App() -> Html {
     };
     // Kept in the browser as the student works (see `keep`).
     {
-        let latest = use_mut_ref(|| (lab.trace.clone(), lab.task));
-        *latest.borrow_mut() = (lab.trace.clone(), lab.task);
+        let latest = use_mut_ref(|| (lab.view.trace.clone(), lab.session.task));
+        *latest.borrow_mut() = (lab.view.trace.clone(), lab.session.task);
         let saved = use_mut_ref(|| (u64::MAX, 0));
         use_interval(
             true,
@@ -165,9 +181,9 @@ pub fn App() -> Html {
         );
     }
     use_interval(
-        lab.playing,
-        lab.speed.interval_ms(),
-        onaction.reform(|()| Action::Tick),
+        lab.view.playing,
+        lab.view.speed.interval_ms(),
+        ontrace.reform(|()| TraceAction::Tick),
     );
 
     // `?demo` loads the sample trace (`?demo=8` also selects event 8).
@@ -177,29 +193,33 @@ pub fn App() -> Html {
             if let Some(value) = browser::query("demo") {
                 onaction.emit(Action::Import(sample::TRACE.to_string()));
                 if let Ok(seq) = value.parse() {
-                    onaction.emit(Action::Select(seq));
+                    onaction.emit(Action::Trace(TraceAction::Select(seq)));
                 }
             }
         });
     }
     // Display preferences live on <html>, where the CSS reads them.
-    use_effect_with((lab.theme, lab.projector), |&(theme, projector)| {
-        let theme_attr = (theme != Theme::Auto).then_some(theme.value());
-        browser::set_root_attribute("data-theme", theme_attr);
-        browser::set_root_attribute("data-projector", projector.then_some("on"));
-        browser::save_pref("theme", theme.value());
-        browser::save_pref("projector", if projector { "1" } else { "0" });
-    });
+    use_effect_with(
+        (lab.prefs.theme, lab.prefs.projector),
+        |&(theme, projector)| {
+            let theme_attr = (theme != Theme::Auto).then_some(theme.value());
+            browser::set_root_attribute("data-theme", theme_attr);
+            browser::set_root_attribute("data-projector", projector.then_some("on"));
+            browser::save_pref("theme", theme.value());
+            browser::save_pref("projector", if projector { "1" } else { "0" });
+        },
+    );
 
-    let online = lab.status == BridgeStatus::Open;
-    let conn = lab.conn();
+    let online = lab.session.status == BridgeStatus::Open;
+    let conn = lab.session.conn();
     let can_send = online && conn.is_some_and(|c| c.can_send());
     let can_shutdown = can_send && conn.is_some_and(|c| c.transport == Transport::Tcp);
     let can_close = online && conn.is_some_and(|c| !c.closed);
-    let number = lab.selected_number();
-    let position = match (lab.selected, lab.trace.len()) {
+    let view = &lab.view;
+    let number = view.selected_number();
+    let position = match (view.selected, view.trace.len()) {
         (_, 0) => "No events".to_string(),
-        (Some(_), n) if lab.replay => format!("Step {number} of {n}"),
+        (Some(_), n) if view.replay => format!("Step {number} of {n}"),
         (Some(_), n) => format!("Event {number} of {n}"),
         (None, n) => format!("{n} events, live"),
     };
@@ -217,21 +237,21 @@ pub fn App() -> Html {
     html! {
         <div class={classes!("app", lab.code.open.then_some("coding"))}>
             <Header
-                status={lab.status}
-                bridge={lab.bridge.as_ref().map(|b| AttrValue::from(b.bridge.clone()))}
-                projector={lab.projector}
-                theme={lab.theme}
+                status={lab.session.status}
+                bridge={lab.session.bridge.as_ref().map(|b| AttrValue::from(b.bridge.clone()))}
+                projector={lab.prefs.projector}
+                theme={lab.prefs.theme}
                 code_open={lab.code.open}
                 onaction={onaction.clone()}
             />
-            if let Some(problem) = &lab.problem {
+            if let Some(problem) = &lab.session.problem {
                 // Where the student is looking: right under the title bar,
                 // in every layout, until dismissed.
                 <div id="session-problem" class="session-problem" role="alert">
                     <strong>{ &problem.title }</strong>
                     <span class="session-problem-text">{ " " }{ &problem.text }</span>
                     <button type="button" class="dismiss" aria-label="Dismiss"
-                        onclick={onaction.reform(|_| Action::DismissProblem)}>{ "×" }</button>
+                        onclick={onsession.reform(|_| SessionAction::DismissProblem)}>{ "×" }</button>
                 </div>
             }
             <main class="layout">
@@ -240,28 +260,28 @@ pub fn App() -> Html {
                 }
                 <div class="column left">
                     <StudentName send={send_to_bridge} />
-                    if let Some(task) = crate::workspace::number(lab.task) {
+                    if let Some(task) = crate::workspace::number(lab.session.task) {
                         <TaskPanel {task} origin={*origin} said={(*said).clone()} {onhandout} {ondownload} />
                     }
                     <LabControls
                         {online}
-                        task={lab.task}
-                        greeting={AttrValue::from(lab.greeting.clone())}
-                        family={lab.family}
-                        server={lab.server().cloned()}
-                        conns={lab.conns.clone()}
-                        current_conn={lab.current_conn}
-                        public_server={lab.bridge.as_ref().and_then(|b| b.public_server.clone())}
-                        onaction={onaction.clone()}
+                        task={lab.session.task}
+                        greeting={AttrValue::from(lab.session.greeting.clone())}
+                        family={lab.session.family}
+                        server={lab.session.server().cloned()}
+                        conns={lab.session.conns.clone()}
+                        current_conn={lab.session.current_conn}
+                        public_server={lab.session.bridge.as_ref().and_then(|b| b.public_server.clone())}
+                        onaction={onsession.clone()}
                     />
-                    <Notices notices={lab.notices.clone()} onaction={onaction.clone()} />
+                    <Notices notices={lab.session.notices.clone()} onaction={onsession.clone()} />
                     <Composer {can_send} {can_shutdown} {can_close}
-                        max_message_bytes={lab.bridge.as_ref().map(|b| b.limits.max_message_bytes)}
-                        conn={lab.current_conn}
-                        sends_queued={lab.sends_queued}
-                        returned={lab.returned_draft.clone()}
-                        onaction={onaction.clone()} />
-                    if let Some(limits) = lab.bridge.as_ref().map(|b| &b.limits) {
+                        max_message_bytes={lab.session.bridge.as_ref().map(|b| b.limits.max_message_bytes)}
+                        conn={lab.session.current_conn}
+                        sends_queued={lab.session.sends_queued}
+                        returned={lab.session.returned_draft.clone()}
+                        onaction={onsession.clone()} />
+                    if let Some(limits) = lab.session.bridge.as_ref().map(|b| &b.limits) {
                         <p class="limits">
                             { format!(
                                 "This bridge allows {} servers and {} clients per page, {} bytes per command (the message and its wrapping), {} s idle.",
@@ -273,25 +293,25 @@ pub fn App() -> Html {
                 <section class="column trace" aria-labelledby="trace-title">
                     <h2 id="trace-title" class="sr-only">{ "Trace" }</h2>
                     <PlaybackBar
-                        playing={lab.playing}
-                        live={lab.selected.is_none() && !lab.replay}
-                        speed={lab.speed}
+                        playing={view.playing}
+                        live={view.selected.is_none() && !view.replay}
+                        speed={view.speed}
                         position={AttrValue::from(position)}
-                        has_events={!lab.trace.is_empty()}
-                        onaction={onaction.clone()}
+                        has_events={!view.trace.is_empty()}
+                        onaction={ontrace.clone()}
                     />
                     <TraceViews
-                        trace={lab.trace.clone()}
-                        filter={lab.filter.clone()}
-                        selected={lab.selected}
-                        shown_upto={lab.shown_upto()}
-                        onaction={onaction.clone()}
+                        trace={view.trace.clone()}
+                        filter={view.filter.clone()}
+                        selected={view.selected}
+                        shown_upto={view.shown_upto()}
+                        onaction={ontrace.clone()}
                     />
-                    <ExportBar trace={lab.trace.clone()} onaction={onaction.clone()} />
+                    <ExportBar trace={view.trace.clone()} onaction={onaction.clone()} />
                 </section>
                 <div class="column right">
-                    <EventDetail entry={lab.selected_entry()} {number} />
-                    <CodePanel task={lab.task} selected={lab.code_selection()} event={lab.selected} student={student_code} />
+                    <EventDetail entry={view.selected_entry()} {number} />
+                    <CodePanel task={lab.session.task} selected={view.code_selection()} event={view.selected} student={student_code} />
                 </div>
             </main>
         </div>

@@ -3,13 +3,19 @@
 //!
 //! One [`Reducible`], changed only by [`WatchAction`]s and free of browser
 //! calls (the local clock comes in with the messages that need it), so it
-//! is tested natively. The followed session's trace is not kept here: it
-//! is a [`LabState`](crate::state::LabState) of its own, which
-//! `hooks::use_watch` feeds with the session's messages exactly as
-//! `hooks::use_bridge` feeds the student's page.
+//! is tested natively. The followed session's messages come here too:
+//! its trace goes to a [`TraceView`], the same the student's page has, and
+//! only while the bridge streams the session asked for last (what was
+//! seen before is forgotten when another session is followed).
 
-use crate::state::{BridgeStatus, Theme};
-use protocol::{PROTOCOL_VERSION, SessionId, SessionSummary, WatchCmd, WatchMsg};
+use crate::lab::Task;
+use crate::prefs::Theme;
+use crate::session::BridgeStatus;
+use crate::trace_view::{TraceAction, TraceView};
+use protocol::{
+    PROTOCOL_VERSION, PUBLIC_SERVER, ServerId, ServerMsg, SessionId, SessionSummary, WatchCmd,
+    WatchMsg,
+};
 use std::rc::Rc;
 use yew::Reducible;
 
@@ -130,8 +136,7 @@ pub enum WatchAction {
     /// The bridge closed the socket at once: it has as many instructor
     /// views as it allows (the close frame's reason).
     Busy(String),
-    /// A message from `/watch` and the local clock (ms) when it came. A
-    /// followed session's own messages go to its `LabState` instead.
+    /// A message from `/watch` and the local clock (ms) when it came.
     Received {
         msg: WatchMsg,
         now_ms: f64,
@@ -149,6 +154,8 @@ pub enum WatchAction {
     CycleTheme,
     /// Orders the list of students.
     Sort(SessionSort),
+    /// The views of the followed session's trace.
+    View(TraceAction),
 }
 
 /// How the instructor's list of students is ordered.
@@ -254,6 +261,12 @@ pub struct InstructorState {
     pub theme: Theme,
     /// How the list is ordered.
     pub sort: SessionSort,
+    /// The followed session's trace, as its messages built it.
+    pub view: TraceView,
+    /// The followed session's servers, and what each runs.
+    servers: Vec<(ServerId, Task)>,
+    /// What the bridge's public server runs, from the session's hello.
+    public_task: Option<Task>,
 }
 
 impl Reducible for InstructorState {
@@ -295,6 +308,29 @@ impl InstructorState {
             || (!self.refollow && self.followed_summary().is_some_and(|s| !s.open))
     }
 
+    /// The task whose code the panel shows: that of the server the
+    /// selected event happened on, else of the session's latest server,
+    /// else of the public server.
+    pub fn task_shown(&self) -> Task {
+        let selected_server = self
+            .view
+            .selected
+            .and_then(|seq| self.view.trace.get(seq))
+            .and_then(|e| e.event.server);
+        match selected_server {
+            Some(PUBLIC_SERVER) => self.public_task,
+            Some(id) => self
+                .servers
+                .iter()
+                .find(|(server, _)| *server == id)
+                .map(|(_, task)| *task),
+            None => None,
+        }
+        .or_else(|| self.servers.last().map(|(_, task)| *task))
+        .or(self.public_task)
+        .unwrap_or_default()
+    }
+
     /// How long since `session` last did anything, by the page's clock
     /// `now_ms`; `None` before any list arrived.
     pub fn idle_us(&self, session: &SessionSummary, now_ms: f64) -> Option<u64> {
@@ -323,10 +359,12 @@ impl InstructorState {
                 self.followed = Some(Followed::new(session, peer));
                 self.refollow = false;
                 self.issue(WatchCmd::Follow { session });
+                self.forget_trace();
             }
             WatchAction::Unfollow => {
                 if self.followed.take().is_some() {
                     self.issue(WatchCmd::Unfollow);
+                    self.forget_trace();
                 }
                 self.projecting = false;
             }
@@ -339,6 +377,39 @@ impl InstructorState {
                 sort.apply(&mut sessions);
                 self.sessions = Rc::new(sessions);
             }
+            WatchAction::View(action) => self.view.apply(action),
+        }
+    }
+
+    /// Forgets what was seen of the followed session (another one's
+    /// messages, or its history again, come next).
+    fn forget_trace(&mut self) {
+        self.view.start_again();
+        self.servers.clear();
+        self.public_task = None;
+    }
+
+    /// A message of the followed session, as its student's page got it:
+    /// the trace, and what the code panel needs to know.
+    fn session_message(&mut self, msg: ServerMsg) {
+        match msg {
+            ServerMsg::Hello { public_server, .. } => {
+                self.public_task = public_server.map(|p| Task::for_server(p.mode, p.transport));
+            }
+            ServerMsg::ServerStarted {
+                server,
+                mode,
+                transport,
+                ..
+            } => {
+                let task = Task::for_server(mode, transport);
+                match self.servers.iter_mut().find(|(id, _)| *id == server) {
+                    Some(known) => known.1 = task,
+                    None => self.servers.push((server, task)),
+                }
+            }
+            ServerMsg::Trace(event) => self.view.record(event),
+            _ => {}
         }
     }
 
@@ -383,6 +454,7 @@ impl InstructorState {
         if same {
             *followed = Followed::new(session, followed.peer.take());
             self.issue(WatchCmd::Follow { session });
+            self.forget_trace();
         } else {
             followed.ended = true;
         }
@@ -452,10 +524,21 @@ impl InstructorState {
                         dropped,
                         ..Followed::new(session, f.peer.take())
                     };
+                    // The session's history comes next, from its start.
+                    self.forget_trace();
                 }
             }
-            // The hook gives these to the session's LabState.
-            WatchMsg::Session { .. } => {}
+            // Only the session asked for last, once the bridge streams
+            // it: an answer to an older follow is not the one wanted.
+            WatchMsg::Session { session, msg } => {
+                if self
+                    .followed
+                    .as_ref()
+                    .is_some_and(|f| f.session == session && f.streaming)
+                {
+                    self.session_message(msg);
+                }
+            }
             WatchMsg::Gap { session, missed } => {
                 if let Some(f) = self.followed_mut(session) {
                     f.missed = f.missed.saturating_add(missed);
@@ -800,5 +883,146 @@ mod tests {
             now_ms: 9_000.0,
         });
         assert_eq!(state.idle_us(&s1, 13_000.0), Some(12_000_000));
+    }
+
+    fn in_session(session: SessionId, msg: ServerMsg) -> WatchAction {
+        got(WatchMsg::Session { session, msg })
+    }
+
+    fn listen(server: ServerId) -> ServerMsg {
+        ServerMsg::Trace(protocol::TraceEvent {
+            at_us: 1000,
+            lane: protocol::Lane::Server,
+            server: Some(server),
+            conn: None,
+            server_conn: None,
+            source: None,
+            step: protocol::Step::Listen { backlog: 5 },
+        })
+    }
+
+    fn started(server: ServerId, mode: protocol::Mode) -> ServerMsg {
+        ServerMsg::ServerStarted {
+            server,
+            addr: "127.0.0.1:40000".into(),
+            mode,
+            transport: protocol::Transport::Tcp,
+        }
+    }
+
+    /// Following another session forgets the servers, trace and selection
+    /// of the one followed before, keeps the display preferences, and
+    /// numbers new events after the old ones.
+    #[test]
+    fn reset_forgets_the_session() {
+        let state = Rc::new(InstructorState::new(Theme::Dark))
+            .reduce(WatchAction::Opened)
+            .reduce(got(WatchMsg::Sessions {
+                sessions: vec![summary(1, true, 5_000), summary(2, true, 9_000)],
+            }))
+            .reduce(WatchAction::Follow(1))
+            .reduce(got(WatchMsg::Following {
+                session: 1,
+                dropped: 0,
+            }))
+            .reduce(in_session(1, started(1, protocol::Mode::Echo)))
+            .reduce(in_session(1, listen(1)))
+            .reduce(WatchAction::View(TraceAction::Select(0)));
+        assert_eq!(state.view.trace.len(), 1);
+        assert_eq!(state.task_shown(), Task::Echo);
+        let state = state.reduce(WatchAction::Follow(2));
+        assert!(state.servers.is_empty());
+        assert!(state.view.trace.is_empty());
+        assert_eq!(state.view.selected, None);
+        assert_eq!(state.theme, Theme::Dark);
+        let state = state
+            .reduce(got(WatchMsg::Following {
+                session: 2,
+                dropped: 0,
+            }))
+            .reduce(in_session(2, listen(1)));
+        assert_eq!(state.view.trace.first_seq(), 1);
+    }
+
+    /// A session's messages reach the view only once the bridge streams
+    /// the session asked for last: late ones of the session followed
+    /// before, and those before `following`, are not shown as this one's.
+    #[test]
+    fn only_the_streamed_session_reaches_the_view() {
+        let state = open()
+            .reduce(WatchAction::Follow(1))
+            .reduce(in_session(1, listen(1)));
+        assert!(state.view.trace.is_empty(), "not streaming yet");
+        let state = state
+            .reduce(got(WatchMsg::Following {
+                session: 1,
+                dropped: 0,
+            }))
+            .reduce(in_session(1, listen(1)))
+            .reduce(WatchAction::Follow(2))
+            .reduce(in_session(1, listen(1)))
+            .reduce(got(WatchMsg::Following {
+                session: 1,
+                dropped: 0,
+            }))
+            .reduce(in_session(1, listen(1)));
+        assert!(
+            state.view.trace.is_empty(),
+            "session 1 is no longer followed"
+        );
+        let state = state
+            .reduce(got(WatchMsg::Following {
+                session: 2,
+                dropped: 0,
+            }))
+            .reduce(in_session(2, listen(1)));
+        assert_eq!(state.view.trace.len(), 1);
+        // A dropped socket stops the stream until the follow is answered.
+        let state = state
+            .reduce(WatchAction::Closed { opened: true })
+            .reduce(in_session(2, listen(1)));
+        assert_eq!(state.view.trace.len(), 1);
+    }
+
+    /// The code panel shows the task of the selected event's server, else
+    /// of the session's latest server, else of the public server.
+    #[test]
+    fn the_code_panel_follows_the_selected_server() {
+        let public = protocol::PublicServer {
+            addr: "127.0.0.1:1234".into(),
+            mode: protocol::Mode::Greet,
+            transport: protocol::Transport::Tcp,
+        };
+        let state = open()
+            .reduce(WatchAction::Follow(1))
+            .reduce(got(WatchMsg::Following {
+                session: 1,
+                dropped: 0,
+            }))
+            .reduce(in_session(
+                1,
+                ServerMsg::Hello {
+                    version: PROTOCOL_VERSION,
+                    bridge: "test".into(),
+                    public_server: Some(public),
+                    limits: protocol::Limits {
+                        max_servers: 2,
+                        max_connections: 8,
+                        max_message_bytes: 65536,
+                        idle_timeout_secs: 60,
+                        max_programs: 4,
+                        max_program_sockets: 16,
+                    },
+                    submission: None,
+                },
+            ));
+        assert_eq!(state.task_shown(), Task::Greet);
+        let state = state
+            .reduce(in_session(1, started(1, protocol::Mode::Echo)))
+            .reduce(in_session(1, listen(1)))
+            .reduce(in_session(1, started(2, protocol::Mode::Greet)));
+        assert_eq!(state.task_shown(), Task::Greet, "the latest server");
+        let state = state.reduce(WatchAction::View(TraceAction::Select(0)));
+        assert_eq!(state.task_shown(), Task::Echo, "the selected event's");
     }
 }

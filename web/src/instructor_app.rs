@@ -9,9 +9,9 @@ use crate::components::{
 use crate::format;
 use crate::hooks::{use_interval, use_watch};
 use crate::instructor::{InstructorState, WatchAction, WatchProblem};
-use crate::lab::Task;
-use crate::state::{Action, BridgeStatus, LabState, Theme};
-use protocol::PUBLIC_SERVER;
+use crate::prefs::Theme;
+use crate::session::BridgeStatus;
+use crate::trace_view::TraceAction;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
@@ -29,36 +29,11 @@ fn initial_state() -> InstructorState {
     )
 }
 
-/// The task whose code the panel shows: that of the server the selected
-/// event happened on, else of the session's latest server, else of the
-/// public server.
-fn task_of(lab: &LabState) -> Task {
-    let public = || {
-        lab.bridge
-            .as_ref()
-            .and_then(|b| b.public_server.as_ref())
-            .map(|p| Task::for_server(p.mode, p.transport))
-    };
-    let selected_server = lab
-        .selected
-        .and_then(|seq| lab.trace.get(seq))
-        .and_then(|e| e.event.server);
-    match selected_server {
-        Some(PUBLIC_SERVER) => public(),
-        Some(id) => lab.servers.iter().find(|s| s.id == id).map(|s| s.task),
-        None => None,
-    }
-    .or_else(|| lab.servers.last().map(|s| s.task))
-    .or_else(public)
-    .unwrap_or_default()
-}
-
 #[component]
 pub fn InstructorApp() -> Html {
     let token = use_memo((), |_| browser::query("instructor").unwrap_or_default());
     let watch = use_reducer(initial_state);
-    let lab = use_reducer(LabState::default);
-    use_watch(&token, &watch, &lab);
+    use_watch(&token, &watch);
 
     let onwatch = {
         let dispatcher = watch.dispatcher();
@@ -66,9 +41,11 @@ pub fn InstructorApp() -> Html {
             dispatcher.dispatch(action)
         })
     };
-    let onlab = {
-        let dispatcher = lab.dispatcher();
-        use_callback((), move |action: Action, _| dispatcher.dispatch(action))
+    let ontrace = {
+        let dispatcher = watch.dispatcher();
+        use_callback((), move |action: TraceAction, _| {
+            dispatcher.dispatch(WatchAction::View(action))
+        })
     };
     let now = use_state(browser::now_ms);
     {
@@ -186,9 +163,10 @@ pub fn InstructorApp() -> Html {
             </div>
         },
         Some(followed) => {
-            let number = lab.selected_number();
+            let view = &watch.view;
+            let number = view.selected_number();
             let left = watch.followed_left();
-            let position = match (lab.selected, lab.trace.len()) {
+            let position = match (view.selected, view.trace.len()) {
                 (_, 0) => "No events".to_string(),
                 (Some(_), n) => format!("Event {number} of {n}"),
                 (None, 1) if left => "1 event".to_string(),
@@ -209,9 +187,8 @@ pub fn InstructorApp() -> Html {
                         online={watch.status == BridgeStatus::Open}
                         {projecting}
                         position={AttrValue::from(position)}
-                        live={lab.selected.is_none()}
+                        live={view.selected.is_none()}
                         onaction={onwatch.clone()}
-                        onlab={onlab.clone()}
                     />
                     <div class="followed-body">
                         <div class="column trace">
@@ -219,17 +196,17 @@ pub fn InstructorApp() -> Html {
                             // newest event when their size changes.
                             <TraceViews
                                 key={format!("v{projecting}")}
-                                trace={lab.trace.clone()}
-                                filter={lab.filter.clone()}
-                                selected={lab.selected}
+                                trace={view.trace.clone()}
+                                filter={view.filter.clone()}
+                                selected={view.selected}
                                 shown_upto={None::<u64>}
                                 empty_text={empty_text}
-                                onaction={onlab.clone()}
+                                onaction={ontrace.clone()}
                             />
                         </div>
                         <div class="column right">
-                            <EventDetail entry={lab.selected_entry()} {number} />
-                            <CodePanel task={task_of(&lab)} selected={lab.code_selection()} event={lab.selected} />
+                            <EventDetail entry={view.selected_entry()} {number} />
+                            <CodePanel task={watch.task_shown()} selected={view.code_selection()} event={view.selected} />
                         </div>
                     </div>
                 </>

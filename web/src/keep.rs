@@ -11,7 +11,8 @@
 use crate::browser;
 use crate::components::SAVED_NAME;
 use crate::lab::Task;
-use crate::state::{LabState, NoticeKind};
+use crate::session::NoticeKind;
+use crate::state::LabState;
 use crate::trace::Trace;
 use protocol::TraceEvent;
 
@@ -91,14 +92,14 @@ fn restored_words(name: Option<&str>, events: usize, task: Option<Task>) -> Opti
 pub fn restore(state: &mut LabState) {
     let task = browser::load_pref(SAVED_TASK).and_then(|value| Task::from_value(&value));
     if let Some(task) = task {
-        state.task = task;
+        state.session.task = task;
     }
     let events: Vec<TraceEvent> = match browser::load_pref(SAVED_TRACE) {
         None => Vec::new(),
         Some(json) => match serde_json::from_str(&json) {
             Ok(events) => events,
             Err(err) => {
-                state.notify(
+                state.session.notify(
                     NoticeKind::Error,
                     "The saved trace could not be read",
                     format!("It was left out ({err}); your programs and name are kept."),
@@ -110,7 +111,7 @@ pub fn restore(state: &mut LabState) {
     };
     let count = events.len();
     for event in events {
-        state.trace.push(event);
+        state.view.trace.push(event);
     }
     let name = browser::load_pref(SAVED_NAME);
     let task = task.filter(|task| *task != Task::default() || count > 0);
@@ -120,7 +121,7 @@ pub fn restore(state: &mut LabState) {
         } else {
             ""
         };
-        state.notify(
+        state.session.notify(
             NoticeKind::Info,
             "Restored from this browser",
             format!("Back: {words}.{programs} New events follow the restored ones."),

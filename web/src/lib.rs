@@ -6,9 +6,15 @@
 //! - [`app`]: the page; holds the state and lays out the components.
 //! - [`instructor_app`]: the instructor's page (`/?instructor=TOKEN`):
 //!   every session live, one followed and projected to the class.
-//! - [`state`]: all state in one reducer, changed only by `Action`s.
+//! - [`state`]: the student's page's state, one reducer made of parts,
+//!   changed only by `Action`s:
+//!   - [`session`]: the student's session (the socket, servers, clients,
+//!     notices, the commands for the bridge);
+//!   - [`trace_view`]: a view of a trace (the trace, its filter, the
+//!     selection, replay), shared with the instructor's page;
+//!   - [`prefs`]: projector mode and the theme.
 //! - [`instructor`]: the instructor's view's own reducer (its sessions, the
-//!   one followed, its connection); the followed session is a `LabState`.
+//!   one followed, its connection, and the followed session's `TraceView`).
 //! - [`trace`]: the recorded events, cheap to append, with their arrows.
 //! - [`filter`]: which events the log shows.
 //! - [`diagram`]: the sequence diagram's geometry, and SVG export.
@@ -43,10 +49,13 @@ pub mod instructor_app;
 pub mod keep;
 pub mod lab;
 pub mod lazy;
+pub mod prefs;
 pub mod sample;
+pub mod session;
 pub mod state;
 pub mod submission;
 pub mod trace;
+pub mod trace_view;
 pub mod workspace;
 
 pub use app::App;

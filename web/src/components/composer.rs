@@ -1,4 +1,4 @@
-use crate::state::{self, Action};
+use crate::session::{self, SessionAction};
 use protocol::{Bytes, ClientMsg, Data};
 use web_sys::{HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
@@ -19,7 +19,7 @@ pub struct ComposerProps {
     pub can_shutdown: bool,
     /// The current client is not closed yet.
     pub can_close: bool,
-    pub onaction: Callback<Action>,
+    pub onaction: Callback<SessionAction>,
 }
 
 /// What the student types, as text or hex, and the half-close and close
@@ -61,9 +61,9 @@ pub fn Composer(props: &ComposerProps) -> Html {
     // command, so the page works it out for this client and encoding.
     let most = props
         .max_message_bytes
-        .map(|limit| state::largest_payload(limit, props.conn.unwrap_or(1), *hex));
+        .map(|limit| session::largest_payload(limit, props.conn.unwrap_or(1), *hex));
     let too_long = match (&parsed, props.max_message_bytes) {
-        (Ok(data), Some(limit)) if !data.is_empty() => state::fits(
+        (Ok(data), Some(limit)) if !data.is_empty() => session::fits(
             limit,
             &ClientMsg::Send {
                 conn: props.conn.unwrap_or(1),
@@ -97,11 +97,11 @@ pub fn Composer(props: &ComposerProps) -> Html {
             // The reducer checks the limit and says why if it refuses;
             // the box is emptied only once the send is queued.
             match &parsed {
-                Ok(data) => onaction.emit(Action::Send {
+                Ok(data) => onaction.emit(SessionAction::Send {
                     data: data.clone(),
                     typed: (*draft).clone(),
                 }),
-                Err(why) => onaction.emit(Action::Warn(why.clone())),
+                Err(why) => onaction.emit(SessionAction::Warn(why.clone())),
             }
         })
     };
@@ -161,9 +161,9 @@ pub fn Composer(props: &ComposerProps) -> Html {
             <div class="buttons">
                 <button id="shutdown-button" type="button" disabled={!props.can_shutdown}
                     title="shutdown(SHUT_WR): send no more, keep receiving"
-                    onclick={props.onaction.reform(|_| Action::Shutdown)}>{ "shutdown(SHUT_WR)" }</button>
+                    onclick={props.onaction.reform(|_| SessionAction::Shutdown)}>{ "shutdown(SHUT_WR)" }</button>
                 <button id="close-button" type="button" disabled={!props.can_close}
-                    onclick={props.onaction.reform(|_| Action::Close)}>{ "close()" }</button>
+                    onclick={props.onaction.reform(|_| SessionAction::Close)}>{ "close()" }</button>
             </div>
         </section>
     }

@@ -1,8 +1,8 @@
 use crate::browser;
 use crate::components::EventRow;
 use crate::filter::Filter;
-use crate::state::Action;
 use crate::trace::Trace;
+use crate::trace_view::TraceAction;
 use yew::prelude::*;
 
 /// Rows drawn at once: the newest ones, or those around the selection.
@@ -18,7 +18,7 @@ pub struct EventLogProps {
     /// What the log says while the trace is empty.
     #[prop_or(AttrValue::Static(NO_EVENTS))]
     pub empty_text: AttrValue,
-    pub onaction: Callback<Action>,
+    pub onaction: Callback<TraceAction>,
 }
 
 pub const NO_EVENTS: &str =
@@ -31,7 +31,9 @@ pub fn EventLog(props: &EventLogProps) -> Html {
     let log_ref = use_node_ref();
     let onselect = {
         let onaction = props.onaction.clone();
-        use_callback((), move |seq: u64, _| onaction.emit(Action::Select(seq)))
+        use_callback((), move |seq: u64, _| {
+            onaction.emit(TraceAction::Select(seq))
+        })
     };
     let end = props.shown_upto.map_or(u64::MAX, |s| s + 1);
     let filter = &props.filter;
@@ -56,7 +58,7 @@ pub fn EventLog(props: &EventLogProps) -> Html {
     let onkeydown = {
         let onaction = props.onaction.clone();
         Callback::from(move |e: KeyboardEvent| {
-            if let Some(action) = Action::for_trace_key(&e.key()) {
+            if let Some(action) = TraceAction::for_key(&e.key()) {
                 e.prevent_default();
                 onaction.emit(action);
             }

@@ -1,5 +1,5 @@
 use crate::filter::{ConnFilter, Filter, KindFilter};
-use crate::state::Action;
+use crate::trace_view::TraceAction;
 use protocol::ConnId;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
@@ -9,7 +9,7 @@ pub struct FilterBarProps {
     pub filter: Filter,
     /// The connections in the trace.
     pub conns: Vec<ConnId>,
-    pub onaction: Callback<Action>,
+    pub onaction: Callback<TraceAction>,
 }
 
 /// Filter the log by connection and kind, and search it.
@@ -17,17 +17,17 @@ pub struct FilterBarProps {
 pub fn FilterBar(props: &FilterBarProps) -> Html {
     let onaction = &props.onaction;
     let on_conn = onaction.reform(|e: Event| {
-        Action::FilterConn(ConnFilter::from_value(
+        TraceAction::FilterConn(ConnFilter::from_value(
             &e.target_unchecked_into::<HtmlSelectElement>().value(),
         ))
     });
     let on_kind = onaction.reform(|e: Event| {
-        Action::FilterKind(KindFilter::from_value(
+        TraceAction::FilterKind(KindFilter::from_value(
             &e.target_unchecked_into::<HtmlSelectElement>().value(),
         ))
     });
     let on_search = onaction.reform(|e: InputEvent| {
-        Action::Search(e.target_unchecked_into::<HtmlInputElement>().value())
+        TraceAction::Search(e.target_unchecked_into::<HtmlInputElement>().value())
     });
     let conn = props.filter.conn;
     html! {

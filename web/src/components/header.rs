@@ -1,6 +1,8 @@
 use super::StatusBadge;
 use crate::code::CodeAction;
-use crate::state::{Action, BridgeStatus, Theme};
+use crate::prefs::{PrefsAction, Theme};
+use crate::session::BridgeStatus;
+use crate::state::Action;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -19,8 +21,12 @@ pub struct HeaderProps {
 /// The title bar: the connection badge and the display toggles.
 #[component]
 pub fn Header(props: &HeaderProps) -> Html {
-    let on_projector = props.onaction.reform(|_| Action::ToggleProjector);
-    let on_theme = props.onaction.reform(|_| Action::CycleTheme);
+    let on_projector = props
+        .onaction
+        .reform(|_| Action::Prefs(PrefsAction::ToggleProjector));
+    let on_theme = props
+        .onaction
+        .reform(|_| Action::Prefs(PrefsAction::CycleTheme));
     let code_open = props.code_open;
     let on_code = props.onaction.reform(move |_| {
         Action::Code(if code_open {

@@ -1,5 +1,6 @@
 use super::StatusBadge;
-use crate::state::{BridgeStatus, Theme};
+use crate::prefs::Theme;
+use crate::session::BridgeStatus;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]

@@ -1,5 +1,5 @@
 use crate::lab::Task;
-use crate::state::{Action, ConnInfo, ServerInfo, ServerState};
+use crate::session::{ConnInfo, ServerInfo, ServerState, SessionAction};
 use protocol::{ConnId, DEFAULT_BACKLOG, Family, PublicServer, Transport};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
@@ -18,7 +18,7 @@ pub struct LabControlsProps {
     pub conns: Vec<ConnInfo>,
     pub current_conn: Option<ConnId>,
     pub public_server: Option<PublicServer>,
-    pub onaction: Callback<Action>,
+    pub onaction: Callback<SessionAction>,
 }
 
 /// Choose the task, run my lab server, and connect clients.
@@ -35,7 +35,7 @@ pub fn LabControls(props: &LabControlsProps) -> Html {
     };
     let connect_target = {
         let target = target.clone();
-        onaction.reform(move |()| Action::ConnectTarget((*target).clone()))
+        onaction.reform(move |()| SessionAction::ConnectTarget((*target).clone()))
     };
     let on_target_key = {
         let connect_target = connect_target.clone();
@@ -48,14 +48,14 @@ pub fn LabControls(props: &LabControlsProps) -> Html {
     };
     let on_task = onaction.reform(|e: Event| {
         let value = e.target_unchecked_into::<HtmlSelectElement>().value();
-        Action::ChooseTask(Task::from_value(&value).unwrap_or_default())
+        SessionAction::ChooseTask(Task::from_value(&value).unwrap_or_default())
     });
     let on_greeting = onaction.reform(|e: InputEvent| {
-        Action::SetGreeting(e.target_unchecked_into::<HtmlInputElement>().value())
+        SessionAction::SetGreeting(e.target_unchecked_into::<HtmlInputElement>().value())
     });
     let on_family = onaction.reform(|e: Event| {
         let value = e.target_unchecked_into::<HtmlSelectElement>().value();
-        Action::SetFamily(if value == "ipv6" {
+        SessionAction::SetFamily(if value == "ipv6" {
             Family::Ipv6
         } else {
             Family::Ipv4
@@ -63,7 +63,7 @@ pub fn LabControls(props: &LabControlsProps) -> Html {
     });
     let on_client = onaction.reform(|e: Event| {
         let value = e.target_unchecked_into::<HtmlSelectElement>().value();
-        Action::ChooseClient(value.parse().unwrap_or_default())
+        SessionAction::ChooseClient(value.parse().unwrap_or_default())
     });
     let up = props.server.as_ref().is_some_and(ServerInfo::is_up);
     let paused = props.server.as_ref().is_some_and(|s| s.paused);
@@ -126,23 +126,23 @@ pub fn LabControls(props: &LabControlsProps) -> Html {
             </select>
             <div class="buttons">
                 <button id="start-server" type="button" class="primary" disabled={!props.online}
-                    onclick={onaction.reform(|_| Action::StartServer)}>{ start_label }</button>
+                    onclick={onaction.reform(|_| SessionAction::StartServer)}>{ start_label }</button>
                 <button id="stop-server" type="button" disabled={!props.online || !up}
-                    onclick={onaction.reform(|_| Action::StopServer)}>{ "Stop server" }</button>
+                    onclick={onaction.reform(|_| SessionAction::StopServer)}>{ "Stop server" }</button>
                 <button id="pause-accept" type="button" aria-pressed={paused.to_string()}
                     disabled={!props.online || !up || !tcp_server}
                     title="Stop calling accept(): new clients wait in the backlog queue of 5"
-                    onclick={onaction.reform(|_| Action::TogglePauseAccept)}>
+                    onclick={onaction.reform(|_| SessionAction::TogglePauseAccept)}>
                     { if paused { "Resume accept()" } else { "Pause accept()" } }
                 </button>
             </div>
             <p class="server-status" aria-live="polite">{ status }</p>
             <div class="buttons">
                 <button id="connect-client" type="button" class="primary" disabled={!props.online}
-                    onclick={onaction.reform(|_| Action::ConnectClient)}>{ "Connect a client" }</button>
+                    onclick={onaction.reform(|_| SessionAction::ConnectClient)}>{ "Connect a client" }</button>
                 <button id="connect-public" type="button" disabled={!props.online}
                     title={public.clone()}
-                    onclick={onaction.reform(|_| Action::ConnectPublic)}>{ "Connect to the public server" }</button>
+                    onclick={onaction.reform(|_| SessionAction::ConnectPublic)}>{ "Connect to the public server" }</button>
             </div>
             if let Some(public) = public {
                 <p class="hint">{ public }</p>

@@ -1,10 +1,10 @@
-use crate::state::{Action, Notice, NoticeKind};
+use crate::session::{Notice, NoticeKind, SessionAction};
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
 pub struct NoticesProps {
     pub notices: Vec<Notice>,
-    pub onaction: Callback<Action>,
+    pub onaction: Callback<SessionAction>,
 }
 
 /// Refusals, load results and other messages that are not socket events.
@@ -19,7 +19,7 @@ pub fn Notices(props: &NoticesProps) -> Html {
                     NoticeKind::Error => "problem",
                 };
                 let id = notice.id;
-                let dismiss = props.onaction.reform(move |_| Action::DismissNotice(id));
+                let dismiss = props.onaction.reform(move |_| SessionAction::DismissNotice(id));
                 html! {
                     <div key={id} class={classes!("notice", kind)}>
                         <div class="notice-head">

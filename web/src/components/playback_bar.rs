@@ -1,4 +1,4 @@
-use crate::state::{Action, Speed, Toward};
+use crate::trace_view::{Speed, Toward, TraceAction};
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
@@ -11,7 +11,7 @@ pub struct PlaybackBarProps {
     /// "Event 5 of 25", or how many events there are.
     pub position: AttrValue,
     pub has_events: bool,
-    pub onaction: Callback<Action>,
+    pub onaction: Callback<TraceAction>,
 }
 
 /// Step through a recorded trace: back, forward, play at a speed, back to
@@ -20,7 +20,7 @@ pub struct PlaybackBarProps {
 pub fn PlaybackBar(props: &PlaybackBarProps) -> Html {
     let onaction = &props.onaction;
     let on_speed = onaction.reform(|e: Event| {
-        Action::SetSpeed(Speed::from_value(
+        TraceAction::SetSpeed(Speed::from_value(
             &e.target_unchecked_into::<HtmlSelectElement>().value(),
         ))
     });
@@ -28,17 +28,17 @@ pub fn PlaybackBar(props: &PlaybackBarProps) -> Html {
     html! {
         <div class="toolbar playback" role="toolbar" aria-label="Step through the trace">
             <button id="step-back" type="button" disabled={none} title="Previous event"
-                onclick={onaction.reform(|_| Action::Step(Toward::Prev))}>
+                onclick={onaction.reform(|_| TraceAction::Step(Toward::Prev))}>
                 <span aria-hidden="true">{ "◀ " }</span>{ "Back" }
             </button>
             <button id="play" type="button" disabled={none} aria-pressed={props.playing.to_string()}
-                onclick={onaction.reform(|_| Action::TogglePlay)}>
+                onclick={onaction.reform(|_| TraceAction::TogglePlay)}>
                 // The glyph is drawn, not read out: the name is the word.
                 <span aria-hidden="true">{ if props.playing { "❚❚ " } else { "▶ " } }</span>
                 { if props.playing { "Pause" } else { "Play" } }
             </button>
             <button id="step-forward" type="button" disabled={none} title="Next event"
-                onclick={onaction.reform(|_| Action::Step(Toward::Next))}>
+                onclick={onaction.reform(|_| TraceAction::Step(Toward::Next))}>
                 { "Forward" }<span aria-hidden="true">{ " ▶" }</span>
             </button>
             <label class="inline" for="play-speed">{ "Speed" }</label>
@@ -49,9 +49,9 @@ pub fn PlaybackBar(props: &PlaybackBarProps) -> Html {
             </select>
             <button id="live-button" type="button" disabled={props.live}
                 title="Show every event and follow new ones (Escape)"
-                onclick={onaction.reform(|_| Action::Live)}>{ "Live" }</button>
+                onclick={onaction.reform(|_| TraceAction::Live)}>{ "Live" }</button>
             <button id="clear-trace" type="button" disabled={none}
-                onclick={onaction.reform(|_| Action::Clear)}>{ "Clear" }</button>
+                onclick={onaction.reform(|_| TraceAction::Clear)}>{ "Clear" }</button>
             <span class="position" aria-live="polite">{ &props.position }</span>
         </div>
     }

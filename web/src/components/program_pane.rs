@@ -1,5 +1,6 @@
 use super::{CodeEditor, ProgramOutput};
 use crate::code::{CodeAction, ProgramFile, RunState};
+use crate::session::SessionAction;
 use crate::state::Action;
 use protocol::Lane;
 use yew::prelude::*;
@@ -111,7 +112,7 @@ pub fn ProgramPane(props: &ProgramPaneProps) -> Html {
                         <button type="button" id="connect-lab-client" class="inline-action"
                             onclick={props.onaction.reform({
                                 let asked = format!("127.0.0.1:{}", bound.asked_port());
-                                move |_| Action::ConnectTarget(asked.clone())
+                                move |_| Action::Session(SessionAction::ConnectTarget(asked.clone()))
                             })}>
                             { "Connect the lab's client to it" }
                         </button>

@@ -1,8 +1,8 @@
 use crate::components::{DiagramDot, DiagramRow};
 use crate::diagram::{self, HOPS, ROW, TIME_X, TOP, WIDTH};
 use crate::filter::Filter;
-use crate::state::Action;
 use crate::trace::Trace;
+use crate::trace_view::TraceAction;
 use std::collections::HashMap;
 use yew::prelude::*;
 
@@ -21,7 +21,7 @@ pub struct SequenceDiagramProps {
     pub filter: Filter,
     pub selected: Option<u64>,
     pub shown_upto: Option<u64>,
-    pub onaction: Callback<Action>,
+    pub onaction: Callback<TraceAction>,
 }
 
 /// The sequence diagram: Browser, Client socket and Server lanes, time
@@ -36,7 +36,9 @@ pub fn SequenceDiagram(props: &SequenceDiagramProps) -> Html {
     let scroll_ref = use_node_ref();
     let onselect = {
         let onaction = props.onaction.clone();
-        use_callback((), move |seq: u64, _| onaction.emit(Action::Select(seq)))
+        use_callback((), move |seq: u64, _| {
+            onaction.emit(TraceAction::Select(seq))
+        })
     };
     let end = props.shown_upto.map_or(u64::MAX, |s| s + 1);
     let conn = props.filter.conn;
@@ -82,7 +84,7 @@ pub fn SequenceDiagram(props: &SequenceDiagramProps) -> Html {
     let onkeydown = {
         let onaction = props.onaction.clone();
         Callback::from(move |e: KeyboardEvent| {
-            if let Some(action) = Action::for_trace_key(&e.key()) {
+            if let Some(action) = TraceAction::for_key(&e.key()) {
                 e.prevent_default();
                 onaction.emit(action);
             }

@@ -1,5 +1,5 @@
 use crate::instructor::{Followed, WatchAction};
-use crate::state::Action;
+use crate::trace_view::TraceAction;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -15,8 +15,6 @@ pub struct SessionBarProps {
     /// Showing the newest events (nothing selected).
     pub live: bool,
     pub onaction: Callback<WatchAction>,
-    /// For the followed session's trace (back to live).
-    pub onlab: Callback<Action>,
 }
 
 /// The followed session's title, its state, what the trace may be
@@ -68,7 +66,7 @@ pub fn SessionBar(props: &SessionBarProps) -> Html {
                 <span class="position">{ &props.position }</span>
                 <button id="live-button" type="button" disabled={props.live}
                     title="Show the newest events and follow new ones (Escape in the log)"
-                    onclick={props.onlab.reform(|_| Action::Live)}>{ "Live" }</button>
+                    onclick={props.onaction.reform(|_| WatchAction::View(TraceAction::Live))}>{ "Live" }</button>
                 { project }
             </div>
             <div class="session-notes" aria-live="polite">

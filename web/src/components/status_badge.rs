@@ -1,4 +1,4 @@
-use crate::state::BridgeStatus;
+use crate::session::BridgeStatus;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]

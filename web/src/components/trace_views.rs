@@ -2,8 +2,8 @@ use crate::components::event_log::NO_EVENTS;
 use crate::components::{EventLog, FilterBar, SequenceDiagram};
 use crate::filter::Filter;
 use crate::format;
-use crate::state::Action;
 use crate::trace::Trace;
+use crate::trace_view::TraceAction;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -16,7 +16,7 @@ pub struct TraceViewsProps {
     /// What the log says when the trace is empty.
     #[prop_or(AttrValue::Static(NO_EVENTS))]
     pub empty_text: AttrValue,
-    pub onaction: Callback<Action>,
+    pub onaction: Callback<TraceAction>,
 }
 
 /// The two views of one trace side by side: the sequence diagram, and the

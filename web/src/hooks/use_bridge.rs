@@ -6,7 +6,7 @@
 //! reconnect on every render). When it drops, it reconnects (see
 //! [`Reconnecting`]).
 //!
-//! Commands come from the reducer's [`Outbox`]: whenever it changes, what
+//! Commands come from the session's [`Outbox`]: whenever it changes, what
 //! is new in it is sent. The bridge's messages go to the reducer at once
 //! when they come one by one, and in batches when they come fast (at most
 //! one render per [`BATCH_MS`]): a student's echo loop in the page makes
@@ -18,7 +18,8 @@
 use super::runner_link::RunnerLink;
 use super::socket::{Events, Reconnecting};
 use crate::browser;
-use crate::state::{Action, LabState, Outbox, SocketClosed};
+use crate::session::{Outbox, SessionAction, SocketClosed};
+use crate::state::{Action, LabState};
 use gloo_timers::callback::Timeout;
 use protocol::{ClientMsg, PROTOCOL_VERSION, ServerMsg};
 use std::cell::{Cell, RefCell};
@@ -114,7 +115,7 @@ pub fn use_bridge(lab: &UseReducerHandle<LabState>, programs: &RunnerLink) -> Br
     }
     {
         let link = link.clone();
-        use_effect_with(lab.outbox.clone(), move |outbox| {
+        use_effect_with(lab.session.outbox.clone(), move |outbox| {
             if let Some(bridge) = link.borrow().as_ref()
                 && let Some(socket) = bridge.open_socket()
             {
@@ -141,7 +142,8 @@ struct Bridge {
 impl Events for Bridge {
     fn connecting(&self) {
         self.batch.flush();
-        self.dispatcher.dispatch(Action::BridgeConnecting);
+        self.dispatcher
+            .dispatch(Action::Session(SessionAction::BridgeConnecting));
     }
 
     fn opened(&self, socket: &WebSocket) {
@@ -163,7 +165,8 @@ impl Events for Bridge {
         if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
             let _ = performance.mark("socket-lab:connected");
         }
-        self.dispatcher.dispatch(Action::BridgeOpened);
+        self.dispatcher
+            .dispatch(Action::Session(SessionAction::BridgeOpened));
     }
 
     fn message(&self, text: &str) {
@@ -184,7 +187,7 @@ impl Events for Bridge {
         self.batch
             .push(match serde_json::from_str::<ServerMsg>(text) {
                 Ok(msg) => Action::FromBridge(msg),
-                Err(e) => Action::BadMessage(e.to_string()),
+                Err(e) => Action::Session(SessionAction::BadMessage(e.to_string())),
             });
     }
 
@@ -204,11 +207,12 @@ impl Events for Bridge {
         let origin = web_sys::window()
             .and_then(|w| w.location().origin().ok())
             .unwrap_or_default();
-        self.dispatcher.dispatch(Action::BridgeClosed {
-            closed,
-            origin,
-            url: self.url.clone(),
-        });
+        self.dispatcher
+            .dispatch(Action::Session(SessionAction::BridgeClosed {
+                closed,
+                origin,
+                url: self.url.clone(),
+            }));
         later
     }
 }

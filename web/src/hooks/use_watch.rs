@@ -10,46 +10,30 @@
 //! with [`WATCH_BUSY`]: the page says so, and waits longer before trying
 //! again.
 //!
-//! Messages of the followed session go to its `LabState` as
-//! `Action::FromBridge`, exactly as `use_bridge` gives the student's page
-//! its messages; everything else goes to the `InstructorState`. Sending
-//! `follow` (or `unfollow`) empties the `LabState`, and so does the
-//! bridge's `following`, after which the session's history and live
-//! messages arrive.
+//! Every message goes to the `InstructorState`, the followed session's
+//! too: the reducer knows which session it asked for and whether the
+//! bridge streams it yet, and gives that session's trace to its
+//! `TraceView`. This hook keeps no state of its own but the socket.
 
 use super::socket::{Events, Reconnecting};
 use crate::browser;
 use crate::instructor::{Command, InstructorState, WatchAction};
-use crate::state::{Action, LabState};
-use protocol::{SessionId, WATCH_BUSY, WatchCmd, WatchMsg};
-use std::cell::Cell;
+use protocol::{WATCH_BUSY, WatchMsg};
 use std::rc::Rc;
 use web_sys::{CloseEvent, WebSocket};
 use yew::prelude::*;
 
 /// Keeps the instructor's page connected to `/watch` with `token`, sends
-/// the reducer's commands, and feeds the followed session into `lab`.
+/// the reducer's commands, and gives it every message.
 #[hook]
-pub fn use_watch(
-    token: &str,
-    watch: &UseReducerHandle<InstructorState>,
-    lab: &UseReducerHandle<LabState>,
-) {
+pub fn use_watch(token: &str, watch: &UseReducerHandle<InstructorState>) {
     let link = use_mut_ref(|| None::<Rc<Reconnecting<Watch>>>);
     {
         let link = link.clone();
-        let dispatchers = (watch.dispatcher(), lab.dispatcher());
+        let watch = watch.dispatcher();
         use_effect_with(token.to_string(), move |token| {
-            let (watch, lab) = dispatchers;
-            let socket = browser::watch_url(token).map(|url| {
-                let events = Watch {
-                    watch,
-                    lab,
-                    wanted: Cell::new(None),
-                    streaming: Cell::new(None),
-                };
-                Reconnecting::start(url, events)
-            });
+            let socket =
+                browser::watch_url(token).map(|url| Reconnecting::start(url, Watch { watch }));
             *link.borrow_mut() = socket.clone();
             move || {
                 if let Some(socket) = socket {
@@ -70,19 +54,10 @@ pub fn use_watch(
 /// What the instructor's page does with its socket to `/watch`.
 struct Watch {
     watch: UseReducerDispatcher<InstructorState>,
-    lab: UseReducerDispatcher<LabState>,
-    /// The session last asked for on this socket.
-    wanted: Cell<Option<SessionId>>,
-    /// The session whose messages go to the LabState now: the bridge
-    /// said `following` for the session last asked for.
-    streaming: Cell<Option<SessionId>>,
 }
 
 impl Events for Watch {
     fn connecting(&self) {
-        // A new socket follows nothing yet.
-        self.wanted.set(None);
-        self.streaming.set(None);
         self.watch.dispatch(WatchAction::Connecting);
     }
 
@@ -99,31 +74,13 @@ impl Events for Watch {
                 return;
             }
         };
-        match msg {
-            WatchMsg::Session { session, msg } => {
-                if self.streaming.get() == Some(session) {
-                    self.lab.dispatch(Action::FromBridge(msg));
-                }
-            }
-            msg => {
-                if let WatchMsg::Following { session, .. } = msg {
-                    // An answer to an older follow is not the one we want.
-                    let streaming = self.wanted.get().filter(|&wanted| wanted == session);
-                    self.streaming.set(streaming);
-                    if streaming.is_some() {
-                        self.lab.dispatch(Action::Reset);
-                    }
-                }
-                self.watch.dispatch(WatchAction::Received {
-                    msg,
-                    now_ms: browser::now_ms(),
-                });
-            }
-        }
+        self.watch.dispatch(WatchAction::Received {
+            msg,
+            now_ms: browser::now_ms(),
+        });
     }
 
     fn closed(&self, opened: bool, event: Option<&CloseEvent>) -> bool {
-        self.streaming.set(None);
         let busy = event.filter(|event| event.code() == WATCH_BUSY);
         if let Some(event) = busy {
             self.watch.dispatch(WatchAction::Busy(event.reason()));
@@ -140,14 +97,6 @@ impl Watch {
         let Ok(text) = serde_json::to_string(&command.cmd) else {
             return;
         };
-        if socket.send_with_str(&text).is_err() {
-            return;
-        }
-        self.wanted.set(match command.cmd {
-            WatchCmd::Follow { session } => Some(session),
-            WatchCmd::Unfollow => None,
-        });
-        self.streaming.set(None);
-        self.lab.dispatch(Action::Reset);
+        let _ = socket.send_with_str(&text);
     }
 }

@@ -1,14 +1,34 @@
 //! The few browser calls the page makes besides the WebSockets (which live
 //! in `hooks::use_bridge` and `hooks::use_watch`): downloads, reading a
 //! chosen file, the address bar, the clock, focus, the `<html>` element's
-//! attributes, saved preferences.
+//! attributes, saved preferences, event listeners.
 //!
 //! Each fails quietly (returns `None` or does nothing) when the browser
 //! says no: none of them is worth breaking the page for.
 
+use gloo_events::{EventListener, EventListenerOptions};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, BlobPropertyBag, File, HtmlAnchorElement, Url};
+use web_sys::{Blob, BlobPropertyBag, Event, EventTarget, File, HtmlAnchorElement, Url};
+
+/// Calls `callback` for each `event` on `target` until the returned
+/// listener is dropped (which removes it). `may_prevent` makes it a
+/// listener that may call `prevent_default()` (gloo's are passive
+/// otherwise). Boxed, so the page carries one copy of gloo's listener
+/// code however many listeners it makes.
+pub fn listen(
+    target: &EventTarget,
+    event: &'static str,
+    may_prevent: bool,
+    callback: Box<dyn FnMut(&Event)>,
+) -> EventListener {
+    let options = if may_prevent {
+        EventListenerOptions::enable_prevent_default()
+    } else {
+        EventListenerOptions::default()
+    };
+    EventListener::new_with_options(target, event, options, callback)
+}
 
 /// Offers `content` as a file download named `filename`.
 pub fn download(filename: &str, mime: &str, content: &str) {

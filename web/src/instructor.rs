@@ -16,6 +16,7 @@ use protocol::{
     PROTOCOL_VERSION, PUBLIC_SERVER, ServerId, ServerMsg, SessionId, SessionSummary, WatchCmd,
     WatchMsg,
 };
+use std::cmp::Ordering;
 use std::rc::Rc;
 use yew::Reducible;
 
@@ -205,30 +206,24 @@ impl SessionSort {
             .unwrap_or_default()
     }
 
-    /// Puts `sessions` in this order (stable: ties keep arrival order).
+    /// Puts `sessions` in this order: open sessions first, ties in
+    /// arrival order. One comparison serves every order, so the page
+    /// carries one sort, not one per order.
     pub fn apply(self, sessions: &mut [SessionSummary]) {
         let last = |s: &SessionSummary| s.last_at_us.max(s.opened_at_us);
-        sessions.sort_by_key(|s| (!s.open, s.id));
-        match self {
-            SessionSort::Arrival => {}
-            SessionSort::Progress => sessions.sort_by_key(|s| {
-                (
-                    !s.open,
-                    std::cmp::Reverse(s.progress.count()),
-                    std::cmp::Reverse(last(s)),
-                )
-            }),
-            SessionSort::Activity => {
-                sessions.sort_by_key(|s| (!s.open, std::cmp::Reverse(last(s))))
-            }
-            SessionSort::Name => sessions.sort_by_cached_key(|s| {
-                (
-                    !s.open,
-                    s.name.is_none(),
-                    s.name.as_deref().map(str::to_lowercase),
-                )
-            }),
-        }
+        let name =
+            |s: &SessionSummary| (s.name.is_none(), s.name.as_deref().map(str::to_lowercase));
+        sessions.sort_by(|a, b| {
+            let ordered = match self {
+                SessionSort::Arrival => Ordering::Equal,
+                SessionSort::Progress => {
+                    (b.progress.count(), last(b)).cmp(&(a.progress.count(), last(a)))
+                }
+                SessionSort::Activity => last(b).cmp(&last(a)),
+                SessionSort::Name => name(a).cmp(&name(b)),
+            };
+            (!a.open).cmp(&!b.open).then(ordered).then(a.id.cmp(&b.id))
+        });
     }
 }
 
@@ -610,6 +605,28 @@ mod tests {
         assert_eq!(state.sessions[1].id, 3);
         let state = state.reduce(WatchAction::Sort(SessionSort::Name));
         assert_eq!(state.sessions[0].id, 2, "named first");
+    }
+
+    /// Every order keeps open sessions first and breaks its ties by
+    /// arrival; names are compared without case, unnamed last.
+    #[test]
+    fn ties_keep_arrival_order() {
+        let mut sessions = vec![
+            summary(4, false, 9_000),
+            summary(3, true, 5_000),
+            summary(1, true, 5_000),
+            summary(2, true, 7_000),
+        ];
+        sessions[1].name = Some("bob".into());
+        sessions[3].name = Some("Alice".into());
+        let ids = |sort: SessionSort, sessions: &mut Vec<SessionSummary>| {
+            sort.apply(sessions);
+            sessions.iter().map(|s| s.id).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(SessionSort::Arrival, &mut sessions), [1, 2, 3, 4]);
+        assert_eq!(ids(SessionSort::Activity, &mut sessions), [2, 1, 3, 4]);
+        assert_eq!(ids(SessionSort::Progress, &mut sessions), [2, 1, 3, 4]);
+        assert_eq!(ids(SessionSort::Name, &mut sessions), [2, 3, 1, 4]);
     }
 
     fn got(msg: WatchMsg) -> WatchAction {

@@ -14,7 +14,6 @@ use crate::session::BridgeStatus;
 use crate::trace_view::TraceAction;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
-use wasm_bindgen::closure::Closure;
 use web_sys::KeyboardEvent;
 use yew::prelude::*;
 
@@ -82,27 +81,22 @@ pub fn InstructorApp() -> Html {
     {
         let onwatch = onwatch.clone();
         use_effect_with(projecting, move |&projecting| {
-            let listener = projecting.then(|| {
-                Closure::<dyn FnMut(KeyboardEvent)>::new(move |e: KeyboardEvent| {
+            let window = web_sys::window().filter(|_| projecting);
+            // It may take the key (prevent its default).
+            let listener = window.map(|window| {
+                let on_key = move |event: &web_sys::Event| {
+                    let Some(e) = event.dyn_ref::<KeyboardEvent>() else {
+                        return;
+                    };
                     if e.key() == "Escape" && !e.default_prevented() {
                         e.prevent_default();
                         onwatch.emit(WatchAction::Project(false));
                     }
-                })
+                };
+                browser::listen(&window, "keydown", true, Box::new(on_key))
             });
-            let window = web_sys::window();
-            if let (Some(window), Some(listener)) = (&window, &listener) {
-                let _ = window
-                    .add_event_listener_with_callback("keydown", listener.as_ref().unchecked_ref());
-            }
-            move || {
-                if let (Some(window), Some(listener)) = (window, listener) {
-                    let _ = window.remove_event_listener_with_callback(
-                        "keydown",
-                        listener.as_ref().unchecked_ref(),
-                    );
-                }
-            }
+            // Dropping the listener removes it.
+            move || drop(listener)
         });
     }
     // The keyboard focus follows: to "Back" when projecting, and to

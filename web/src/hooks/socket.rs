@@ -7,11 +7,12 @@
 //! to dispatch, what was sent). Messages are handled as they arrive, with
 //! no `requestAnimationFrame`, so nothing is lost while the tab is hidden.
 
+use crate::browser;
+use gloo_events::EventListener;
 use gloo_timers::callback::Timeout;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsCast;
-use wasm_bindgen::closure::Closure;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 /// What a [`Reconnecting`] socket tells its owner.
@@ -38,8 +39,9 @@ pub struct Reconnecting<E: Events> {
 #[derive(Default)]
 struct Inner {
     socket: Option<WebSocket>,
-    /// The socket's event handlers: they must live as long as the socket.
-    handlers: Option<Handlers>,
+    /// The socket's event listeners (open, message, close): dropping
+    /// them removes them from the socket.
+    listeners: Vec<EventListener>,
     /// The pending reconnect, if the socket is down.
     retry: Option<Timeout>,
     /// Failed attempts since the last successful open (for the backoff).
@@ -48,12 +50,6 @@ struct Inner {
     opened: bool,
     /// Set by [`Reconnecting::stop`]: do not reconnect.
     stopped: bool,
-}
-
-struct Handlers {
-    _open: Closure<dyn FnMut()>,
-    _message: Closure<dyn FnMut(MessageEvent)>,
-    _close: Closure<dyn FnMut(CloseEvent)>,
 }
 
 /// Failed attempts a "try later" counts as at least: the next try waits 4 s.
@@ -94,40 +90,40 @@ impl<E: Events> Reconnecting<E> {
                 return;
             }
         };
-        // The handlers hold a Weak: this struct owns them, not the reverse.
+        // The listeners hold a Weak: this struct owns them, not the reverse.
         let weak = Rc::downgrade(self);
         let open = {
             let weak = weak.clone();
-            Closure::<dyn FnMut()>::new(move || {
+            let opened = move |_: &web_sys::Event| {
                 if let Some(this) = weak.upgrade() {
                     this.opened();
                 }
-            })
+            };
+            browser::listen(&socket, "open", false, Box::new(opened))
         };
         let message = {
             let weak = weak.clone();
-            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-                if let (Some(this), Some(text)) = (weak.upgrade(), event.data().as_string()) {
+            let message = move |event: &web_sys::Event| {
+                let text = event
+                    .dyn_ref::<MessageEvent>()
+                    .and_then(|event| event.data().as_string());
+                if let (Some(this), Some(text)) = (weak.upgrade(), text) {
                     this.events.message(&text);
                 }
-            })
+            };
+            browser::listen(&socket, "message", false, Box::new(message))
         };
-        let close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
-            if let Some(this) = weak.upgrade() {
-                this.closed(&event);
+        let closed = move |event: &web_sys::Event| {
+            if let (Some(this), Some(event)) = (weak.upgrade(), event.dyn_ref::<CloseEvent>()) {
+                this.closed(event);
             }
-        });
-        socket.set_onopen(Some(open.as_ref().unchecked_ref()));
-        socket.set_onmessage(Some(message.as_ref().unchecked_ref()));
-        socket.set_onclose(Some(close.as_ref().unchecked_ref()));
+        };
+        let close = browser::listen(&socket, "close", false, Box::new(closed));
         let mut inner = self.inner.borrow_mut();
         inner.socket = Some(socket);
         inner.opened = false;
-        inner.handlers = Some(Handlers {
-            _open: open,
-            _message: message,
-            _close: close,
-        });
+        // The old socket's listeners go now (not while one of them runs).
+        inner.listeners = vec![open, message, close];
     }
 
     fn opened(&self) {
@@ -145,8 +141,8 @@ impl<E: Events> Reconnecting<E> {
     fn closed(self: &Rc<Self>, event: &CloseEvent) {
         let opened = {
             let mut inner = self.inner.borrow_mut();
-            // The handlers stay until the next connect replaces them: this
-            // code is running inside one of them.
+            // The listeners stay until the next connect replaces them:
+            // this code is running inside one of them.
             inner.socket = None;
             if inner.stopped {
                 return;
@@ -177,13 +173,11 @@ impl<E: Events> Reconnecting<E> {
         let mut inner = self.inner.borrow_mut();
         inner.stopped = true;
         inner.retry = None;
+        // Removed before closing, so the close is not reported.
+        inner.listeners.clear();
         if let Some(socket) = inner.socket.take() {
-            socket.set_onopen(None);
-            socket.set_onmessage(None);
-            socket.set_onclose(None);
             let _ = socket.close();
         }
-        inner.handlers = None;
     }
 }
 

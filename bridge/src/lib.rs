@@ -13,8 +13,6 @@
 //! - [`allowed_hosts`]: [`allowed_hosts::AllowedHosts`], the Host names the
 //!   bridge answers for and the pages that may open its WebSockets (DNS
 //!   rebinding, cross-site WebSockets).
-//! - [`close`]: the close code and reason for each way a peer breaks the
-//!   WebSocket rules.
 //! - [`linger`]: connections that close without losing their last bytes
 //!   (FIN, then read until the peer closes, bounded).
 //! - [`config`]: [`config::BridgeConfig`] and [`config::SessionLimits`]:
@@ -22,6 +20,9 @@
 //!   [`config::BridgeArgs`], the flags that set them.
 //! - [`session`]: [`session::RelaySession`], one browser tab's `/ws`:
 //!   commands in, real sockets out, both lanes' trace events back.
+//! - [`targets`]: [`targets::Targets`], where the bridge may connect on a
+//!   browser's behalf (the public lab, `--allow-target`; not an open
+//!   proxy), each lookup and connect bounded.
 //! - [`program`]: a student's own Python program's socket calls, each
 //!   performed on a real socket ([`program::Programs`], one task per
 //!   program) in the session's own port space.
@@ -34,6 +35,8 @@
 //! - [`watch`]: the instructor's view: [`watch::Registry`], every `/ws`
 //!   session's live summary and recent history, and `/watch`, which shows
 //!   them (one session followed, to project it to the class).
+//! - [`ws`]: what `/ws`, `/relay` and `/watch` share: close codes and
+//!   frames, the goodbye, the too-big check, the batched writer.
 //! - [`cli`]: the `socket-lab` command line (`main.rs` only calls it).
 //! - [`tls`]: HTTPS: [`tls::Tls`] (`--tls-cert`, `--tls-key`) and
 //!   [`tls::SelfSigned`], the pair `socket-lab cert` makes.
@@ -47,7 +50,6 @@ pub mod allowed_hosts;
 pub mod app;
 pub mod cli;
 pub mod clock;
-pub mod close;
 pub mod config;
 pub mod error;
 pub mod http;
@@ -61,8 +63,10 @@ pub mod pyodide;
 pub mod relay;
 pub mod route;
 pub mod session;
+pub mod targets;
 pub mod tls;
 pub mod trace;
 pub mod watch;
+pub mod ws;
 
 pub use error::Error;

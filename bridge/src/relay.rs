@@ -8,7 +8,7 @@
 //!
 //! A relay with no bytes either way for `--session-idle-timeout` is closed
 //! (1001), as an idle `/ws` session is. A browser that breaks the
-//! WebSocket rules gets the close code and reason of [`crate::close`].
+//! WebSocket rules gets the close code and reason of [`crate::ws::close`].
 //!
 //! Bounded both ways, with no queue of our own: a direction that cannot
 //! write stops reading. One WebSocket message (at most
@@ -24,8 +24,8 @@
 //! websocat --binary ws://127.0.0.1:8080/relay?target=127.0.0.1:1234
 //! ```
 
-use crate::close::{self, ReadFailure};
 use crate::metrics::Metrics;
+use crate::ws::close::{self, ReadFailure};
 use axum::extract::ws::{CloseFrame, Message};
 use bytes::BytesMut;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
@@ -128,7 +128,7 @@ pub async fn run<S>(
                 tcp_tx.write_all(&first).await
             };
             if written.is_err() {
-                return close(1011, "the target connection failed");
+                return close(close::INTERNAL, "the target connection failed");
             }
         }
         // The browser is done sending: half-close, as websockify does.
@@ -142,23 +142,23 @@ pub async fn run<S>(
         loop {
             buf.reserve(CHUNK);
             let read = tokio::select! {
-                _ = shutdown.cancelled() => return close(1001, crate::session::SHUTDOWN_REASON),
+                _ = shutdown.cancelled() => return close(close::GOING_AWAY, close::SHUTDOWN_REASON),
                 read = tcp_rx.read_buf(&mut buf) => read,
             };
             match read {
-                Ok(0) => return close(1000, "the target closed the connection"),
+                Ok(0) => return close(close::NORMAL, "the target closed the connection"),
                 Ok(_) => {
                     touch();
                     let frame = Message::Binary(buf.split().freeze());
                     let sent = tokio::select! {
-                        _ = shutdown.cancelled() => return close(1001, crate::session::SHUTDOWN_REASON),
+                        _ = shutdown.cancelled() => return close(close::GOING_AWAY, close::SHUTDOWN_REASON),
                         sent = ws_tx.send(frame) => sent,
                     };
                     if sent.is_err() {
                         return None;
                     }
                 }
-                Err(_) => return close(1011, "the target connection failed"),
+                Err(_) => return close(close::INTERNAL, "the target connection failed"),
             }
         }
     };
@@ -174,7 +174,7 @@ pub async fn run<S>(
                     "idle for {} with no bytes either way (--session-idle-timeout)",
                     human(idle)
                 );
-                return close(1001, &reason);
+                return close(close::GOING_AWAY, &reason);
             }
             tokio::time::sleep(idle - quiet).await;
         }
@@ -187,13 +187,7 @@ pub async fn run<S>(
     };
     // A close frame if we have a reason; either way flush what is pending
     // (including the library's answer to the browser's own close frame).
-    let goodbye = async {
-        if let Some(frame) = ending {
-            let _ = ws_tx.send(Message::Close(Some(frame))).await;
-        }
-        let _ = ws_tx.close().await;
-    };
-    let _ = tokio::time::timeout(grace, goodbye).await;
+    close::goodbye(ws_tx, ending, &shutdown, grace).await;
     metrics.relay_closed();
 }
 
@@ -227,7 +221,7 @@ fn close(code: u16, reason: &str) -> Option<CloseFrame> {
 }
 
 /// The close frame for a browser that broke the WebSocket rules (see
-/// [`crate::close`]); `None` if it is simply gone.
+/// [`crate::ws::close`]); `None` if it is simply gone.
 fn read_ending(err: &axum::Error) -> Option<CloseFrame> {
     match close::read_failure(err) {
         ReadFailure::Gone => None,

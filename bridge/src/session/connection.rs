@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::error::error_kind;
 use crate::metrics::Metrics;
 use crate::route::{RouteGuard, RouteSink};
+use crate::targets::Targets;
 use crate::trace::Tracer;
 use protocol::{
     Call, ConnId, Family, Lane, Refusal, ServerId, ServerMsg, Step, TraceEvent, Transport,
@@ -20,7 +21,6 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, UdpSocket};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
@@ -76,7 +76,9 @@ pub struct ClientConnection {
     /// socket's address, so the server sends this connection's events to
     /// this session.
     pub route: Option<PublicRoute>,
-    pub connect_timeout: Duration,
+    /// Looks up an `--allow-target` name, bounded by the connect timeout
+    /// (which also bounds `connect()`).
+    pub targets: Targets,
     pub read_chunk: usize,
     /// When the page asked to close (the bridge's clock, 0 if it has not):
     /// `close()` is stamped then, before the socket is dropped.
@@ -131,21 +133,13 @@ impl ClientConnection {
 
     /// Looks up an allowed `HOST:PORT` name (only allowed names get here).
     async fn resolve(&self) -> Result<SocketAddr, Stop> {
-        let looked_up = tokio::time::timeout(
-            self.connect_timeout,
-            tokio::net::lookup_host(self.target.as_str()),
-        )
-        .await;
-        let err = match looked_up {
-            Ok(Ok(mut addrs)) => match addrs.next() {
-                Some(addr) => return Ok(addr),
-                None => io::Error::new(io::ErrorKind::InvalidInput, "the name has no address"),
-            },
-            Ok(Err(err)) => err,
-            Err(_) => io::Error::new(io::ErrorKind::TimedOut, "looking up the name timed out"),
-        };
-        self.fail(Call::Connect, protocol::ErrorKind::BadAddress, &err)
-            .await
+        match self.targets.resolve(&self.target).await {
+            Ok(addr) => Ok(addr),
+            Err(err) => {
+                self.fail(Call::Connect, protocol::ErrorKind::BadAddress, &err)
+                    .await
+            }
+        }
     }
 
     async fn play_tcp(
@@ -181,14 +175,15 @@ impl ClientConnection {
             target: self.target.clone(),
         })
         .await;
-        let stream = match tokio::time::timeout(self.connect_timeout, socket.connect(addr)).await {
+        let connect_timeout = self.targets.connect_timeout();
+        let stream = match tokio::time::timeout(connect_timeout, socket.connect(addr)).await {
             Ok(result) => self.check(Call::Connect, result).await?,
             Err(_) => {
                 let err = io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!(
                         "connect() got no answer within {} s",
-                        self.connect_timeout.as_secs()
+                        connect_timeout.as_secs()
                     ),
                 );
                 return self

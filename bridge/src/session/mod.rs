@@ -43,17 +43,20 @@ pub use forward::{LaneEvents, ServerLane};
 pub use outbox::{Outbox, Queued};
 
 use crate::clock::Clock;
-use crate::close::{self, ReadFailure};
-use crate::config::{AllowList, SessionLimits, normalize_target};
+use crate::config::SessionLimits;
 use crate::lab::{LabConfig, LabControl, LabLimits, LabServer, PublicLab, UdpEchoServer};
 use crate::metrics::Metrics;
 use crate::program::{CallRequest, ProgramEnv, Programs};
 use crate::route::{self, RouteSink};
+use crate::targets::{Targets, connect_addr};
 use crate::trace::{self, TRACE_CAPACITY, Tracer};
 use crate::watch::SessionTap;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use crate::ws::bridge_version;
+use crate::ws::close::{self, Ending, ReadFailure};
+use crate::ws::writer::{Bounds, write_messages};
+use axum::extract::ws::{Message, Utf8Bytes};
 use connection::{COMMAND_QUEUE, SocketBudget};
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{Sink, Stream, StreamExt};
 use protocol::{
     ClientMsg, ConnId, DEFAULT_GREETING, Data, ErrorKind, Family, Lane, Mode, PROTOCOL_VERSION,
     PUBLIC_SERVER, PublicServer, Refusal, ServerId, ServerMsg, Step, Target, TraceEvent, Transport,
@@ -67,21 +70,14 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Close code 1001: going away (shutdown, idle).
-pub const CLOSE_GOING_AWAY: u16 = 1001;
-/// Close code 1002: protocol error (no hello, wrong version).
-pub const CLOSE_PROTOCOL: u16 = 1002;
-/// Close code 1009: message too big.
-pub const CLOSE_TOO_BIG: u16 = 1009;
-/// The reason sent with the close frame at shutdown.
-pub const SHUTDOWN_REASON: &str = "bridge shutting down";
-
 /// What every session of a bridge shares.
 #[derive(Debug, Clone)]
 pub struct SessionEnv {
     pub clock: Clock,
     pub limits: SessionLimits,
-    pub allow_targets: AllowList,
+    /// Where the page's client may connect besides the session's own
+    /// servers: the public lab, the `--allow-target`s.
+    pub targets: Targets,
     /// The public lab server, if this bridge runs one.
     pub public: Option<PublicLab>,
     pub metrics: Arc<Metrics>,
@@ -208,9 +204,6 @@ struct ConnHandle {
     stop: CancellationToken,
 }
 
-/// How the session should end: a close frame to send, or none.
-type Ending = Option<CloseFrame>;
-
 fn close_frame(code: u16, reason: impl Into<String>) -> Ending {
     Some(close::frame(code, reason))
 }
@@ -227,7 +220,7 @@ impl RelaySession {
             env.clock,
             outbox.clone(),
             env.limits.clone(),
-            env.allow_targets.clone(),
+            env.targets.allow_list().clone(),
             env.public.clone(),
             locals.clone(),
             to_sockets.clone(),
@@ -272,6 +265,7 @@ impl RelaySession {
         let (end_tx, end_rx) = oneshot::channel();
         let _ = self.outbox.send(self.hello()).await;
         let token = self.token.clone();
+        let tap = self.tap.clone();
         let writer = write_messages(
             sink,
             queue,
@@ -282,7 +276,7 @@ impl RelaySession {
                 grace,
                 stall: self.env.limits.idle_timeout,
             },
-            self.tap.clone(),
+            |queued: &Queued| encode(queued, tap.as_deref()),
         );
         let reader = async {
             let ending = self.read_commands(stream).await;
@@ -331,7 +325,7 @@ impl RelaySession {
             let message = match next {
                 Err(_) => {
                     let reason = format!("closed after {} s without a message", idle.as_secs());
-                    return close_frame(CLOSE_GOING_AWAY, reason);
+                    return close_frame(close::GOING_AWAY, reason);
                 }
                 Ok(None) => return None,
                 Ok(Some(Ok(message))) => message,
@@ -383,7 +377,10 @@ impl RelaySession {
     /// Refuses a session that did not start with our `hello`, and closes it.
     async fn wrong_start(&self, message: &str) -> Ending {
         self.refuse(Refusal::Version, message, None, None).await;
-        close_frame(CLOSE_PROTOCOL, "expected hello with protocol version 1")
+        close_frame(
+            close::PROTOCOL_ERROR,
+            "expected hello with protocol version 1",
+        )
     }
 
     /// A read error: a message over the limit gets a refusal and close
@@ -397,10 +394,9 @@ impl RelaySession {
                 None
             }
             ReadFailure::TooBig => {
-                let limit = self.env.limits.max_message_bytes;
-                let message = format!("message larger than the limit of {limit} bytes");
+                let message = close::too_big(self.env.limits.max_message_bytes);
                 self.refuse(Refusal::TooLarge, &message, None, None).await;
-                close_frame(CLOSE_TOO_BIG, message)
+                close_frame(close::TOO_BIG, message)
             }
             ReadFailure::Broken { code, reason } => {
                 self.refuse(Refusal::BadMessage, &reason, None, None).await;
@@ -663,7 +659,7 @@ impl RelaySession {
             outbox: self.outbox.clone(),
             locals: self.locals.clone(),
             route,
-            connect_timeout: self.env.limits.connect_timeout,
+            targets: self.env.targets.clone(),
             read_chunk: self.env.limits.read_chunk(),
             closing_at: AtomicU64::new(0),
         };
@@ -673,16 +669,6 @@ impl RelaySession {
 
     /// Where a connection goes, or `None` after refusing it.
     async fn aim(&mut self, conn: ConnId, target: Target, transport: Transport) -> Option<Aim> {
-        let public = self.env.public.clone();
-        let is_public = |addr: &str| {
-            public.as_ref().is_some_and(|public| {
-                let addr = normalize_target(addr);
-                [Some(public.tcp_addr), public.udp_addr]
-                    .into_iter()
-                    .flatten()
-                    .any(|a| addr == a.to_string() || addr == connect_addr(a).to_string())
-            })
-        };
         // A student's own server (a program's socket) in this session's
         // port space: the page's client may connect to it, as a terminal's
         // client on the bridge's machine can.
@@ -698,7 +684,9 @@ impl RelaySession {
                 addr: program_server,
                 route: None,
             }),
-            Target::Addr { addr } if is_public(&addr) => self.aim_public(conn, transport).await,
+            Target::Addr { addr } if self.env.targets.is_public(&addr) => {
+                self.aim_public(conn, transport).await
+            }
             Target::Server { id } if id == PUBLIC_SERVER => self.aim_public(conn, transport).await,
             Target::Server { id } if !self.servers.contains_key(&id) => {
                 match self
@@ -748,7 +736,7 @@ impl RelaySession {
                     route: None,
                 })
             }
-            Target::Addr { addr } if self.env.allow_targets.permits(&addr) => {
+            Target::Addr { addr } if self.env.targets.allowed(&addr) => {
                 let resolved = addr.trim().parse::<SocketAddr>().ok();
                 Some(Aim {
                     server: None,
@@ -927,165 +915,11 @@ struct Aim {
     route: Option<PublicRoute>,
 }
 
-/// The bridge's own version string, as its `hello`s name it.
-pub fn bridge_version() -> String {
-    format!("socket-lab {}", env!("CARGO_PKG_VERSION"))
-}
-
-/// The address to connect to for a server listening on `addr`: a server
-/// on "any address" (0.0.0.0 or ::) is reached through loopback.
-pub fn connect_addr(addr: SocketAddr) -> SocketAddr {
-    match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => {
-            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
-        }
-        IpAddr::V6(ip) if ip.is_unspecified() => {
-            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
-        }
-        _ => addr,
-    }
-}
-
-/// How long the writer waits on the page.
-#[derive(Debug, Clone, Copy)]
-struct Bounds {
-    /// For the goodbye (and the last messages before it).
-    grace: Duration,
-    /// For the page to take one batch: a page that reads nothing for this
-    /// long (the idle timeout) is frozen.
-    stall: Duration,
-}
-
-/// Writes queued messages to the browser, then the closing frame.
-///
-/// Every wait is bounded: raced against `shutdown` and the reader's end
-/// (so a browser that stopped reading cannot hold shutdown, or its own
-/// idle close, up), and a batch the page does not take within
-/// `bounds.stall` ends the session; the goodbye itself gets `bounds.grace`.
-async fn write_messages<W>(
-    mut sink: W,
-    mut queue: mpsc::Receiver<Queued>,
-    mut end: oneshot::Receiver<Ending>,
-    token: CancellationToken,
-    shutdown: CancellationToken,
-    bounds: Bounds,
-    tap: Option<Arc<SessionTap>>,
-) where
-    W: Sink<Message, Error = axum::Error> + Unpin,
-{
-    let tap = tap.as_deref();
-    let ending = loop {
-        let queued = tokio::select! {
-            biased;
-            ending = &mut end => {
-                // The reader is done: send what is queued (a refusal that
-                // explains the close, say), then the close frame.
-                let ending = ending.ok().flatten();
-                let flush = async {
-                    while let Ok(queued) = queue.try_recv() {
-                        if send_json(&mut sink, &queued, tap).await.is_err() {
-                            break;
-                        }
-                    }
-                };
-                let _ = tokio::time::timeout(bounds.grace, flush).await;
-                break ending;
-            }
-            _ = shutdown.cancelled() => break close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
-            _ = token.cancelled() => break None,
-            queued = queue.recv() => match queued {
-                Some(queued) => queued,
-                None => break None,
-            },
-        };
-        // Write this message and whatever else is already queued, then
-        // flush once: a burst of events (a recv and the server's steps
-        // that came with it) leaves in one system call, not one each.
-        // The messages stay held (and counted against the byte budget)
-        // until the flush has written them.
-        let batch = async {
-            feed_json(&mut sink, &queued, tap).await?;
-            let mut held = Vec::new();
-            for _ in 1..WRITE_BATCH {
-                let Ok(next) = queue.try_recv() else { break };
-                feed_json(&mut sink, &next, tap).await?;
-                held.push(next);
-            }
-            sink.flush().await
-        };
-        tokio::select! {
-            sent = batch => if sent.is_err() { break None },
-            _ = shutdown.cancelled() => break close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
-            // The reader ended the session (idle, a bad message) while the
-            // page was not taking what we write: its reason stands.
-            ending = &mut end => break ending.ok().flatten(),
-            _ = tokio::time::sleep(bounds.stall) => {
-                let reason = format!(
-                    "closed: the page read nothing for {:?} (--session-idle-timeout)",
-                    bounds.stall
-                );
-                break close_frame(CLOSE_GOING_AWAY, reason);
-            }
-        }
-    };
-    // Tell the reader (and every task of the session) we are done.
-    token.cancel();
-    goodbye(sink, ending, &shutdown, bounds.grace).await;
-}
-
-/// Closes a WebSocket within `grace`: the close frame if there is a reason
-/// (the shutdown's, if the bridge is shutting down: another task may have
-/// noticed it first, and the browser still deserves to hear why), then
-/// whatever is pending (such as the library's answer to the browser's own
-/// close frame).
-pub async fn goodbye<W>(
-    mut sink: W,
-    ending: Option<CloseFrame>,
-    shutdown: &CancellationToken,
-    grace: Duration,
-) where
-    W: Sink<Message, Error = axum::Error> + Unpin,
-{
-    let ending = match ending {
-        None if shutdown.is_cancelled() => close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
-        ending => ending,
-    };
-    let goodbye = async {
-        if let Some(frame) = ending {
-            let _ = sink.send(Message::Close(Some(frame))).await;
-        }
-        let _ = sink.close().await;
-    };
-    let _ = tokio::time::timeout(grace, goodbye).await;
-}
-
-/// The most messages written out before one flush.
-const WRITE_BATCH: usize = 32;
-
-async fn send_json<W>(
-    sink: &mut W,
-    queued: &Queued,
-    tap: Option<&SessionTap>,
-) -> Result<(), axum::Error>
-where
-    W: Sink<Message, Error = axum::Error> + Unpin,
-{
-    feed_json(sink, queued, tap).await?;
-    sink.flush().await
-}
-
-/// Hands a message to the WebSocket without flushing it, and records it
-/// in the session's tap (the same bytes: no copy, no second
+/// Makes a queued message into the WebSocket message the page gets, and
+/// records it in the session's tap (the same bytes: no copy, no second
 /// serialization). The hello is the bridge's greeting, not the session's
 /// doing: it is not recorded.
-async fn feed_json<W>(
-    sink: &mut W,
-    queued: &Queued,
-    tap: Option<&SessionTap>,
-) -> Result<(), axum::Error>
-where
-    W: Sink<Message, Error = axum::Error> + Unpin,
-{
+fn encode(queued: &Queued, tap: Option<&SessionTap>) -> Message {
     // Serializing a ServerMsg cannot fail (no maps with non-string keys).
     let mut json = serde_json::to_string(&queued.msg).unwrap_or_default();
     let json = match tap {
@@ -1099,7 +933,7 @@ where
         }
         _ => Utf8Bytes::from(json),
     };
-    sink.feed(Message::Text(json)).await
+    Message::Text(json)
 }
 
 #[cfg(test)]
@@ -1142,7 +976,7 @@ mod tests {
         Arc::new(SessionEnv {
             clock: Clock::start(),
             limits: SessionLimits::default(),
-            allow_targets: AllowList::default(),
+            targets: Targets::default(),
             public: None,
             metrics: Arc::new(Metrics::default()),
         })
@@ -1222,7 +1056,7 @@ mod tests {
                 other => panic!("expected a close frame, got {other:?}"),
             }
         };
-        assert_eq!(closing.map(|frame| frame.code), Some(CLOSE_GOING_AWAY));
+        assert_eq!(closing.map(|frame| frame.code), Some(close::GOING_AWAY));
         running.await.expect("the session ends");
     }
 }

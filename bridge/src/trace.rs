@@ -224,7 +224,7 @@ mod tests {
         assert_eq!(event.server, Some(3));
         assert_eq!(event.server_conn, Some(4));
         assert_eq!(event.lane, Lane::Server);
-        assert_eq!(event.step.name(), "send");
+        assert_eq!(event.step.kind(), protocol::StepKind::Send);
         assert!(events.try_recv().is_err());
     }
 

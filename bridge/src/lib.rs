@@ -5,8 +5,10 @@
 //!
 //! - [`clock`]: the one monotonic clock every trace event is stamped with.
 //! - [`trace`]: [`trace::Tracer`], how a lab server reports each step.
-//! - [`route`]: routes, which deliver a shared server's events to the one
-//!   session whose socket made the connection.
+//! - [`route`]: routes, which deliver a lab server's events to the one
+//!   session whose socket made the connection (every lab server, public or
+//!   private, the same way), and [`route::Locals`], a session's book of
+//!   its own sockets for its programs.
 //! - [`lab`]: [`lab::LabServer`] (Tasks 1-3 over TCP) and
 //!   [`lab::UdpEchoServer`], on real sockets.
 //! - [`error`]: the bridge's [`Error`] and the student-facing error kinds.
@@ -18,6 +20,8 @@
 //! - [`config`]: [`config::BridgeConfig`] and [`config::SessionLimits`]:
 //!   what the front door allows, and the bounds on every browser; and
 //!   [`config::BridgeArgs`], the flags that set them.
+//! - [`outbox`]: [`outbox::Outbox`], the one byte-bounded queue from a
+//!   session to its page (backpressure starts here).
 //! - [`session`]: [`session::RelaySession`], one browser tab's `/ws`:
 //!   commands in, real sockets out, both lanes' trace events back.
 //! - [`targets`]: [`targets::Targets`], where the bridge may connect on a
@@ -57,6 +61,7 @@ pub mod lab;
 pub mod linger;
 pub mod memory;
 pub mod metrics;
+pub mod outbox;
 pub mod program;
 pub mod proxy;
 pub mod pyodide;

@@ -6,8 +6,9 @@ mod common;
 
 use bridge::lab::LabServer;
 use bridge::metrics::Metrics;
+use bridge::outbox::{Outbox, Queued};
 use bridge::route::{RouteReceiver, RouteSink, route_queue};
-use bridge::session::{LaneEvents, Locals, Outbox, Queued, ServerLane};
+use bridge::session::ServerLane;
 use bridge::trace::Tracer;
 use common::{Running, config, tracer, until_closed, within};
 use protocol::{Mode, Refusal, ServerMsg, StepKind, TraceEvent};
@@ -166,8 +167,7 @@ async fn a_full_route_drops_events_and_the_page_is_told_while_the_server_serves(
     let token = CancellationToken::new();
     let lane = ServerLane {
         server: 0,
-        events: LaneEvents::Routed(receiver),
-        locals: Locals::default(),
+        events: receiver,
         outbox,
         metrics: metrics.clone(),
     };

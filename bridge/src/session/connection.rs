@@ -6,12 +6,11 @@
 //! its own task, reading and writing at once (reading while a write waits
 //! avoids the classic deadlock of two peers both stuck in `send()`).
 
-use super::Locals;
-use super::outbox::Outbox;
 use crate::clock::Clock;
 use crate::error::error_kind;
 use crate::metrics::Metrics;
-use crate::route::{RouteGuard, RouteSink};
+use crate::outbox::Outbox;
+use crate::route::{Locals, RouteGuard, RouteSink};
 use crate::targets::Targets;
 use crate::trace::Tracer;
 use protocol::{
@@ -68,14 +67,13 @@ pub struct ClientConnection {
     pub transport: Transport,
     pub clock: Clock,
     pub outbox: Outbox,
-    /// The session's map of its sockets' local addresses, so the
-    /// forwarders of its private servers can tell which accepted peer is
-    /// ours.
+    /// The session's book of its sockets' local addresses, so a student's
+    /// program that accepts this connection shows the same id.
     pub locals: Locals,
-    /// Set when it goes to the public server: where to register this
-    /// socket's address, so the server sends this connection's events to
-    /// this session.
-    pub route: Option<PublicRoute>,
+    /// Set when it goes to a lab server (the public one, or one of the
+    /// session's own): where to register this socket's address, so the
+    /// server sends this connection's events to this session.
+    pub route: Option<ServerRoute>,
     /// Looks up an `--allow-target` name, bounded by the connect timeout
     /// (which also bounds `connect()`).
     pub targets: Targets,
@@ -85,10 +83,10 @@ pub struct ClientConnection {
     pub closing_at: AtomicU64,
 }
 
-/// How the public server's events of one connection find their session.
-#[derive(Debug)]
-pub struct PublicRoute {
-    /// The public server's tracer, which holds its routes.
+/// How a lab server's events of one connection find their session.
+#[derive(Debug, Clone)]
+pub struct ServerRoute {
+    /// The server's tracer, which holds its routes.
     pub tracer: Tracer,
     /// The session's queue for them.
     pub sink: RouteSink,
@@ -348,7 +346,7 @@ impl ClientConnection {
         }
     }
 
-    /// Remembers our socket's bound address `local`, and routes the public
+    /// Remembers our socket's bound address `local`, and routes the lab
     /// server's events of connections from it to this session.
     fn register(&self, local: io::Result<SocketAddr>) -> Option<RouteGuard> {
         let local = local.ok()?;

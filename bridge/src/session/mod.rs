@@ -6,9 +6,11 @@
 //! request), and answers with [`ServerMsg`]s: replies, refusals, and the
 //! [`TraceEvent`](protocol::TraceEvent)s of both lanes.
 //!
-//! - `outbox.rs`: [`Outbox`], the one byte-bounded queue to the browser.
 //! - `connection.rs`: [`ClientConnection`], one client socket, its own task.
 //! - `forward.rs`: [`ServerLane`], a lab server's events for this session.
+//!
+//! Everything goes back to the page through one [`Outbox`]
+//! ([`crate::outbox`]) and the batched writer ([`crate::ws::writer`]).
 //!
 //! A session is written against any `Stream + Sink` of WebSocket messages,
 //! so its logic is tested with in-memory channels as well as real sockets.
@@ -36,18 +38,17 @@
 
 mod connection;
 mod forward;
-mod outbox;
 
-pub use connection::{ClientConnection, ConnCommand, PublicRoute};
-pub use forward::{LaneEvents, ServerLane};
-pub use outbox::{Outbox, Queued};
+pub use connection::{ClientConnection, ConnCommand, ServerRoute};
+pub use forward::ServerLane;
 
 use crate::clock::Clock;
 use crate::config::SessionLimits;
 use crate::lab::{LabConfig, LabControl, LabLimits, LabServer, PublicLab, UdpEchoServer};
 use crate::metrics::Metrics;
+use crate::outbox::{Outbox, Queued};
 use crate::program::{CallRequest, ProgramEnv, Programs};
-use crate::route::{self, RouteSink};
+use crate::route::{self, Locals, RouteReceiver, RouteSink};
 use crate::targets::{Targets, connect_addr};
 use crate::trace::{self, TRACE_CAPACITY, Tracer};
 use crate::watch::SessionTap;
@@ -63,8 +64,8 @@ use protocol::{
 };
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -81,60 +82,6 @@ pub struct SessionEnv {
     /// The public lab server, if this bridge runs one.
     pub public: Option<PublicLab>,
     pub metrics: Arc<Metrics>,
-}
-
-/// The local addresses of a session's client sockets, so a private
-/// server's `accept()` peer can be matched to the page's connection id.
-/// (The public server needs no such matching: it routes each connection's
-/// events here already tagged, see [`crate::route`].)
-#[derive(Debug, Clone, Default)]
-pub struct Locals {
-    /// Shared by the session's connection tasks (which insert) and its
-    /// server-lane forwarders (which look up). A std mutex: it is held for
-    /// a map operation only, never across an `.await`.
-    inner: Arc<Mutex<LocalsInner>>,
-}
-
-#[derive(Debug, Default)]
-struct LocalsInner {
-    by_addr: HashMap<SocketAddr, ConnId>,
-    /// Insertion order, to forget the oldest past [`Locals::MAX`].
-    order: VecDeque<SocketAddr>,
-}
-
-impl Locals {
-    /// Addresses remembered per session (a server's events may arrive after
-    /// the client closed, so entries outlive their connection).
-    pub const MAX: usize = 256;
-
-    /// Remembers that `conn`'s socket has the address `local`.
-    pub fn insert(&self, local: SocketAddr, conn: ConnId) {
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
-        if inner.by_addr.insert(local, conn).is_none() {
-            inner.order.push_back(local);
-            if inner.order.len() > Self::MAX
-                && let Some(oldest) = inner.order.pop_front()
-            {
-                inner.by_addr.remove(&oldest);
-            }
-        }
-    }
-
-    /// The connection whose socket has address `peer`, if ours. A socket
-    /// bound to "any address" matches by port.
-    pub fn lookup(&self, peer: SocketAddr) -> Option<ConnId> {
-        let inner = self.inner.lock().ok()?;
-        if let Some(conn) = inner.by_addr.get(&peer) {
-            return Some(*conn);
-        }
-        inner
-            .by_addr
-            .iter()
-            .find(|(addr, _)| addr.ip().is_unspecified() && addr.port() == peer.port())
-            .map(|(_, conn)| *conn)
-    }
 }
 
 /// One browser tab's session.
@@ -185,6 +132,9 @@ struct PrivateServer {
     stop: CancellationToken,
     /// Its task: done once the listening socket is closed.
     task: tokio::task::JoinHandle<()>,
+    /// Its tracer, where the session's clients register their routes, and
+    /// the session's queue for its events.
+    route: ServerRoute,
 }
 
 /// Stopped servers whose address a session remembers.
@@ -251,14 +201,26 @@ impl RelaySession {
 
     /// Runs the session on `socket` until the page leaves, the session is
     /// closed for a reason above, or `shutdown` is cancelled.
-    pub async fn run<S>(mut self, socket: S, shutdown: CancellationToken)
+    pub async fn run<S>(self, socket: S, shutdown: CancellationToken)
     where
         S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error>,
+    {
+        let (sink, stream) = socket.split();
+        self.run_split(sink, stream, shutdown).await
+    }
+
+    /// [`RelaySession::run`] on a separate sink and stream: a real
+    /// socket's halves, or in-memory channels (as in axum's
+    /// testing-websockets example), so the session's logic is tested
+    /// without a socket, in paused time.
+    pub async fn run_split<W, R>(mut self, sink: W, stream: R, shutdown: CancellationToken)
+    where
+        W: Sink<Message> + Unpin,
+        R: Stream<Item = Result<Message, axum::Error>> + Unpin,
     {
         let metrics = self.env.metrics.clone();
         metrics.session_opened();
         let grace = self.env.limits.shutdown_grace;
-        let (sink, stream) = socket.split();
         let Some(queue) = self.queue.take() else {
             return;
         };
@@ -551,9 +513,16 @@ impl RelaySession {
             Family::Ipv6 => IpAddr::V6(Ipv6Addr::LOCALHOST),
         };
         let addr = SocketAddr::new(ip, 0);
-        let tracer = Tracer::new(self.env.clock, server, trace::channel());
-        // Subscribe before binding, so the page sees socket/bind/listen.
-        self.forward(server, LaneEvents::All(tracer.subscribe()));
+        // The server is this session's: every event comes here, its
+        // listening socket's steps (socket, bind, listen) included.
+        let (sink, receiver) = self.server_queue();
+        let tracer =
+            Tracer::new(self.env.clock, server, trace::channel()).with_unrouted(sink.clone());
+        self.forward(server, receiver);
+        let route = ServerRoute {
+            tracer: tracer.clone(),
+            sink,
+        };
         let stop = self.token.child_token();
         let (local, control, task) = match transport {
             Transport::Tcp => {
@@ -595,6 +564,7 @@ impl RelaySession {
                 control,
                 stop,
                 task,
+                route,
             },
         );
         // The id names this server now, not an old stopped one.
@@ -614,12 +584,18 @@ impl RelaySession {
             .await
     }
 
+    /// A queue for one server's events to this session. Bounded like the
+    /// outbox: a page that stops reading costs the bridge at most this
+    /// much here too.
+    fn server_queue(&self) -> (RouteSink, RouteReceiver) {
+        route::route_queue(TRACE_CAPACITY, self.env.limits.max_buffered_bytes)
+    }
+
     /// Forwards a server's events to this session.
-    fn forward(&self, server: ServerId, events: LaneEvents) {
+    fn forward(&self, server: ServerId, events: RouteReceiver) {
         let lane = ServerLane {
             server,
             events,
-            locals: self.locals.clone(),
             outbox: self.outbox.clone(),
             metrics: self.env.metrics.clone(),
         };
@@ -728,12 +704,12 @@ impl RelaySession {
                     return None;
                 }
                 // Ask the server's own address, as a student would.
-                let addr = self.server_addr(id)?;
+                let addr = private.addr;
                 Some(Aim {
                     server: Some(id),
                     target: addr.to_string(),
                     addr: Some(addr),
-                    route: None,
+                    route: Some(private.route.clone()),
                 })
             }
             Target::Addr { addr } if self.env.targets.allowed(&addr) => {
@@ -782,7 +758,7 @@ impl RelaySession {
             server: Some(PUBLIC_SERVER),
             target: addr.to_string(),
             addr: Some(addr),
-            route: Some(PublicRoute { tracer, sink }),
+            route: Some(ServerRoute { tracer, sink }),
         })
     }
 
@@ -792,20 +768,12 @@ impl RelaySession {
         match &self.public_route {
             Some(sink) => sink.clone(),
             None => {
-                // Bounded like the outbox: a page that stops reading costs
-                // the bridge at most this much here too.
-                let (sink, receiver) =
-                    route::route_queue(TRACE_CAPACITY, self.env.limits.max_buffered_bytes);
-                self.forward(PUBLIC_SERVER, LaneEvents::Routed(receiver));
+                let (sink, receiver) = self.server_queue();
+                self.forward(PUBLIC_SERVER, receiver);
                 self.public_route = Some(sink.clone());
                 sink
             }
         }
-    }
-
-    /// The address of a private server (from its `ServerStarted`).
-    fn server_addr(&self, id: ServerId) -> Option<SocketAddr> {
-        self.servers.get(&id).map(|server| server.addr)
     }
 
     async fn send(&mut self, conn: ConnId, data: Data) {
@@ -911,8 +879,9 @@ struct Aim {
     target: String,
     /// The resolved address, if known yet.
     addr: Option<SocketAddr>,
-    /// For the public server: how its events reach this session.
-    route: Option<PublicRoute>,
+    /// For a lab server: how its events of this connection reach this
+    /// session.
+    route: Option<ServerRoute>,
 }
 
 /// Makes a queued message into the WebSocket message the page gets, and
@@ -939,54 +908,53 @@ fn encode(queued: &Queued, tap: Option<&SessionTap>) -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
+    use axum::extract::ws::CloseFrame;
+    use tokio_util::sync::PollSender;
 
-    /// A WebSocket made of two in-memory channels: the session's logic
-    /// runs on it exactly as on a real one.
-    struct FakeSocket {
-        incoming: mpsc::UnboundedReceiver<Message>,
-        outgoing: mpsc::UnboundedSender<Message>,
+    /// The page's ends of a session run on in-memory channels, as in axum's
+    /// testing-websockets example: what the page sends, what it receives.
+    struct PageEnds {
+        to_session: mpsc::UnboundedSender<Message>,
+        from_session: mpsc::Receiver<Message>,
     }
 
-    impl Stream for FakeSocket {
-        type Item = Result<Message, axum::Error>;
-        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-            self.incoming.poll_recv(cx).map(|message| message.map(Ok))
-        }
+    /// Starts a session on in-memory channels.
+    fn run_on_channels(
+        env: Arc<SessionEnv>,
+        shutdown: &CancellationToken,
+    ) -> (PageEnds, tokio::task::JoinHandle<()>) {
+        let (to_session, mut incoming) = mpsc::unbounded_channel::<Message>();
+        let (outgoing, from_session) = mpsc::channel(1024);
+        let stream = futures_util::stream::poll_fn(move |cx| incoming.poll_recv(cx)).map(Ok);
+        let session = RelaySession::new(env, shutdown);
+        let running =
+            tokio::spawn(session.run_split(PollSender::new(outgoing), stream, shutdown.clone()));
+        let page = PageEnds {
+            to_session,
+            from_session,
+        };
+        (page, running)
     }
 
-    impl Sink<Message> for FakeSocket {
-        type Error = axum::Error;
-        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
-        }
-        fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
-            self.outgoing.send(item).map_err(axum::Error::new)
-        }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
-        }
-    }
-
-    fn env() -> Arc<SessionEnv> {
+    fn env_with(limits: SessionLimits) -> Arc<SessionEnv> {
         Arc::new(SessionEnv {
             clock: Clock::start(),
-            limits: SessionLimits::default(),
+            limits,
             targets: Targets::default(),
             public: None,
             metrics: Arc::new(Metrics::default()),
         })
     }
 
+    fn env() -> Arc<SessionEnv> {
+        env_with(SessionLimits::default())
+    }
+
     fn text(msg: &ClientMsg) -> Message {
         Message::Text(serde_json::to_string(msg).unwrap_or_default().into())
     }
 
-    async fn next(out: &mut mpsc::UnboundedReceiver<Message>) -> ServerMsg {
+    async fn next(out: &mut mpsc::Receiver<Message>) -> ServerMsg {
         let message = tokio::time::timeout(Duration::from_secs(10), out.recv())
             .await
             .expect("in time")
@@ -997,16 +965,24 @@ mod tests {
         }
     }
 
+    /// The close frame the page gets, skipping what comes before it.
+    async fn close_frame_of(out: &mut mpsc::Receiver<Message>) -> Option<CloseFrame> {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(3600), out.recv()).await {
+                Ok(Some(Message::Close(frame))) => break frame,
+                Ok(Some(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    }
+
     /// Over in-memory channels: hello first, then a private echo server,
     /// a connection to it, and the echoed bytes on the client lane.
     #[tokio::test]
     async fn a_session_runs_over_any_stream_and_sink() {
-        let (page_tx, incoming) = mpsc::unbounded_channel();
-        let (outgoing, mut page_rx) = mpsc::unbounded_channel();
         let shutdown = CancellationToken::new();
-        let session = RelaySession::new(env(), &shutdown);
-        let running =
-            tokio::spawn(session.run(FakeSocket { incoming, outgoing }, shutdown.clone()));
+        let (page, running) = run_on_channels(env(), &shutdown);
+        let (page_tx, mut page_rx) = (page.to_session, page.from_session);
         assert!(matches!(
             next(&mut page_rx).await,
             ServerMsg::Hello {
@@ -1049,14 +1025,41 @@ mod tests {
             }
         }
         shutdown.cancel();
-        let closing = loop {
-            match tokio::time::timeout(Duration::from_secs(10), page_rx.recv()).await {
-                Ok(Some(Message::Close(frame))) => break frame,
-                Ok(Some(_)) => continue,
-                other => panic!("expected a close frame, got {other:?}"),
-            }
-        };
+        let closing = close_frame_of(&mut page_rx).await;
         assert_eq!(closing.map(|frame| frame.code), Some(close::GOING_AWAY));
+        running.await.expect("the session ends");
+    }
+
+    /// In paused time: a page that says nothing after its hello is closed
+    /// with 1001 once the idle timeout has passed, and not before.
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_session_is_closed_after_its_idle_timeout() {
+        let idle = Duration::from_secs(600);
+        let limits = SessionLimits {
+            idle_timeout: idle,
+            ..SessionLimits::default()
+        };
+        let shutdown = CancellationToken::new();
+        let (mut page, running) = run_on_channels(env_with(limits), &shutdown);
+        assert!(matches!(
+            next(&mut page.from_session).await,
+            ServerMsg::Hello { .. }
+        ));
+        let hello = ClientMsg::Hello {
+            version: PROTOCOL_VERSION,
+        };
+        page.to_session.send(text(&hello)).expect("session reads");
+        let quiet_since = tokio::time::Instant::now();
+        let closing = close_frame_of(&mut page.from_session)
+            .await
+            .expect("a close frame with a reason");
+        assert!(quiet_since.elapsed() >= idle, "{:?}", quiet_since.elapsed());
+        assert_eq!(closing.code, close::GOING_AWAY);
+        assert!(
+            closing.reason.contains("600 s without a message"),
+            "{}",
+            closing.reason
+        );
         running.await.expect("the session ends");
     }
 }

@@ -118,7 +118,7 @@ pub async fn goodbye<W>(
     shutdown: &CancellationToken,
     grace: Duration,
 ) where
-    W: Sink<Message, Error = axum::Error> + Unpin,
+    W: Sink<Message> + Unpin,
 {
     let ending = match ending {
         None if shutdown.is_cancelled() => Some(shutdown_frame()),

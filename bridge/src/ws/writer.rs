@@ -44,7 +44,7 @@ pub async fn write_messages<W, T>(
     bounds: Bounds,
     encode: impl Fn(&T) -> Message,
 ) where
-    W: Sink<Message, Error = axum::Error> + Unpin,
+    W: Sink<Message> + Unpin,
 {
     let ending = loop {
         let queued = tokio::select! {

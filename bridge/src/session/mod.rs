@@ -25,7 +25,7 @@
 //!   rest of that message cannot be skipped and the session cannot go on.
 //! - A frame that breaks the WebSocket rules: 1007 (text that is not
 //!   UTF-8) or 1002 (reserved bits or opcodes...), with the rule broken
-//!   (see [`crate::close`]).
+//!   (see [`crate::ws::close`]).
 //! - Nothing from the page for `--session-idle-timeout`: close code 1001.
 //!   Nor may the page stop reading for that long while the bridge has
 //!   something to write to it: a frozen page is closed too (1001), so it

@@ -102,6 +102,64 @@ async fn task1_connect_on_a_private_server() {
     bridge.stop().await.expect("clean stop");
 }
 
+/// A terminal's `nc` on a student's private server: nobody registered that
+/// connection, yet its whole life shows on the session's server lane (with
+/// no page connection id: it is not one of the page's), and the page's own
+/// connection to the same server still carries its id on both lanes.
+#[tokio::test]
+async fn a_terminal_client_of_a_private_server_shows_on_its_session() {
+    let bridge = start(Mode::Echo).await;
+    let mut page = Page::open(&bridge).await;
+    let addr = page.start_server(1, Mode::Echo, Transport::Tcp).await;
+    let mut terminal = TcpStream::connect(addr.as_str()).await.expect("connects");
+    let terminal_addr = terminal.local_addr().expect("local").to_string();
+    terminal.write_all(b"from nc\n").await.expect("writes");
+    let mut echo = [0u8; 8];
+    terminal.read_exact(&mut echo).await.expect("the echo");
+    assert_eq!(&echo, b"from nc\n");
+    drop(terminal);
+    let accepted = page
+        .until("the terminal's accept", |m| {
+            matches!(m, ServerMsg::Trace(e)
+                if matches!(&e.step, Step::Accept { peer, .. } if *peer == terminal_addr))
+        })
+        .await;
+    let ServerMsg::Trace(accepted) = accepted else {
+        unreachable!()
+    };
+    assert_eq!(accepted.conn, None, "not one of the page's connections");
+    let server_conn = accepted.server_conn.expect("the server numbers it");
+    page.until("the terminal's close", |m| {
+        matches!(m, ServerMsg::Trace(e)
+            if e.server_conn == Some(server_conn) && e.step.kind() == StepKind::Close)
+    })
+    .await;
+    let terminal_events: Vec<_> = page
+        .seen
+        .iter()
+        .filter_map(|m| match m {
+            ServerMsg::Trace(e) if e.lane == Lane::Server && e.server_conn == Some(server_conn) => {
+                Some(e)
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(terminal_events.iter().all(|e| e.conn.is_none()));
+    let kinds: Vec<_> = terminal_events.iter().map(|e| e.step.kind()).collect();
+    assert_eq!(kinds[..2], [StepKind::Accept, StepKind::Print], "{kinds:?}");
+    assert!(kinds.contains(&StepKind::Recv) && kinds.contains(&StepKind::Send));
+    assert_eq!(kinds.last(), Some(&StepKind::Close), "{kinds:?}");
+
+    page.connect(1, Target::Server { id: 1 }).await;
+    page.send_text(1, "mine").await;
+    page.until_step_with(Lane::Server, 1, StepKind::Recv, b"mine")
+        .await;
+    page.until_step_with(Lane::Client, 1, StepKind::Recv, b"mine")
+        .await;
+    assert_linked(&page, 1);
+    bridge.stop().await.expect("clean stop");
+}
+
 /// Task 2 on a private server: the client receives the greeting, exactly.
 #[tokio::test]
 async fn task2_greet_on_a_private_server() {

@@ -4,7 +4,7 @@
 //!
 //! - [`close`]: the close codes and frames, what a failed read means (a
 //!   message over the limit, a broken rule, a peer that is gone), and the
-//!   [`goodbye`](close::goodbye) that sends the close frame within a bounded
+//!   [`goodbye`] that sends the close frame within a bounded
 //!   time.
 //! - [`writer`]: the batched writer: what is queued for the page leaves in
 //!   bursts, one flush (one system call) per burst, every wait bounded.

@@ -12,31 +12,26 @@
 //! Over HTTPS (`--tls-cert`) the same router is served by axum-server
 //! with rustls, and shutdown takes the same three steps.
 
-use crate::allowed_hosts::AllowedHosts;
 use crate::clock::Clock;
-use crate::config::{BridgeArgs, BridgeConfig, SessionLimits};
+use crate::config::{BridgeArgs, BridgeConfig};
 use crate::error::Error;
-use crate::http;
+use crate::http::{self, AppState};
 use crate::lab::{self, LabArgs, PublicLab};
 use crate::linger::LingeringListener;
 use crate::metrics::{Metrics, MetricsSnapshot};
-use crate::proxy;
 use crate::session::SessionEnv;
+use crate::targets::Targets;
 use crate::tls::{self, Tls};
-use crate::watch::{self, MAX_WATCHERS, Registry};
-use axum::http::HeaderMap;
+use crate::watch;
 use axum::serve::ListenerExt;
 use std::future::IntoFuture;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tokio_util::task::task_tracker::TaskTrackerToken;
 
 /// A bridge, ready to [`run`]: its configuration and its public lab.
 #[derive(Debug, Clone)]
@@ -191,156 +186,6 @@ impl RunningBridge {
     }
 }
 
-/// What the HTTP handlers share. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    inner: Arc<Shared>,
-}
-
-#[derive(Debug)]
-struct Shared {
-    env: Arc<SessionEnv>,
-    static_dir: Option<PathBuf>,
-    pyodide_dir: Option<PathBuf>,
-    /// The Hosts the bridge answers for, and the pages that may open its
-    /// WebSockets (`--allow-host`, `--allow-origin`, `--public-origin`).
-    allowed_hosts: AllowedHosts,
-    /// `--trust-proxy`: who may name the student in `X-Forwarded-For`.
-    trusted_proxies: Vec<IpAddr>,
-    /// One permit per WebSocket (`/ws` or `/relay`), taken before the
-    /// upgrade: the `--max-sessions` bound.
-    sessions: Arc<Semaphore>,
-    /// Counts live WebSockets, so shutdown can wait for their goodbyes.
-    tasks: TaskTracker,
-    /// Cancelled to shut down; every session watches it.
-    shutdown: CancellationToken,
-    /// Every `/ws` session, for the instructor's view.
-    registry: Arc<Registry>,
-    instructor_token: String,
-    /// One permit per instructor view (`/watch`): at most [`MAX_WATCHERS`].
-    watchers: Arc<Semaphore>,
-}
-
-/// A WebSocket's admission: its place among `--max-sessions`, and its
-/// count in the tracker shutdown waits on. Dropped when it ends.
-#[derive(Debug)]
-pub struct Admission {
-    _permit: OwnedSemaphorePermit,
-    _tracked: TaskTrackerToken,
-}
-
-impl AppState {
-    fn new(
-        bridge: Bridge,
-        addr: SocketAddr,
-        tasks: TaskTracker,
-        shutdown: CancellationToken,
-    ) -> AppState {
-        let limits = bridge.config.limits.clone();
-        let allowed_hosts = allowed_hosts(addr, &bridge.config);
-        let registry = Arc::new(Registry::new(bridge.clock));
-        let env = SessionEnv {
-            clock: bridge.clock,
-            limits: limits.clone(),
-            allow_targets: bridge.config.allow_targets.clone(),
-            public: bridge.public,
-            metrics: bridge.metrics,
-        };
-        AppState {
-            inner: Arc::new(Shared {
-                env: Arc::new(env),
-                static_dir: bridge.config.static_dir,
-                pyodide_dir: bridge.config.pyodide_dir,
-                allowed_hosts,
-                trusted_proxies: bridge.config.trusted_proxies,
-                sessions: Arc::new(Semaphore::new(
-                    limits.max_sessions.clamp(1, Semaphore::MAX_PERMITS),
-                )),
-                tasks,
-                shutdown,
-                registry,
-                instructor_token: bridge.instructor_token,
-                watchers: Arc::new(Semaphore::new(MAX_WATCHERS)),
-            }),
-        }
-    }
-
-    /// A place for one more WebSocket, unless full or shutting down.
-    pub fn admit(&self) -> Option<Admission> {
-        if self.inner.shutdown.is_cancelled() {
-            return None;
-        }
-        let permit = self.inner.sessions.clone().try_acquire_owned().ok()?;
-        Some(Admission {
-            _permit: permit,
-            _tracked: self.inner.tasks.token(),
-        })
-    }
-
-    /// A place for one more instructor view, unless [`MAX_WATCHERS`] are
-    /// open or the bridge is shutting down. Shutdown waits for it too.
-    pub fn admit_watcher(&self) -> Option<Admission> {
-        if self.inner.shutdown.is_cancelled() {
-            return None;
-        }
-        let permit = self.inner.watchers.clone().try_acquire_owned().ok()?;
-        Some(Admission {
-            _permit: permit,
-            _tracked: self.inner.tasks.token(),
-        })
-    }
-
-    /// Every `/ws` session, for the instructor's view.
-    pub fn registry(&self) -> Arc<Registry> {
-        self.inner.registry.clone()
-    }
-
-    /// Whether `token` is the instructor's (compared in constant time).
-    pub fn is_instructor(&self, token: &str) -> bool {
-        watch::token_matches(token, &self.inner.instructor_token)
-    }
-
-    pub fn session_env(&self) -> Arc<SessionEnv> {
-        self.inner.env.clone()
-    }
-
-    pub fn limits(&self) -> SessionLimits {
-        self.inner.env.limits.clone()
-    }
-
-    pub fn metrics(&self) -> Arc<Metrics> {
-        self.inner.env.metrics.clone()
-    }
-
-    pub fn shutdown(&self) -> CancellationToken {
-        self.inner.shutdown.clone()
-    }
-
-    pub fn static_dir(&self) -> Option<PathBuf> {
-        self.inner.static_dir.clone()
-    }
-
-    /// Pyodide's folder (`--pyodide`), served at `/pyodide/`.
-    pub fn pyodide_dir(&self) -> Option<PathBuf> {
-        self.inner.pyodide_dir.clone()
-    }
-
-    pub fn allowed_hosts(&self) -> &AllowedHosts {
-        &self.inner.allowed_hosts
-    }
-
-    /// The student's address for the instructor view: the peer, or the
-    /// client a `--trust-proxy` proxy names (see [`proxy::client_address`]).
-    pub fn client_address(&self, peer: SocketAddr, headers: &HeaderMap) -> String {
-        proxy::client_address(peer, headers, &self.inner.trusted_proxies)
-    }
-
-    /// The public lab server's TCP address, if there is one.
-    pub fn public_addr(&self) -> Option<SocketAddr> {
-        self.inner.env.public.as_ref().map(|public| public.tcp_addr)
-    }
-}
-
 /// Serves the page, `/ws`, `/relay`, `/watch` and `/metrics` on
 /// `listener` until `shutdown` is cancelled; then closes every session and
 /// instructor view (close code 1001) and returns within a bounded time.
@@ -373,7 +218,25 @@ pub async fn run(
             instructor_link(page, &bridge.instructor_token)
         );
     }
-    let state = AppState::new(bridge, addr, tasks.clone(), shutdown.clone());
+    let env = SessionEnv {
+        clock: bridge.clock,
+        limits: bridge.config.limits.clone(),
+        targets: Targets::new(
+            bridge.public.as_ref(),
+            bridge.config.allow_targets.clone(),
+            bridge.config.limits.connect_timeout,
+        ),
+        public: bridge.public,
+        metrics: bridge.metrics,
+    };
+    let state = AppState::new(
+        bridge.config,
+        env,
+        bridge.instructor_token,
+        addr,
+        tasks.clone(),
+        shutdown.clone(),
+    );
     // Each /ws session is listed with the student's address.
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = match tls {
@@ -527,31 +390,6 @@ pub async fn serve(
     labs.close();
     labs.wait().await;
     served
-}
-
-/// Who may reach a bridge bound to `addr`: loopback names and `addr`,
-/// and what `config` adds (an entry that is not valid is logged and
-/// skipped; the flags are checked when they are parsed).
-fn allowed_hosts(addr: SocketAddr, config: &BridgeConfig) -> AllowedHosts {
-    let mut allowed = AllowedHosts::new(addr);
-    for host in &config.allow_hosts {
-        if let Err(err) = allowed.allow_host(host) {
-            tracing::warn!("--allow-host: {err}");
-        }
-    }
-    for origin in &config.allow_origins {
-        if let Err(err) = allowed.allow_origin(origin) {
-            tracing::warn!("--allow-origin: {err}");
-        }
-    }
-    // Behind a proxy: the public page's origin, and its host as the
-    // proxy passes it (`Host $host`, without the port).
-    for public in &config.public_origins {
-        if let Err(err) = allowed.allow_site(&public.origin()) {
-            tracing::warn!("--public-origin: {err}");
-        }
-    }
-    allowed
 }
 
 /// The page's address (`page`, ending in `/`) with the instructor's

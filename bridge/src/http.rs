@@ -1,5 +1,6 @@
 //! The HTTP front door: one port for the page, `/ws`, `/relay`, `/watch`
-//! and `/metrics` (an axum [`Router`]).
+//! and `/metrics` (an axum [`Router`]), and [`AppState`], what its
+//! handlers share.
 //!
 //! Every request passes the **Host** check first (`403`): the bridge
 //! answers only for a name it serves, which is what stops DNS rebinding
@@ -28,25 +29,34 @@
 //! status).
 
 use crate::allowed_hosts::AllowedHosts;
-use crate::app::AppState;
-use crate::close;
-use crate::config::{SessionLimits, normalize_target};
+use crate::config::BridgeConfig;
+use crate::config::SessionLimits;
+use crate::metrics::Metrics;
+use crate::proxy;
 use crate::relay;
-use crate::session::{RelaySession, connect_addr};
+use crate::session::RelaySession;
+use crate::session::SessionEnv;
+use crate::targets::Targets;
+use crate::watch::Registry;
 use crate::watch::{self, MAX_WATCHERS, watcher::WatchEnv};
+use crate::ws::close;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::ws::{
-    CloseFrame, Message, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
-};
+use axum::extract::ws::{CloseFrame, WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use protocol::Transport;
 use serde::Deserialize;
-use std::net::SocketAddr;
-use tokio::net::TcpStream;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -282,7 +292,7 @@ async fn watch(
                  close one"
             ),
         );
-        return close_at_once(upgrade, frame, state.limits().shutdown_grace);
+        return close_at_once(upgrade, frame, &state);
     };
     let limits = state.limits();
     let env = WatchEnv {
@@ -333,7 +343,8 @@ async fn relay(
     if let Some(origin) = refused_origin(&headers, state.allowed_hosts()) {
         return forbidden_origin(&origin);
     }
-    if !relay_allowed(&state, &target) {
+    let targets = state.targets();
+    if !(targets.is_public_on(&target, Transport::Tcp) || targets.allowed(&target)) {
         let message = format!(
             "{target} is not allowed: /relay connects only to this bridge's lab server and to \
              targets started with --allow-target HOST:PORT (it is not an open proxy)\n"
@@ -350,7 +361,7 @@ async fn relay(
     let limits = state.limits();
     // Connect before upgrading, so a target that is down is a plain
     // `502` the client can read, not a WebSocket that opens and closes.
-    let tcp = match connect(&target, &limits).await {
+    let tcp = match targets.connect_tcp(&target).await {
         Ok(tcp) => tcp,
         Err(err) => {
             let kind = crate::error::error_kind(&err);
@@ -377,35 +388,6 @@ async fn relay(
             )
             .await;
         })
-}
-
-fn relay_allowed(state: &AppState, target: &str) -> bool {
-    let wanted = normalize_target(target);
-    let public = state
-        .public_addr()
-        .is_some_and(|addr| wanted == addr.to_string() || wanted == connect_addr(addr).to_string());
-    public || state.session_env().allow_targets.permits(target)
-}
-
-async fn connect(target: &str, limits: &SessionLimits) -> std::io::Result<TcpStream> {
-    let connecting = async {
-        let addr: SocketAddr = match target.trim().parse() {
-            Ok(addr) => addr,
-            Err(_) => tokio::net::lookup_host(target.trim())
-                .await?
-                .next()
-                .ok_or_else(|| {
-                    std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address")
-                })?,
-        };
-        TcpStream::connect(connect_addr(addr)).await
-    };
-    let tcp = tokio::time::timeout(limits.connect_timeout, connecting)
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect() timed out"))??;
-    // The relay's point is latency: no Nagle delay on small messages.
-    tcp.set_nodelay(true)?;
-    Ok(tcp)
 }
 
 /// How many bytes of small `/ws` messages the library gathers before it
@@ -487,26 +469,194 @@ fn close_for_origin(
         Ok(upgrade) => close_at_once(
             upgrade,
             close::frame(close::POLICY, origin_reason(origin)),
-            state.limits().shutdown_grace,
+            state,
         ),
         Err(_) => forbidden_origin(origin),
     }
 }
 
 /// Accepts the upgrade and closes with `frame` at once (the goodbye
-/// bounded by `grace`; the connection then lingers, see [`crate::linger`]).
-fn close_at_once(
-    upgrade: WebSocketUpgrade,
-    frame: CloseFrame,
-    grace: std::time::Duration,
-) -> Response {
-    upgrade.on_upgrade(move |mut socket| async move {
-        let goodbye = async {
-            let _ = socket.send(Message::Close(Some(frame))).await;
-            let _ = futures_util::SinkExt::close(&mut socket).await;
-        };
-        let _ = tokio::time::timeout(grace, goodbye).await;
+/// bounded by the shutdown grace; the connection then lingers, see
+/// [`crate::linger`]).
+fn close_at_once(upgrade: WebSocketUpgrade, frame: CloseFrame, state: &AppState) -> Response {
+    let grace = state.limits().shutdown_grace;
+    let shutdown = state.shutdown();
+    upgrade.on_upgrade(move |socket| async move {
+        close::goodbye(socket, Some(frame), &shutdown, grace).await;
     })
+}
+
+/// What the HTTP handlers share. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    env: Arc<SessionEnv>,
+    static_dir: Option<PathBuf>,
+    pyodide_dir: Option<PathBuf>,
+    /// The Hosts the bridge answers for, and the pages that may open its
+    /// WebSockets (`--allow-host`, `--allow-origin`, `--public-origin`).
+    allowed_hosts: AllowedHosts,
+    /// `--trust-proxy`: who may name the student in `X-Forwarded-For`.
+    trusted_proxies: Vec<IpAddr>,
+    /// One permit per WebSocket (`/ws` or `/relay`), taken before the
+    /// upgrade: the `--max-sessions` bound.
+    sessions: Arc<Semaphore>,
+    /// Counts live WebSockets, so shutdown can wait for their goodbyes.
+    tasks: TaskTracker,
+    /// Cancelled to shut down; every session watches it.
+    shutdown: CancellationToken,
+    /// Every `/ws` session, for the instructor's view.
+    registry: Arc<Registry>,
+    instructor_token: String,
+    /// One permit per instructor view (`/watch`): at most [`MAX_WATCHERS`].
+    watchers: Arc<Semaphore>,
+}
+
+/// A WebSocket's admission: its place among `--max-sessions`, and its
+/// count in the tracker shutdown waits on. Dropped when it ends.
+#[derive(Debug)]
+pub struct Admission {
+    _permit: OwnedSemaphorePermit,
+    _tracked: TaskTrackerToken,
+}
+
+impl AppState {
+    /// The state of a bridge with this configuration, serving on `addr`:
+    /// every session gets `env`, `/watch` wants `instructor_token`,
+    /// `tasks` counts the WebSockets and `shutdown` ends them.
+    pub fn new(
+        config: BridgeConfig,
+        env: SessionEnv,
+        instructor_token: String,
+        addr: SocketAddr,
+        tasks: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> AppState {
+        let limits = config.limits.clone();
+        let allowed_hosts = allowed_hosts(addr, &config);
+        let registry = Arc::new(Registry::new(env.clock));
+        AppState {
+            inner: Arc::new(Shared {
+                env: Arc::new(env),
+                static_dir: config.static_dir,
+                pyodide_dir: config.pyodide_dir,
+                allowed_hosts,
+                trusted_proxies: config.trusted_proxies,
+                sessions: Arc::new(Semaphore::new(
+                    limits.max_sessions.clamp(1, Semaphore::MAX_PERMITS),
+                )),
+                tasks,
+                shutdown,
+                registry,
+                instructor_token,
+                watchers: Arc::new(Semaphore::new(MAX_WATCHERS)),
+            }),
+        }
+    }
+
+    /// A place for one more WebSocket, unless full or shutting down.
+    pub fn admit(&self) -> Option<Admission> {
+        if self.inner.shutdown.is_cancelled() {
+            return None;
+        }
+        let permit = self.inner.sessions.clone().try_acquire_owned().ok()?;
+        Some(Admission {
+            _permit: permit,
+            _tracked: self.inner.tasks.token(),
+        })
+    }
+
+    /// A place for one more instructor view, unless [`MAX_WATCHERS`] are
+    /// open or the bridge is shutting down. Shutdown waits for it too.
+    pub fn admit_watcher(&self) -> Option<Admission> {
+        if self.inner.shutdown.is_cancelled() {
+            return None;
+        }
+        let permit = self.inner.watchers.clone().try_acquire_owned().ok()?;
+        Some(Admission {
+            _permit: permit,
+            _tracked: self.inner.tasks.token(),
+        })
+    }
+
+    /// Every `/ws` session, for the instructor's view.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.inner.registry.clone()
+    }
+
+    /// Whether `token` is the instructor's (compared in constant time).
+    pub fn is_instructor(&self, token: &str) -> bool {
+        watch::token_matches(token, &self.inner.instructor_token)
+    }
+
+    pub fn session_env(&self) -> Arc<SessionEnv> {
+        self.inner.env.clone()
+    }
+
+    pub fn limits(&self) -> SessionLimits {
+        self.inner.env.limits.clone()
+    }
+
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.inner.env.metrics.clone()
+    }
+
+    pub fn shutdown(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
+    }
+
+    pub fn static_dir(&self) -> Option<PathBuf> {
+        self.inner.static_dir.clone()
+    }
+
+    /// Pyodide's folder (`--pyodide`), served at `/pyodide/`.
+    pub fn pyodide_dir(&self) -> Option<PathBuf> {
+        self.inner.pyodide_dir.clone()
+    }
+
+    pub fn allowed_hosts(&self) -> &AllowedHosts {
+        &self.inner.allowed_hosts
+    }
+
+    /// The student's address for the instructor view: the peer, or the
+    /// client a `--trust-proxy` proxy names (see [`proxy::client_address`]).
+    pub fn client_address(&self, peer: SocketAddr, headers: &HeaderMap) -> String {
+        proxy::client_address(peer, headers, &self.inner.trusted_proxies)
+    }
+
+    /// Where `/relay` (and a session's client) may connect.
+    pub fn targets(&self) -> &Targets {
+        &self.inner.env.targets
+    }
+}
+
+/// Who may reach a bridge bound to `addr`: loopback names and `addr`,
+/// and what `config` adds (an entry that is not valid is logged and
+/// skipped; the flags are checked when they are parsed).
+fn allowed_hosts(addr: SocketAddr, config: &BridgeConfig) -> AllowedHosts {
+    let mut allowed = AllowedHosts::new(addr);
+    for host in &config.allow_hosts {
+        if let Err(err) = allowed.allow_host(host) {
+            tracing::warn!("--allow-host: {err}");
+        }
+    }
+    for origin in &config.allow_origins {
+        if let Err(err) = allowed.allow_origin(origin) {
+            tracing::warn!("--allow-origin: {err}");
+        }
+    }
+    // Behind a proxy: the public page's origin, and its host as the
+    // proxy passes it (`Host $host`, without the port).
+    for public in &config.public_origins {
+        if let Err(err) = allowed.allow_site(&public.origin()) {
+            tracing::warn!("--public-origin: {err}");
+        }
+    }
+    allowed
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //!
 //! A relay with no bytes either way for `--session-idle-timeout` is closed
 //! (1001), as an idle `/ws` session is. A browser that breaks the
-//! WebSocket rules gets the close code and reason of [`crate::close`].
+//! WebSocket rules gets the close code and reason of [`crate::ws::close`].
 //!
 //! Bounded both ways, with no queue of our own: a direction that cannot
 //! write stops reading. One WebSocket message (at most
@@ -24,15 +24,15 @@
 //! websocat --binary ws://127.0.0.1:8080/relay?target=127.0.0.1:1234
 //! ```
 
-use crate::close::{self, ReadFailure};
 use crate::metrics::Metrics;
+use crate::ws::close::{self, ReadFailure};
 use axum::extract::ws::{CloseFrame, Message};
 use bytes::BytesMut;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -60,9 +60,36 @@ pub async fn run<S>(
 ) where
     S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error>,
 {
+    let (ws_tx, ws_rx) = socket.split();
+    relay(
+        (ws_tx, ws_rx),
+        tcp.into_split(),
+        shutdown,
+        idle,
+        grace,
+        metrics,
+    )
+    .await
+}
+
+/// [`run`] on the two halves of each side: any WebSocket sink and stream
+/// (a real socket's, or in-memory channels), and any byte stream's read
+/// and write halves (a TCP connection's, or `tokio::io::duplex`), so the
+/// relay's logic, idle time included, is tested without sockets.
+pub async fn relay<W, R, TR, TW>(
+    (mut ws_tx, mut ws_rx): (W, R),
+    (mut tcp_rx, mut tcp_tx): (TR, TW),
+    shutdown: CancellationToken,
+    idle: Duration,
+    grace: Duration,
+    metrics: Arc<Metrics>,
+) where
+    W: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    TR: AsyncRead + Unpin,
+    TW: AsyncWrite + Unpin,
+{
     metrics.relay_opened();
-    let (mut ws_tx, mut ws_rx) = socket.split();
-    let (mut tcp_rx, mut tcp_tx) = tcp.into_split();
     // When bytes last moved, either way: milliseconds since `opened`.
     let opened = Instant::now();
     let last_active = AtomicU64::new(0);
@@ -128,7 +155,7 @@ pub async fn run<S>(
                 tcp_tx.write_all(&first).await
             };
             if written.is_err() {
-                return close(1011, "the target connection failed");
+                return close(close::INTERNAL, "the target connection failed");
             }
         }
         // The browser is done sending: half-close, as websockify does.
@@ -142,23 +169,23 @@ pub async fn run<S>(
         loop {
             buf.reserve(CHUNK);
             let read = tokio::select! {
-                _ = shutdown.cancelled() => return close(1001, crate::session::SHUTDOWN_REASON),
+                _ = shutdown.cancelled() => return close(close::GOING_AWAY, close::SHUTDOWN_REASON),
                 read = tcp_rx.read_buf(&mut buf) => read,
             };
             match read {
-                Ok(0) => return close(1000, "the target closed the connection"),
+                Ok(0) => return close(close::NORMAL, "the target closed the connection"),
                 Ok(_) => {
                     touch();
                     let frame = Message::Binary(buf.split().freeze());
                     let sent = tokio::select! {
-                        _ = shutdown.cancelled() => return close(1001, crate::session::SHUTDOWN_REASON),
+                        _ = shutdown.cancelled() => return close(close::GOING_AWAY, close::SHUTDOWN_REASON),
                         sent = ws_tx.send(frame) => sent,
                     };
                     if sent.is_err() {
                         return None;
                     }
                 }
-                Err(_) => return close(1011, "the target connection failed"),
+                Err(_) => return close(close::INTERNAL, "the target connection failed"),
             }
         }
     };
@@ -174,7 +201,7 @@ pub async fn run<S>(
                     "idle for {} with no bytes either way (--session-idle-timeout)",
                     human(idle)
                 );
-                return close(1001, &reason);
+                return close(close::GOING_AWAY, &reason);
             }
             tokio::time::sleep(idle - quiet).await;
         }
@@ -187,13 +214,7 @@ pub async fn run<S>(
     };
     // A close frame if we have a reason; either way flush what is pending
     // (including the library's answer to the browser's own close frame).
-    let goodbye = async {
-        if let Some(frame) = ending {
-            let _ = ws_tx.send(Message::Close(Some(frame))).await;
-        }
-        let _ = ws_tx.close().await;
-    };
-    let _ = tokio::time::timeout(grace, goodbye).await;
+    close::goodbye(ws_tx, ending, &shutdown, grace).await;
     metrics.relay_closed();
 }
 
@@ -227,7 +248,7 @@ fn close(code: u16, reason: &str) -> Option<CloseFrame> {
 }
 
 /// The close frame for a browser that broke the WebSocket rules (see
-/// [`crate::close`]); `None` if it is simply gone.
+/// [`crate::ws::close`]); `None` if it is simply gone.
 fn read_ending(err: &axum::Error) -> Option<CloseFrame> {
     match close::read_failure(err) {
         ReadFailure::Gone => None,
@@ -236,5 +257,63 @@ fn read_ending(err: &axum::Error) -> Option<CloseFrame> {
             "a message larger than the bridge's limit (--max-message-bytes)",
         ),
         ReadFailure::Broken { code, reason } => close(code, &reason),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::mpsc;
+    use tokio_util::sync::PollSender;
+
+    /// In paused time, over in-memory pipes: bytes flow both ways, then a
+    /// relay with no bytes either way is closed with 1001 once its idle
+    /// time has passed since the last byte, and not before.
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_relay_closes_after_its_idle_time() {
+        let idle = Duration::from_secs(120);
+        let (browser_tx, mut incoming) = mpsc::unbounded_channel::<Message>();
+        let (outgoing, mut browser_rx) = mpsc::channel(16);
+        let ws_rx = futures_util::stream::poll_fn(move |cx| incoming.poll_recv(cx)).map(Ok);
+        let (bridge_end, mut target) = tokio::io::duplex(CHUNK);
+        let metrics = Arc::new(Metrics::default());
+        let relaying = tokio::spawn(relay(
+            (PollSender::new(outgoing), ws_rx),
+            tokio::io::split(bridge_end),
+            CancellationToken::new(),
+            idle,
+            Duration::from_secs(1),
+            metrics.clone(),
+        ));
+        browser_tx
+            .send(Message::Binary(bytes::Bytes::from_static(b"hi")))
+            .expect("the relay reads");
+        let mut got = [0u8; 2];
+        target.read_exact(&mut got).await.expect("the target reads");
+        assert_eq!(&got, b"hi");
+        target.write_all(b"yo").await.expect("the target writes");
+        let back = browser_rx.recv().await.expect("a frame");
+        assert_eq!(back, Message::Binary(bytes::Bytes::from_static(b"yo")));
+        assert_eq!(metrics.snapshot().relays, 1);
+
+        let last_byte = Instant::now();
+        let closing = match browser_rx.recv().await {
+            Some(Message::Close(Some(frame))) => frame,
+            other => panic!("expected a close frame, got {other:?}"),
+        };
+        let quiet = last_byte.elapsed();
+        assert!(quiet >= idle, "closed after {quiet:?}");
+        assert!(
+            quiet < idle + Duration::from_secs(1),
+            "closed after {quiet:?}"
+        );
+        assert_eq!(closing.code, close::GOING_AWAY);
+        assert!(
+            closing.reason.contains("idle for 120 s"),
+            "{}",
+            closing.reason
+        );
+        relaying.await.expect("the relay ends");
+        assert_eq!(metrics.snapshot().relays, 0);
     }
 }

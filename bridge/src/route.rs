@@ -1,5 +1,7 @@
-//! Routes: a shared lab server's events, delivered to the one session whose
-//! socket made the connection.
+//! Routes: a lab server's events, delivered to the one session whose
+//! socket made the connection. The one way every lab server's events reach
+//! a page: the public server's, shared by a class, and a session's private
+//! servers' alike.
 //!
 //! The public lab server is shared by a whole class. If every session
 //! watched all of its events and kept its own, each event would be copied
@@ -18,13 +20,26 @@
 //!    event, however many students are connected.
 //! 3. The [`RouteGuard`] removes the entry when the client socket closes.
 //!
+//! A connection nobody registered (a terminal's `nc`, the lab's own
+//! `client.py`) has no route. A private server's session sees it all the
+//! same: its tracer has a sink for the events no route claims
+//! ([`Tracer::with_unrouted`](crate::trace::Tracer::with_unrouted)), which
+//! also gets the listening socket's own steps (`socket`, `bind`,
+//! `listen`). The public server has none: a stranger's connection is
+//! nobody's business but the stranger's.
+//!
+//! [`Locals`] is the session's own book of its sockets' addresses, for the
+//! student's programs: their `accept()` and `recvfrom()` look a peer up
+//! there to show one connection id on both lanes. Both maps find a socket
+//! by the same rule ([`find_by_addr`]).
+//!
 //! A lab server never waits for a browser: when a session's queue is full
 //! (in events, or in bytes), the event is dropped and counted, and the
 //! session's [`RouteReceiver`] reports the gap where it happened, the way a
 //! lagging `broadcast` receiver is told how many events it missed.
 
 use protocol::{ConnId, TraceEvent};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::broadcast::error::RecvError;
@@ -94,7 +109,7 @@ impl Books {
 impl RouteSink {
     /// Queues `event` if there is room, else drops it and counts the drop.
     /// Never waits.
-    fn offer(&self, event: TraceEvent) {
+    pub fn offer(&self, event: TraceEvent) {
         // One event larger than the whole budget still fits an empty queue.
         let cost = cost(&event).min(self.books.max_bytes);
         let mut books = self.books.lock();
@@ -232,20 +247,10 @@ impl RouteTable {
     }
 
     /// The route for a connection accepted from `peer`, if a session
-    /// registered it. A socket bound to "any address" (because its target
-    /// was not on loopback) learns its IP only when it connects, so it is
-    /// registered as `0.0.0.0:port` and found by its port.
+    /// registered it (see [`find_by_addr`]).
     pub fn lookup(&self, peer: SocketAddr) -> Option<Route> {
         let inner = self.lock();
-        let any: IpAddr = match peer.ip() {
-            IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
-            IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
-        };
-        inner
-            .routes
-            .get(&peer)
-            .or_else(|| inner.routes.get(&SocketAddr::new(any, peer.port())))
-            .map(|(_, route)| route.clone())
+        find_by_addr(&inner.routes, peer).map(|(_, route)| route.clone())
     }
 
     /// How many routes are registered now.
@@ -277,6 +282,64 @@ impl Drop for RouteGuard {
         {
             inner.routes.remove(&self.local);
         }
+    }
+}
+
+/// The entry for the socket a peer saw as `peer`: the one registered with
+/// exactly that address, or else one registered on "any address" of the
+/// same family with the same port (a socket bound to `0.0.0.0:port`,
+/// because its target was not on loopback, learns its IP only when it
+/// connects).
+pub fn find_by_addr<V>(map: &HashMap<SocketAddr, V>, peer: SocketAddr) -> Option<&V> {
+    let any: IpAddr = match peer.ip() {
+        IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    };
+    map.get(&peer)
+        .or_else(|| map.get(&SocketAddr::new(any, peer.port())))
+}
+
+/// The local addresses of a session's sockets (the page's client
+/// connections and its programs'), so a student's program that accepts
+/// one of them, or receives a datagram from one, shows the same connection
+/// id on both lanes.
+#[derive(Debug, Clone, Default)]
+pub struct Locals {
+    /// Shared by the session's connection and program tasks. A std mutex:
+    /// it is held for a map operation only, never across an `.await`.
+    inner: Arc<Mutex<LocalsInner>>,
+}
+
+#[derive(Debug, Default)]
+struct LocalsInner {
+    by_addr: HashMap<SocketAddr, ConnId>,
+    /// Insertion order, to forget the oldest past [`Locals::MAX`].
+    order: VecDeque<SocketAddr>,
+}
+
+impl Locals {
+    /// Addresses remembered per session (a program may accept a client
+    /// after the client closed, so entries outlive their connection).
+    pub const MAX: usize = 256;
+
+    /// Remembers that `conn`'s socket has the address `local`.
+    pub fn insert(&self, local: SocketAddr, conn: ConnId) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if inner.by_addr.insert(local, conn).is_none() {
+            inner.order.push_back(local);
+            if inner.order.len() > Self::MAX
+                && let Some(oldest) = inner.order.pop_front()
+            {
+                inner.by_addr.remove(&oldest);
+            }
+        }
+    }
+
+    /// The connection whose socket has address `peer`, if ours (see
+    /// [`find_by_addr`]).
+    pub fn lookup(&self, peer: SocketAddr) -> Option<ConnId> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        find_by_addr(&inner.by_addr, peer).copied()
     }
 }
 
@@ -362,5 +425,24 @@ mod tests {
         assert!(table.lookup(addr("192.0.2.7:6000")).is_some());
         assert!(table.lookup(addr("192.0.2.7:6001")).is_none());
         assert!(table.lookup(addr("[::1]:6000")).is_none(), "other family");
+    }
+
+    /// A session's book of its sockets forgets its oldest entry at the
+    /// cap, one at a time: the newest connections keep their ids.
+    #[test]
+    fn locals_forget_the_oldest_never_everything() {
+        let locals = Locals::default();
+        let port = |i: usize| SocketAddr::from(([127, 0, 0, 1], 20_000 + i as u16));
+        for i in 0..=Locals::MAX {
+            locals.insert(port(i), i as ConnId);
+        }
+        assert_eq!(locals.lookup(port(0)), None, "the oldest is forgotten");
+        assert_eq!(locals.lookup(port(1)), Some(1));
+        assert_eq!(
+            locals.lookup(port(Locals::MAX)),
+            Some(Locals::MAX as ConnId)
+        );
+        locals.insert(addr("0.0.0.0:6000"), 77);
+        assert_eq!(locals.lookup(addr("192.0.2.7:6000")), Some(77));
     }
 }

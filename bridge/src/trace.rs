@@ -7,11 +7,14 @@
 //!   with the page's id for the connection. This is how the public server,
 //!   shared by a whole class, reaches each student: the cost of an event
 //!   does not grow with the number of students.
+//! - **The unrouted sink**: a server one session owns (a private server)
+//!   sends that session, untagged, every event no route claims: its
+//!   listening socket's own steps, and connections nobody registered (a
+//!   terminal's `nc`). See [`Tracer::with_unrouted`].
 //! - **The broadcast**: every subscriber gets every event. For watchers
-//!   that want everything: a session's own private server (it is the only
-//!   one watching), or a view of the whole public server. A broadcast
-//!   channel is bounded: a subscriber that falls behind loses the oldest
-//!   events and is told how many.
+//!   that want everything: a view of the whole public server, or a test.
+//!   A broadcast channel is bounded: a subscriber that falls behind loses
+//!   the oldest events and is told how many.
 //!
 //! Neither way ever makes the server wait. When nobody is watching,
 //! building an event (which copies the bytes of every `recv`) would be
@@ -52,6 +55,8 @@ pub struct Tracer {
     /// Set on the tracer of one accepted connection whose peer was in
     /// `routes` ([`Tracer::for_peer`]): looked up once, used for every event.
     route: Option<Route>,
+    /// Where events no route claims go, for a server one session owns.
+    unrouted: Option<RouteSink>,
 }
 
 impl Tracer {
@@ -63,7 +68,18 @@ impl Tracer {
             events,
             routes: RouteTable::default(),
             route: None,
+            unrouted: None,
         }
+    }
+
+    /// This tracer, for a server that one session owns: the events no
+    /// route claims (the listening socket's own steps, a connection from a
+    /// terminal) go to `sink` too, untagged, so the session sees its
+    /// server's whole life. Routed connections still go to their route,
+    /// tagged with the page's connection id.
+    pub fn with_unrouted(mut self, sink: RouteSink) -> Tracer {
+        self.unrouted = Some(sink);
+        self
     }
 
     /// The lab server these events belong to.
@@ -134,7 +150,7 @@ impl Tracer {
 
     /// [`Tracer::emit_data`], stamped `at_us` (see [`Tracer::emit_at`]).
     pub fn emit_data_at(&self, at_us: u64, server_conn: Option<u64>, step: impl FnOnce() -> Step) {
-        let watched = self.route.is_some() || self.events.receiver_count() > 0;
+        let watched = self.delivers() || self.events.receiver_count() > 0;
         if !watched && !tracing::enabled!(tracing::Level::DEBUG) {
             return;
         }
@@ -143,9 +159,14 @@ impl Tracer {
         self.publish(at_us, server_conn, step);
     }
 
+    /// Whether events go to a session: a route, or the unrouted sink.
+    fn delivers(&self) -> bool {
+        self.route.is_some() || self.unrouted.is_some()
+    }
+
     fn publish(&self, at_us: u64, server_conn: Option<u64>, step: Step) {
         let subscribed = self.events.receiver_count() > 0;
-        if self.route.is_none() && !subscribed {
+        if !self.delivers() && !subscribed {
             return;
         }
         let event = TraceEvent {
@@ -159,16 +180,23 @@ impl Tracer {
             source: None,
             step,
         };
-        match &self.route {
-            Some(route) if subscribed => {
-                route.deliver(event.clone());
-                // An error here only means the last subscriber just left.
-                let _ = self.events.send(event);
+        // An error from the broadcast only means the last subscriber just
+        // left. The event is copied only when both ways want it.
+        let event = match (self.delivers(), subscribed) {
+            (true, true) => {
+                let _ = self.events.send(event.clone());
+                event
             }
-            Some(route) => route.deliver(event),
-            None => {
+            (true, false) => event,
+            (false, _) => {
                 let _ = self.events.send(event);
+                return;
             }
+        };
+        match (&self.route, &self.unrouted) {
+            (Some(route), _) => route.deliver(event),
+            (None, Some(sink)) => sink.offer(event),
+            (None, None) => {}
         }
     }
 }
@@ -224,7 +252,7 @@ mod tests {
         assert_eq!(event.server, Some(3));
         assert_eq!(event.server_conn, Some(4));
         assert_eq!(event.lane, Lane::Server);
-        assert_eq!(event.step.name(), "send");
+        assert_eq!(event.step.kind(), protocol::StepKind::Send);
         assert!(events.try_recv().is_err());
     }
 
@@ -253,5 +281,34 @@ mod tests {
         assert!(all.iter().all(|event| event.conn.is_none()));
         drop(guard);
         assert_eq!(tracer.route_count(), 0);
+    }
+
+    /// A server one session owns: its listening socket's steps and a
+    /// stranger's connection reach the session's sink untagged; a routed
+    /// connection reaches its route, tagged, and only there.
+    #[tokio::test]
+    async fn an_owned_server_sends_what_no_route_claims_to_its_session() {
+        let (unrouted, mut session) = crate::route::route_queue(8, 1 << 16);
+        let tracer = Tracer::new(Clock::start(), 1, channel()).with_unrouted(unrouted.clone());
+        let ours: SocketAddr = "127.0.0.1:40001".parse().expect("literal");
+        let stranger: SocketAddr = "127.0.0.1:40002".parse().expect("literal");
+        let _guard = tracer.route(ours, &unrouted, 5);
+        tracer.emit(None, Step::Listen { backlog: 5 });
+        tracer.for_peer(stranger).emit(Some(1), Step::Close);
+        tracer.for_peer(ours).emit(Some(2), Step::Close);
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let event = session.recv().await.expect("queued");
+            got.push((event.conn, event.server_conn, event.step.kind()));
+        }
+        assert_eq!(
+            got,
+            [
+                (None, None, protocol::StepKind::Listen),
+                (None, Some(1), protocol::StepKind::Close),
+                (Some(5), Some(2), protocol::StepKind::Close),
+            ]
+        );
+        assert!(futures_util::FutureExt::now_or_never(session.recv()).is_none());
     }
 }

@@ -6,11 +6,12 @@ mod common;
 
 use bridge::lab::LabServer;
 use bridge::metrics::Metrics;
+use bridge::outbox::{Outbox, Queued};
 use bridge::route::{RouteReceiver, RouteSink, route_queue};
-use bridge::session::{LaneEvents, Locals, Outbox, Queued, ServerLane};
+use bridge::session::ServerLane;
 use bridge::trace::Tracer;
 use common::{Running, config, tracer, until_closed, within};
-use protocol::{Mode, Refusal, ServerMsg, TraceEvent};
+use protocol::{Mode, Refusal, ServerMsg, StepKind, TraceEvent};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -103,16 +104,30 @@ async fn each_connection_reaches_only_its_own_route() {
     let (got_a, gap_a) = drain(&mut queue_a).await;
     let (got_b, gap_b) = drain(&mut queue_b).await;
     assert_eq!((gap_a, gap_b), (None, None), "nothing dropped, then closed");
-    let steps = |events: &[TraceEvent]| events.iter().map(|e| e.step.name()).collect::<Vec<_>>();
+    let steps = |events: &[TraceEvent]| events.iter().map(|e| e.step.kind()).collect::<Vec<_>>();
     assert_eq!(
         steps(&got_a),
         [
-            "accept", "print", "recv", "send", "recv", "send", "recv_eof", "close"
+            StepKind::Accept,
+            StepKind::Print,
+            StepKind::Recv,
+            StepKind::Send,
+            StepKind::Recv,
+            StepKind::Send,
+            StepKind::RecvEof,
+            StepKind::Close
         ]
     );
     assert_eq!(
         steps(&got_b),
-        ["accept", "print", "recv", "send", "recv_eof", "close"]
+        [
+            StepKind::Accept,
+            StepKind::Print,
+            StepKind::Recv,
+            StepKind::Send,
+            StepKind::RecvEof,
+            StepKind::Close
+        ]
     );
     assert!(
         got_a
@@ -152,8 +167,7 @@ async fn a_full_route_drops_events_and_the_page_is_told_while_the_server_serves(
     let token = CancellationToken::new();
     let lane = ServerLane {
         server: 0,
-        events: LaneEvents::Routed(receiver),
-        locals: Locals::default(),
+        events: receiver,
         outbox,
         metrics: metrics.clone(),
     };
@@ -189,13 +203,20 @@ async fn a_full_route_drops_events_and_the_page_is_told_while_the_server_serves(
     let steps: Vec<_> = next
         .iter()
         .map(|msg| match msg {
-            ServerMsg::Trace(e) if e.conn == Some(2) => e.step.name(),
+            ServerMsg::Trace(e) if e.conn == Some(2) => e.step.kind(),
             other => panic!("expected conn 2's events, got {other:?}"),
         })
         .collect();
     assert_eq!(
         steps,
-        ["accept", "print", "recv", "send", "recv_eof", "close"]
+        [
+            StepKind::Accept,
+            StepKind::Print,
+            StepKind::Recv,
+            StepKind::Send,
+            StepKind::RecvEof,
+            StepKind::Close
+        ]
     );
     token.cancel();
     forwarding.await.expect("the lane ends");

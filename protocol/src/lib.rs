@@ -480,18 +480,23 @@ impl Call {
     /// The name of the step this call makes ([`Step::name`]), so a failed
     /// call maps to the same line of the lab's program as a good one.
     pub fn step_name(self) -> &'static str {
+        self.step_kind().name()
+    }
+
+    /// The kind of step this call makes.
+    pub fn step_kind(self) -> StepKind {
         match self {
-            Call::Socket => "socket",
-            Call::Bind => "bind",
-            Call::Listen => "listen",
-            Call::Accept => "accept",
-            Call::Connect => "connect",
-            Call::Send => "send",
-            Call::Recv => "recv",
-            Call::SendTo => "send_to",
-            Call::RecvFrom => "recv_from",
-            Call::Shutdown => "shutdown",
-            Call::Close => "close",
+            Call::Socket => StepKind::Socket,
+            Call::Bind => StepKind::Bind,
+            Call::Listen => StepKind::Listen,
+            Call::Accept => StepKind::Accept,
+            Call::Connect => StepKind::Connect,
+            Call::Send => StepKind::Send,
+            Call::Recv => StepKind::Recv,
+            Call::SendTo => StepKind::SendTo,
+            Call::RecvFrom => StepKind::RecvFrom,
+            Call::Shutdown => StepKind::Shutdown,
+            Call::Close => StepKind::Close,
         }
     }
 
@@ -576,35 +581,125 @@ impl Step {
     /// for a refused connection), so it maps to the same line of the lab's
     /// program.
     pub fn call_name(&self) -> &'static str {
+        self.call_kind().name()
+    }
+
+    /// A stable snake_case name for filters and exports (`"recv"`): the
+    /// name of its [`StepKind`].
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
+    }
+
+    /// Which step this is, without its fields: what code (and tests) match
+    /// on, rather than the step's name.
+    pub fn kind(&self) -> StepKind {
         match self {
-            Step::Error {
-                failed: Some(call), ..
-            } => call.step_name(),
-            step => step.name(),
+            Step::Socket { .. } => StepKind::Socket,
+            Step::Bind { .. } => StepKind::Bind,
+            Step::Listen { .. } => StepKind::Listen,
+            Step::AcceptPaused => StepKind::AcceptPaused,
+            Step::AcceptResumed => StepKind::AcceptResumed,
+            Step::Accept { .. } => StepKind::Accept,
+            Step::Connect { .. } => StepKind::Connect,
+            Step::Connected { .. } => StepKind::Connected,
+            Step::Send { .. } => StepKind::Send,
+            Step::Recv { .. } => StepKind::Recv,
+            Step::RecvEof => StepKind::RecvEof,
+            Step::SendTo { .. } => StepKind::SendTo,
+            Step::RecvFrom { .. } => StepKind::RecvFrom,
+            Step::Shutdown => StepKind::Shutdown,
+            Step::Close => StepKind::Close,
+            Step::Print { .. } => StepKind::Print,
+            Step::Error { .. } => StepKind::Error,
         }
     }
 
-    /// A stable snake_case name for filters and exports (`"recv"`).
-    pub fn name(&self) -> &'static str {
+    /// The kind of call this step is about: [`Step::kind`], except that an
+    /// error that names its failed call is about that call
+    /// ([`StepKind::Connect`] for a refused connection).
+    pub fn call_kind(&self) -> StepKind {
         match self {
-            Step::Socket { .. } => "socket",
-            Step::Bind { .. } => "bind",
-            Step::Listen { .. } => "listen",
-            Step::AcceptPaused => "accept_paused",
-            Step::AcceptResumed => "accept_resumed",
-            Step::Accept { .. } => "accept",
-            Step::Connect { .. } => "connect",
-            Step::Connected { .. } => "connected",
-            Step::Send { .. } => "send",
-            Step::Recv { .. } => "recv",
-            Step::RecvEof => "recv_eof",
-            Step::SendTo { .. } => "send_to",
-            Step::RecvFrom { .. } => "recv_from",
-            Step::Shutdown => "shutdown",
-            Step::Close => "close",
-            Step::Print { .. } => "print",
-            Step::Error { .. } => "error",
+            Step::Error {
+                failed: Some(call), ..
+            } => call.step_kind(),
+            step => step.kind(),
         }
+    }
+}
+
+/// The kind of a [`Step`], without its fields. Serialized as the step's
+/// `call` tag (`"recv_eof"`), which is also [`StepKind::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Socket,
+    Bind,
+    Listen,
+    AcceptPaused,
+    AcceptResumed,
+    Accept,
+    Connect,
+    Connected,
+    Send,
+    Recv,
+    RecvEof,
+    SendTo,
+    RecvFrom,
+    Shutdown,
+    Close,
+    Print,
+    Error,
+}
+
+impl StepKind {
+    /// Every kind, in the order a connection's life shows them.
+    pub const ALL: [StepKind; 17] = [
+        StepKind::Socket,
+        StepKind::Bind,
+        StepKind::Listen,
+        StepKind::AcceptPaused,
+        StepKind::AcceptResumed,
+        StepKind::Accept,
+        StepKind::Connect,
+        StepKind::Connected,
+        StepKind::Send,
+        StepKind::Recv,
+        StepKind::RecvEof,
+        StepKind::SendTo,
+        StepKind::RecvFrom,
+        StepKind::Shutdown,
+        StepKind::Close,
+        StepKind::Print,
+        StepKind::Error,
+    ];
+
+    /// The stable snake_case name (`"recv_eof"`), as in the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepKind::Socket => "socket",
+            StepKind::Bind => "bind",
+            StepKind::Listen => "listen",
+            StepKind::AcceptPaused => "accept_paused",
+            StepKind::AcceptResumed => "accept_resumed",
+            StepKind::Accept => "accept",
+            StepKind::Connect => "connect",
+            StepKind::Connected => "connected",
+            StepKind::Send => "send",
+            StepKind::Recv => "recv",
+            StepKind::RecvEof => "recv_eof",
+            StepKind::SendTo => "send_to",
+            StepKind::RecvFrom => "recv_from",
+            StepKind::Shutdown => "shutdown",
+            StepKind::Close => "close",
+            StepKind::Print => "print",
+            StepKind::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for StepKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -634,6 +729,63 @@ pub fn connection_established(peer: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A step's kind names it as its JSON does: for every kind, the step's
+    /// `call` tag, the kind's own JSON and [`StepKind::name`] agree.
+    #[test]
+    fn step_kinds_name_steps_as_their_json_does() {
+        let data = || Bytes(b"x".to_vec());
+        let addr = || "127.0.0.1:1234".to_string();
+        let steps = [
+            Step::Socket {
+                family: Family::Ipv4,
+                transport: Transport::Tcp,
+            },
+            Step::Bind {
+                addr: addr(),
+                asked: None,
+            },
+            Step::Listen { backlog: 5 },
+            Step::AcceptPaused,
+            Step::AcceptResumed,
+            Step::Accept {
+                peer: addr(),
+                local: addr(),
+            },
+            Step::Connect { target: addr() },
+            Step::Connected {
+                local: addr(),
+                peer: addr(),
+            },
+            Step::Send { data: data() },
+            Step::Recv { data: data() },
+            Step::RecvEof,
+            Step::SendTo {
+                peer: addr(),
+                data: data(),
+            },
+            Step::RecvFrom {
+                peer: addr(),
+                data: data(),
+            },
+            Step::Shutdown,
+            Step::Close,
+            Step::Print { text: "hi".into() },
+            Step::Error {
+                kind: ErrorKind::Other,
+                message: "no".into(),
+                failed: None,
+            },
+        ];
+        for (step, kind) in steps.iter().zip(StepKind::ALL) {
+            assert_eq!(step.kind(), kind);
+            let json = serde_json::to_value(step).expect("a step serializes");
+            assert_eq!(json["call"], kind.name());
+            let own = serde_json::to_value(kind).expect("a kind serializes");
+            assert_eq!(own, kind.name());
+            assert_eq!(kind.to_string(), step.name());
+        }
+    }
 
     /// Commands are readable JSON tagged by `type`, as documented.
     #[test]
@@ -731,6 +883,8 @@ mod tests {
         };
         assert_eq!(refused.label(), "connect() failed: Connection refused");
         assert_eq!(refused.call_name(), "connect");
+        assert_eq!(refused.call_kind(), StepKind::Connect);
+        assert_eq!(refused.kind(), StepKind::Error);
         assert_eq!(refused.name(), "error");
         // A bridge's own refusal names no call.
         let json = r#"{"call":"error","kind":"not_allowed","message":"x"}"#;

@@ -13,7 +13,7 @@ use bridge::lab::LabArgs;
 use futures_util::{SinkExt, StreamExt};
 use protocol::{
     ClientMsg, ConnId, Data, Family, Lane, Mode, PROTOCOL_VERSION, ProgramId, Refusal, ServerId,
-    ServerMsg, SockError, SockOp, SockResult, SockValue, Target, TraceEvent, Transport,
+    ServerMsg, SockError, SockOp, SockResult, SockValue, StepKind, Target, TraceEvent, Transport,
 };
 use serde::de::DeserializeOwned;
 use std::any::type_name;
@@ -232,13 +232,19 @@ async fn close_frame(ws: &mut Ws, mut text: impl FnMut(&str)) -> (CloseCode, Str
     }
 }
 
-/// Whether `msg` is the event `step` (by name) on `lane` for `conn`.
-pub fn is_step(msg: &ServerMsg, lane: Lane, conn: ConnId, step: &str) -> bool {
+/// Whether `msg` is the event `step` on `lane` for `conn`.
+pub fn is_step(msg: &ServerMsg, lane: Lane, conn: ConnId, step: StepKind) -> bool {
     step_matches(msg, lane, conn, step, None)
 }
 
 /// [`is_step`], carrying exactly `data`.
-pub fn is_step_with(msg: &ServerMsg, lane: Lane, conn: ConnId, step: &str, data: &[u8]) -> bool {
+pub fn is_step_with(
+    msg: &ServerMsg,
+    lane: Lane,
+    conn: ConnId,
+    step: StepKind,
+    data: &[u8],
+) -> bool {
     step_matches(msg, lane, conn, step, Some(data))
 }
 
@@ -246,13 +252,13 @@ fn step_matches(
     msg: &ServerMsg,
     lane: Lane,
     conn: ConnId,
-    step: &str,
+    step: StepKind,
     data: Option<&[u8]>,
 ) -> bool {
     matches!(msg, ServerMsg::Trace(event)
         if event.lane == lane
             && event.conn == Some(conn)
-            && event.step.name() == step
+            && event.step.kind() == step
             && data.is_none_or(|data| event.step.data().is_some_and(|d| d.0 == data)))
 }
 
@@ -342,11 +348,11 @@ impl Page {
         }
     }
 
-    /// Reads until the event `step` (by name) on `lane` for `conn`.
+    /// Reads until the event `step` on `lane` for `conn`.
     /// Returns the first such event at once if it was already seen (each
     /// step but `recv` happens once per connection; loops over `recv` use
     /// [`Page::next`], or [`Page::until_step_with`] to tell them apart).
-    pub async fn until_step(&mut self, lane: Lane, conn: ConnId, step: &str) -> TraceEvent {
+    pub async fn until_step(&mut self, lane: Lane, conn: ConnId, step: StepKind) -> TraceEvent {
         self.until_step_matching(lane, conn, step, None).await
     }
 
@@ -355,7 +361,7 @@ impl Page {
         &mut self,
         lane: Lane,
         conn: ConnId,
-        step: &str,
+        step: StepKind,
         data: &[u8],
     ) -> TraceEvent {
         self.until_step_matching(lane, conn, step, Some(data)).await
@@ -365,7 +371,7 @@ impl Page {
         &mut self,
         lane: Lane,
         conn: ConnId,
-        step: &str,
+        step: StepKind,
         data: Option<&[u8]>,
     ) -> TraceEvent {
         let want = |msg: &ServerMsg| step_matches(msg, lane, conn, step, data);
@@ -388,10 +394,10 @@ impl Page {
         }
     }
 
-    /// An event already seen: `step` (by name) on `lane` for `conn`.
-    pub fn seen_step(&self, lane: Lane, conn: ConnId, step: &str) -> TraceEvent {
+    /// An event already seen: `step` on `lane` for `conn`.
+    pub fn seen_step(&self, lane: Lane, conn: ConnId, step: StepKind) -> TraceEvent {
         self.events(lane, conn)
-            .find(|event| event.step.name() == step)
+            .find(|event| event.step.kind() == step)
             .cloned()
             .unwrap_or_else(|| panic!("no {lane:?} {step} of conn {conn} seen"))
     }
@@ -459,14 +465,14 @@ impl Page {
 
     /// The steps seen so far on `lane` for `conn`, with runs of `recv`
     /// merged (TCP may split or join reads).
-    pub fn steps(&self, lane: Lane, conn: ConnId) -> Vec<&'static str> {
-        let mut steps: Vec<&'static str> = Vec::new();
+    pub fn steps(&self, lane: Lane, conn: ConnId) -> Vec<StepKind> {
+        let mut steps: Vec<StepKind> = Vec::new();
         for event in self.events(lane, conn) {
-            let name = event.step.name();
-            if name == "recv" && steps.last() == Some(&"recv") {
+            let kind = event.step.kind();
+            if kind == StepKind::Recv && steps.last() == Some(&StepKind::Recv) {
                 continue;
             }
-            steps.push(name);
+            steps.push(kind);
         }
         steps
     }
@@ -481,10 +487,10 @@ impl Page {
         })
     }
 
-    /// All bytes carried by `step` ("recv"/"send") on `lane` for `conn`.
-    pub fn bytes(&self, lane: Lane, conn: ConnId, step: &str) -> Vec<u8> {
+    /// All bytes carried by `step` (recv or send) on `lane` for `conn`.
+    pub fn bytes(&self, lane: Lane, conn: ConnId, step: StepKind) -> Vec<u8> {
         self.events(lane, conn)
-            .filter(|event| event.step.name() == step)
+            .filter(|event| event.step.kind() == step)
             .flat_map(|event| {
                 event
                     .step

@@ -245,12 +245,7 @@ impl Drop for Nginx {
 /// nginx on PATH, or where Debian puts it (`/usr/sbin`, not on every
 /// user's PATH).
 fn nginx_binary() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("nginx"))
-            .find(|p| p.is_file())
-    });
-    on_path.or_else(|| {
+    which::which("nginx").ok().or_else(|| {
         let debian = PathBuf::from("/usr/sbin/nginx");
         debian.is_file().then_some(debian)
     })

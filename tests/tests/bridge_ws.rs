@@ -13,7 +13,7 @@ use e2e::page::{
 use futures_util::{SinkExt, StreamExt};
 use protocol::{
     Bytes, ClientMsg, ConnId, Data, ErrorKind, Family, Lane, Mode, Refusal, ServerMsg, Step,
-    Target, Transport,
+    StepKind, Target, Transport,
 };
 use rand::RngCore;
 use std::net::Ipv4Addr;
@@ -53,16 +53,25 @@ async fn task1_connect_on_a_private_server() {
     let mut page = Page::open(&bridge).await;
     page.start_server(1, Mode::Connect, Transport::Tcp).await;
     page.connect(1, Target::Server { id: 1 }).await;
-    page.until_step(Lane::Server, 1, "close").await;
-    page.until_step(Lane::Client, 1, "recv_eof").await;
+    page.until_step(Lane::Server, 1, StepKind::Close).await;
+    page.until_step(Lane::Client, 1, StepKind::RecvEof).await;
     page.say(ClientMsg::Close { conn: 1 }).await;
-    page.until_step(Lane::Client, 1, "close").await;
+    page.until_step(Lane::Client, 1, StepKind::Close).await;
 
     assert_eq!(
         page.steps(Lane::Client, 1),
-        ["socket", "connect", "connected", "recv_eof", "close"]
+        [
+            StepKind::Socket,
+            StepKind::Connect,
+            StepKind::Connected,
+            StepKind::RecvEof,
+            StepKind::Close
+        ]
     );
-    assert_eq!(page.steps(Lane::Server, 1), ["accept", "print", "close"]);
+    assert_eq!(
+        page.steps(Lane::Server, 1),
+        [StepKind::Accept, StepKind::Print, StepKind::Close]
+    );
     assert_linked(&page, 1);
     let print = page
         .events(Lane::Server, 1)
@@ -81,12 +90,73 @@ async fn task1_connect_on_a_private_server() {
         .iter()
         .filter_map(|m| match m {
             ServerMsg::Trace(e) if e.lane == Lane::Server && e.conn.is_none() => {
-                Some(e.step.name())
+                Some(e.step.kind())
             }
             _ => None,
         })
         .collect();
-    assert_eq!(setup[..3], ["socket", "bind", "listen"]);
+    assert_eq!(
+        setup[..3],
+        [StepKind::Socket, StepKind::Bind, StepKind::Listen]
+    );
+    bridge.stop().await.expect("clean stop");
+}
+
+/// A terminal's `nc` on a student's private server: nobody registered that
+/// connection, yet its whole life shows on the session's server lane (with
+/// no page connection id: it is not one of the page's), and the page's own
+/// connection to the same server still carries its id on both lanes.
+#[tokio::test]
+async fn a_terminal_client_of_a_private_server_shows_on_its_session() {
+    let bridge = start(Mode::Echo).await;
+    let mut page = Page::open(&bridge).await;
+    let addr = page.start_server(1, Mode::Echo, Transport::Tcp).await;
+    let mut terminal = TcpStream::connect(addr.as_str()).await.expect("connects");
+    let terminal_addr = terminal.local_addr().expect("local").to_string();
+    terminal.write_all(b"from nc\n").await.expect("writes");
+    let mut echo = [0u8; 8];
+    terminal.read_exact(&mut echo).await.expect("the echo");
+    assert_eq!(&echo, b"from nc\n");
+    drop(terminal);
+    let accepted = page
+        .until("the terminal's accept", |m| {
+            matches!(m, ServerMsg::Trace(e)
+                if matches!(&e.step, Step::Accept { peer, .. } if *peer == terminal_addr))
+        })
+        .await;
+    let ServerMsg::Trace(accepted) = accepted else {
+        unreachable!()
+    };
+    assert_eq!(accepted.conn, None, "not one of the page's connections");
+    let server_conn = accepted.server_conn.expect("the server numbers it");
+    page.until("the terminal's close", |m| {
+        matches!(m, ServerMsg::Trace(e)
+            if e.server_conn == Some(server_conn) && e.step.kind() == StepKind::Close)
+    })
+    .await;
+    let terminal_events: Vec<_> = page
+        .seen
+        .iter()
+        .filter_map(|m| match m {
+            ServerMsg::Trace(e) if e.lane == Lane::Server && e.server_conn == Some(server_conn) => {
+                Some(e)
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(terminal_events.iter().all(|e| e.conn.is_none()));
+    let kinds: Vec<_> = terminal_events.iter().map(|e| e.step.kind()).collect();
+    assert_eq!(kinds[..2], [StepKind::Accept, StepKind::Print], "{kinds:?}");
+    assert!(kinds.contains(&StepKind::Recv) && kinds.contains(&StepKind::Send));
+    assert_eq!(kinds.last(), Some(&StepKind::Close), "{kinds:?}");
+
+    page.connect(1, Target::Server { id: 1 }).await;
+    page.send_text(1, "mine").await;
+    page.until_step_with(Lane::Server, 1, StepKind::Recv, b"mine")
+        .await;
+    page.until_step_with(Lane::Client, 1, StepKind::Recv, b"mine")
+        .await;
+    assert_linked(&page, 1);
     bridge.stop().await.expect("clean stop");
 }
 
@@ -109,32 +179,37 @@ async fn task2_greet_on_a_private_server() {
     })
     .await;
     page.connect(3, Target::Server { id: 7 }).await;
-    page.until_step(Lane::Client, 3, "recv_eof").await;
-    page.until_step(Lane::Server, 3, "close").await;
+    page.until_step(Lane::Client, 3, StepKind::RecvEof).await;
+    page.until_step(Lane::Server, 3, StepKind::Close).await;
     page.say(ClientMsg::Close { conn: 3 }).await;
-    page.until_step(Lane::Client, 3, "close").await;
+    page.until_step(Lane::Client, 3, StepKind::Close).await;
 
     assert_eq!(
         page.steps(Lane::Client, 3),
         [
-            "socket",
-            "connect",
-            "connected",
-            "recv",
-            "recv_eof",
-            "close"
+            StepKind::Socket,
+            StepKind::Connect,
+            StepKind::Connected,
+            StepKind::Recv,
+            StepKind::RecvEof,
+            StepKind::Close
         ]
     );
     assert_eq!(
         page.steps(Lane::Server, 3),
-        ["accept", "print", "send", "close"]
+        [
+            StepKind::Accept,
+            StepKind::Print,
+            StepKind::Send,
+            StepKind::Close
+        ]
     );
     assert_eq!(
-        page.bytes(Lane::Client, 3, "recv"),
+        page.bytes(Lane::Client, 3, StepKind::Recv),
         b"Thank you for connecting\n"
     );
     assert_eq!(
-        page.bytes(Lane::Server, 3, "send"),
+        page.bytes(Lane::Server, 3, StepKind::Send),
         b"Thank you for connecting\n"
     );
     assert_linked(&page, 3);
@@ -157,38 +232,45 @@ async fn task3_echo_on_a_private_server() {
     let mut page = Page::open(&bridge).await;
     page.start_server(2, Mode::Echo, Transport::Tcp).await;
     page.connect(1, Target::Server { id: 2 }).await;
-    page.until_step(Lane::Client, 1, "connected").await;
+    page.until_step(Lane::Client, 1, StepKind::Connected).await;
     page.send_text(1, "hello, lab").await;
-    page.until_step(Lane::Server, 1, "send").await;
-    while page.bytes(Lane::Client, 1, "recv").len() < 10 {
+    page.until_step(Lane::Server, 1, StepKind::Send).await;
+    while page.bytes(Lane::Client, 1, StepKind::Recv).len() < 10 {
         page.next().await;
     }
     page.say(ClientMsg::Shutdown { conn: 1 }).await;
-    page.until_step(Lane::Client, 1, "recv_eof").await;
-    page.until_step(Lane::Server, 1, "close").await;
+    page.until_step(Lane::Client, 1, StepKind::RecvEof).await;
+    page.until_step(Lane::Server, 1, StepKind::Close).await;
     page.say(ClientMsg::Close { conn: 1 }).await;
-    page.until_step(Lane::Client, 1, "close").await;
+    page.until_step(Lane::Client, 1, StepKind::Close).await;
 
     assert_eq!(
         page.steps(Lane::Client, 1),
         [
-            "socket",
-            "connect",
-            "connected",
-            "send",
-            "recv",
-            "shutdown",
-            "recv_eof",
-            "close"
+            StepKind::Socket,
+            StepKind::Connect,
+            StepKind::Connected,
+            StepKind::Send,
+            StepKind::Recv,
+            StepKind::Shutdown,
+            StepKind::RecvEof,
+            StepKind::Close
         ]
     );
     assert_eq!(
         page.steps(Lane::Server, 1),
-        ["accept", "print", "recv", "send", "recv_eof", "close"]
+        [
+            StepKind::Accept,
+            StepKind::Print,
+            StepKind::Recv,
+            StepKind::Send,
+            StepKind::RecvEof,
+            StepKind::Close
+        ]
     );
-    assert_eq!(page.bytes(Lane::Client, 1, "send"), b"hello, lab");
-    assert_eq!(page.bytes(Lane::Client, 1, "recv"), b"hello, lab");
-    assert_eq!(page.bytes(Lane::Server, 1, "recv"), b"hello, lab");
+    assert_eq!(page.bytes(Lane::Client, 1, StepKind::Send), b"hello, lab");
+    assert_eq!(page.bytes(Lane::Client, 1, StepKind::Recv), b"hello, lab");
+    assert_eq!(page.bytes(Lane::Server, 1, StepKind::Recv), b"hello, lab");
     assert_linked(&page, 1);
     bridge.stop().await.expect("clean stop");
 }
@@ -201,8 +283,8 @@ async fn the_three_tasks_on_the_public_server() {
         let bridge = start(mode).await;
         let mut page = Page::open(&bridge).await;
         page.connect(1, Target::Public).await;
-        page.until_step(Lane::Client, 1, "connected").await;
-        page.until_step(Lane::Server, 1, "accept").await;
+        page.until_step(Lane::Client, 1, StepKind::Connected).await;
+        page.until_step(Lane::Server, 1, StepKind::Accept).await;
         // Someone else (a terminal user) uses the public server meanwhile.
         let mut other = TcpStream::connect(bridge.lab_addr())
             .await
@@ -213,35 +295,58 @@ async fn the_three_tasks_on_the_public_server() {
             let mut buf = [0u8; 9];
             other.read_exact(&mut buf).await.expect("echo");
             page.send_text(1, "ping").await;
-            page.until_step(Lane::Server, 1, "send").await;
+            page.until_step(Lane::Server, 1, StepKind::Send).await;
             page.say(ClientMsg::Shutdown { conn: 1 }).await;
         }
-        page.until_step(Lane::Client, 1, "recv_eof").await;
-        page.until_step(Lane::Server, 1, "close").await;
+        page.until_step(Lane::Client, 1, StepKind::RecvEof).await;
+        page.until_step(Lane::Server, 1, StepKind::Close).await;
         drop(other);
-        let expected_server: &[&str] = match mode {
-            Mode::Connect => &["accept", "print", "close"],
-            Mode::Greet => &["accept", "print", "send", "close"],
-            Mode::Echo => &["accept", "print", "recv", "send", "recv_eof", "close"],
+        let expected_server: &[StepKind] = match mode {
+            Mode::Connect => &[StepKind::Accept, StepKind::Print, StepKind::Close],
+            Mode::Greet => &[
+                StepKind::Accept,
+                StepKind::Print,
+                StepKind::Send,
+                StepKind::Close,
+            ],
+            Mode::Echo => &[
+                StepKind::Accept,
+                StepKind::Print,
+                StepKind::Recv,
+                StepKind::Send,
+                StepKind::RecvEof,
+                StepKind::Close,
+            ],
         };
         assert_eq!(page.steps(Lane::Server, 1), expected_server, "{mode}");
-        let expected_client: &[&str] = match mode {
-            Mode::Connect => &["socket", "connect", "connected", "recv_eof"],
-            Mode::Greet => &["socket", "connect", "connected", "recv", "recv_eof"],
+        let expected_client: &[StepKind] = match mode {
+            Mode::Connect => &[
+                StepKind::Socket,
+                StepKind::Connect,
+                StepKind::Connected,
+                StepKind::RecvEof,
+            ],
+            Mode::Greet => &[
+                StepKind::Socket,
+                StepKind::Connect,
+                StepKind::Connected,
+                StepKind::Recv,
+                StepKind::RecvEof,
+            ],
             Mode::Echo => &[
-                "socket",
-                "connect",
-                "connected",
-                "send",
-                "recv",
-                "shutdown",
-                "recv_eof",
+                StepKind::Socket,
+                StepKind::Connect,
+                StepKind::Connected,
+                StepKind::Send,
+                StepKind::Recv,
+                StepKind::Shutdown,
+                StepKind::RecvEof,
             ],
         };
         assert_eq!(page.steps(Lane::Client, 1), expected_client, "{mode}");
         assert_linked(&page, 1);
         if mode == Mode::Echo {
-            assert_eq!(page.bytes(Lane::Server, 1, "recv"), b"ping");
+            assert_eq!(page.bytes(Lane::Server, 1, StepKind::Recv), b"ping");
         }
         // Nothing about the other client reached this session.
         for msg in &page.seen {
@@ -274,8 +379,8 @@ async fn public_server_events_go_only_to_the_session_that_made_the_connection() 
     for _ in 0..CLASS {
         let mut page = Page::open(&bridge).await;
         page.connect(1, Target::Public).await;
-        page.until_step(Lane::Client, 1, "connected").await;
-        page.until_step(Lane::Server, 1, "accept").await;
+        page.until_step(Lane::Client, 1, StepKind::Connected).await;
+        page.until_step(Lane::Server, 1, StepKind::Accept).await;
         pages.push(page);
     }
     let tracer = &bridge.lab.tracer;
@@ -290,7 +395,7 @@ async fn public_server_events_go_only_to_the_session_that_made_the_connection() 
     for i in 0..ECHOES {
         echoer.send_text(1, &format!("echo {i:02}\n")).await;
         let want = (i + 1) * "echo 00\n".len();
-        while echoer.bytes(Lane::Client, 1, "recv").len() < want {
+        while echoer.bytes(Lane::Client, 1, StepKind::Recv).len() < want {
             echoer.next().await;
         }
     }
@@ -301,23 +406,23 @@ async fn public_server_events_go_only_to_the_session_that_made_the_connection() 
     // it, it would have them by now.
     for page in others.iter_mut() {
         page.say(ClientMsg::Shutdown { conn: 1 }).await;
-        page.until_step(Lane::Server, 1, "close").await;
+        page.until_step(Lane::Server, 1, StepKind::Close).await;
     }
     echoer.say(ClientMsg::Shutdown { conn: 1 }).await;
-    echoer.until_step(Lane::Server, 1, "close").await;
+    echoer.until_step(Lane::Server, 1, StepKind::Close).await;
 
     let server_conn_of = |page: &Page| {
-        page.seen_step(Lane::Server, 1, "accept")
+        page.seen_step(Lane::Server, 1, StepKind::Accept)
             .server_conn
             .expect("accept names the server's connection")
     };
     let echoer_conn = server_conn_of(echoer);
-    let mut expected = vec!["accept", "print"];
-    expected.extend(["recv", "send"].repeat(ECHOES));
-    expected.extend(["recv_eof", "close"]);
+    let mut expected = vec![StepKind::Accept, StepKind::Print];
+    expected.extend([StepKind::Recv, StepKind::Send].repeat(ECHOES));
+    expected.extend([StepKind::RecvEof, StepKind::Close]);
     let echoer_steps: Vec<_> = echoer
         .events(Lane::Server, 1)
-        .map(|e| e.step.name())
+        .map(|e| e.step.kind())
         .collect();
     assert_eq!(echoer_steps, expected, "the echoer sees all of its own");
     for page in others.iter() {
@@ -333,7 +438,12 @@ async fn public_server_events_go_only_to_the_session_that_made_the_connection() 
         }
         assert_eq!(
             page.steps(Lane::Server, 1),
-            ["accept", "print", "recv_eof", "close"]
+            [
+                StepKind::Accept,
+                StepKind::Print,
+                StepKind::RecvEof,
+                StepKind::Close
+            ]
         );
     }
     assert_eq!(bridge.metrics().dropped_events, 0);
@@ -341,7 +451,7 @@ async fn public_server_events_go_only_to_the_session_that_made_the_connection() 
     // Closing the client sockets removes their routes.
     for page in pages.iter_mut() {
         page.say(ClientMsg::Close { conn: 1 }).await;
-        page.until_step(Lane::Client, 1, "close").await;
+        page.until_step(Lane::Client, 1, StepKind::Close).await;
     }
     assert_eq!(bridge.lab.tracer.route_count(), 0);
     bridge.stop().await.expect("clean stop");
@@ -362,7 +472,7 @@ async fn public_udp_events_go_only_to_the_session_that_sent_them() {
         transport: Transport::Udp,
     })
     .await;
-    page.until_step(Lane::Client, 4, "connected").await;
+    page.until_step(Lane::Client, 4, StepKind::Connected).await;
     // A terminal user's datagram, echoed before ours is sent.
     let other = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
         .await
@@ -371,8 +481,8 @@ async fn public_udp_events_go_only_to_the_session_that_sent_them() {
     let mut buf = [0u8; 16];
     other.recv_from(&mut buf).await.expect("echoed");
     page.send_text(4, "ours").await;
-    page.until_step(Lane::Server, 4, "send_to").await;
-    page.until_step(Lane::Client, 4, "recv_from").await;
+    page.until_step(Lane::Server, 4, StepKind::SendTo).await;
+    page.until_step(Lane::Client, 4, StepKind::RecvFrom).await;
     let other_addr = other.local_addr().expect("local").to_string();
     for msg in &page.seen {
         if let ServerMsg::Trace(event) = msg
@@ -384,7 +494,10 @@ async fn public_udp_events_go_only_to_the_session_that_sent_them() {
             }
         }
     }
-    assert_eq!(page.steps(Lane::Server, 4), ["recv_from", "send_to"]);
+    assert_eq!(
+        page.steps(Lane::Server, 4),
+        [StepKind::RecvFrom, StepKind::SendTo]
+    );
     assert_eq!(
         bridge.lab.udp_tracer.as_ref().map(|t| t.subscriber_count()),
         Some(0)
@@ -404,11 +517,11 @@ async fn udp_echo_on_a_private_server() {
         transport: Transport::Udp,
     })
     .await;
-    page.until_step(Lane::Client, 1, "connected").await;
+    page.until_step(Lane::Client, 1, StepKind::Connected).await;
     page.send_text(1, "dgram").await;
-    let event = page.until_step(Lane::Client, 1, "recv_from").await;
+    let event = page.until_step(Lane::Client, 1, StepKind::RecvFrom).await;
     assert_eq!(event.step.data(), Some(&Bytes(b"dgram".to_vec())));
-    let server = page.until_step(Lane::Server, 1, "send_to").await;
+    let server = page.until_step(Lane::Server, 1, StepKind::SendTo).await;
     assert_eq!(server.server, Some(1));
     bridge.stop().await.expect("clean stop");
 }
@@ -438,7 +551,7 @@ async fn only_allowed_targets_are_reachable() {
     assert_eq!(reason, Refusal::NotAllowed);
     assert!(message.contains("--allow-target"), "{message}");
     assert!(message.contains("not an open proxy"), "{message}");
-    let event = page.until_step(Lane::Client, 1, "error").await;
+    let event = page.until_step(Lane::Client, 1, StepKind::Error).await;
     assert!(matches!(
         event.step,
         Step::Error {
@@ -458,9 +571,9 @@ async fn only_allowed_targets_are_reachable() {
         .await
         .expect("in time")
         .expect("accepts");
-    page.until_step(Lane::Client, 2, "connected").await;
+    page.until_step(Lane::Client, 2, StepKind::Connected).await;
     accepted.write_all(b"hi").await.expect("writes");
-    page.until_step(Lane::Client, 2, "recv").await;
+    page.until_step(Lane::Client, 2, StepKind::Recv).await;
     bridge.stop().await.expect("clean stop");
 }
 
@@ -476,7 +589,7 @@ async fn connection_refused_is_an_event() {
     let bridge = start_with(config, Mode::Echo).await;
     let mut page = Page::open(&bridge).await;
     page.connect(1, Target::Addr { addr }).await;
-    let event = page.until_step(Lane::Client, 1, "error").await;
+    let event = page.until_step(Lane::Client, 1, StepKind::Error).await;
     // The event names the call that failed, as a student would say it.
     assert_eq!(event.step.label(), "connect() failed: Connection refused");
     let Step::Error { kind, failed, .. } = event.step else {
@@ -485,7 +598,7 @@ async fn connection_refused_is_an_event() {
     assert_eq!(kind, ErrorKind::ConnectionRefused);
     assert_eq!(failed, Some(protocol::Call::Connect));
     assert!(!kind.explanation().is_empty());
-    page.until_step(Lane::Client, 1, "close").await;
+    page.until_step(Lane::Client, 1, StepKind::Close).await;
     page.start_server(1, Mode::Echo, Transport::Tcp).await;
     bridge.stop().await.expect("clean stop");
 }
@@ -615,7 +728,7 @@ async fn limits_are_enforced() {
     .await;
     assert_eq!(page.until_refused().await.0, Refusal::Limit);
     page.connect(1, Target::Server { id: 1 }).await;
-    page.until_step(Lane::Client, 1, "connected").await;
+    page.until_step(Lane::Client, 1, StepKind::Connected).await;
     page.connect(2, Target::Public).await;
     assert_eq!(page.until_refused().await.0, Refusal::Limit);
     page.connect(1, Target::Public).await;
@@ -672,7 +785,7 @@ async fn a_stalled_browser_gets_backpressure_not_buffering() {
     let bridge = start_with(config, Mode::Echo).await;
     let mut page = Page::open(&bridge).await;
     page.connect(1, Target::Addr { addr: target }).await;
-    page.until_step(Lane::Client, 1, "recv").await;
+    page.until_step(Lane::Client, 1, StepKind::Recv).await;
     // Now the page stops reading, and the stream stalls.
     let sent = tokio::time::timeout(Duration::from_secs(60), stalled_rx)
         .await
@@ -690,8 +803,8 @@ async fn a_stalled_browser_gets_backpressure_not_buffering() {
     );
     assert!(sent > 0);
     // Reading again makes it flow again.
-    let before = page.bytes(Lane::Client, 1, "recv").len();
-    while page.bytes(Lane::Client, 1, "recv").len() < before + 1024 * 1024 {
+    let before = page.bytes(Lane::Client, 1, StepKind::Recv).len();
+    while page.bytes(Lane::Client, 1, StepKind::Recv).len() < before + 1024 * 1024 {
         page.next().await;
     }
     // The /metrics endpoint says the same, as JSON.
@@ -786,7 +899,7 @@ async fn shutdown_closes_every_session() {
         let mut page = Page::open(&bridge).await;
         page.start_server(1, Mode::Echo, Transport::Tcp).await;
         page.connect(1, Target::Server { id: 1 }).await;
-        page.until_step(Lane::Client, 1, "connected").await;
+        page.until_step(Lane::Client, 1, StepKind::Connected).await;
         pages.push(page);
     }
     let (mut relay, _) = connect_async(format!(
@@ -967,7 +1080,7 @@ async fn a_stopped_server_refuses_like_a_closed_port() {
     })
     .await;
     page.connect(7, Target::Server { id: 1 }).await;
-    let connect = page.until_step(Lane::Client, 7, "connect").await;
+    let connect = page.until_step(Lane::Client, 7, StepKind::Connect).await;
     assert_eq!(
         connect.step,
         Step::Connect {
@@ -975,7 +1088,7 @@ async fn a_stopped_server_refuses_like_a_closed_port() {
         },
         "connect() goes to where the server listened"
     );
-    let failed = page.until_step(Lane::Client, 7, "error").await;
+    let failed = page.until_step(Lane::Client, 7, StepKind::Error).await;
     match failed.step {
         Step::Error {
             kind, failed: call, ..

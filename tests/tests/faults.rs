@@ -11,7 +11,7 @@ use bridge::config::{AllowList, BridgeConfig, SessionLimits};
 use bridge::lab::LabArgs;
 use e2e::page::{Page, WAIT, start, start_with};
 use futures_util::{SinkExt, StreamExt};
-use protocol::{ClientMsg, Data, Lane, Mode, ServerMsg, Step, Target};
+use protocol::{ClientMsg, Data, Lane, Mode, ServerMsg, Step, StepKind, Target};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -131,7 +131,7 @@ async fn a_frozen_page_with_output_pending_is_reaped() {
     let bridge = bridge_for(&addr, Duration::from_secs(1)).await;
     let mut page = Page::open(&bridge).await;
     page.connect(1, Target::Addr { addr }).await;
-    page.until_step(Lane::Client, 1, "recv").await;
+    page.until_step(Lane::Client, 1, StepKind::Recv).await;
     // The page freezes now, with the stream still coming.
     let how = tokio::time::timeout(CLEANUP, closed.recv())
         .await
@@ -154,7 +154,7 @@ async fn a_frozen_page_without_output_is_reaped() {
     let bridge = bridge_for(&addr, Duration::from_secs(1)).await;
     let mut page = Page::open(&bridge).await;
     page.connect(1, Target::Addr { addr }).await;
-    page.until_step(Lane::Client, 1, "connected").await;
+    page.until_step(Lane::Client, 1, StepKind::Connected).await;
     let how = tokio::time::timeout(CLEANUP, closed.recv())
         .await
         .expect("the frozen page's connection is closed")
@@ -188,7 +188,7 @@ async fn peers_that_reset() {
     for _ in 0..20 {
         let mut page = Page::open(&bridge).await;
         page.connect(1, Target::Public).await;
-        page.until_step(Lane::Client, 1, "connected").await;
+        page.until_step(Lane::Client, 1, StepKind::Connected).await;
         page.send_text(1, "about to vanish").await;
         tcp_of(&page.ws).set_zero_linger().expect("SO_LINGER 0");
         drop(page); // RST, no close frame
@@ -222,9 +222,9 @@ async fn peers_that_reset() {
     let other = start_with(config, Mode::Echo).await;
     let mut page = Page::open(&other).await;
     page.connect(7, Target::Addr { addr }).await;
-    page.until_step(Lane::Client, 7, "connected").await;
+    page.until_step(Lane::Client, 7, StepKind::Connected).await;
     page.send_text(7, "hello?").await;
-    let reset = page.until_step(Lane::Client, 7, "error").await;
+    let reset = page.until_step(Lane::Client, 7, StepKind::Error).await;
     assert!(
         reset.step.label().contains("reset"),
         "{}",
@@ -378,9 +378,9 @@ async fn sigterm_under_load_closes_every_session() {
                         }
                         Some(Ok(Message::Text(text))) => {
                             let msg = serde_json::from_str::<ServerMsg>(&text);
-                            if msg
-                                .is_ok_and(|msg| e2e::page::is_step(&msg, Lane::Client, 1, "recv"))
-                            {
+                            if msg.is_ok_and(|msg| {
+                                e2e::page::is_step(&msg, Lane::Client, 1, StepKind::Recv)
+                            }) {
                                 echoes += 1;
                                 if echoes == 1 {
                                     echoing.fetch_add(1, Ordering::SeqCst);
@@ -461,13 +461,13 @@ async fn churn_of_2000_sessions_leaves_nothing_behind() {
             batch.push(tokio::spawn(async move {
                 let mut page = Page::open(&bridge).await;
                 page.connect(1, Target::Public).await;
-                page.until_step(Lane::Client, 1, "connected").await;
+                page.until_step(Lane::Client, 1, StepKind::Connected).await;
                 let text = format!("session {round}-{i}");
                 page.send_text(1, &text).await;
-                while page.bytes(Lane::Client, 1, "recv").len() < text.len() {
+                while page.bytes(Lane::Client, 1, StepKind::Recv).len() < text.len() {
                     page.next().await;
                 }
-                assert_eq!(page.bytes(Lane::Client, 1, "recv"), text.as_bytes());
+                assert_eq!(page.bytes(Lane::Client, 1, StepKind::Recv), text.as_bytes());
                 page.ws.close(None).await.expect("closes");
             }));
         }

@@ -22,7 +22,8 @@ use bridge::app::RunningBridge;
 use e2e::page::{Page, WAIT, start};
 use futures_util::{SinkExt, StreamExt};
 use protocol::{
-    Bytes, ClientMsg, Data, Family, Lane, Mode, PROTOCOL_VERSION, ServerMsg, Target, Transport,
+    Bytes, ClientMsg, Data, Family, Lane, Mode, PROTOCOL_VERSION, ServerMsg, StepKind, Target,
+    Transport,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
@@ -69,18 +70,18 @@ fn bystander(bridge: &RunningBridge, stop: Arc<AtomicBool>) -> tokio::task::Join
         })
         .await;
         page.connect(1, Target::Public).await;
-        page.until_step(Lane::Client, 1, "connected").await;
+        page.until_step(Lane::Client, 1, StepKind::Connected).await;
         let mut echoes = 0;
         let mut expected = Vec::new();
         while !stop.load(Ordering::Relaxed) {
             let text = format!("bystander {echoes};");
             expected.extend_from_slice(text.as_bytes());
             page.send_text(1, &text).await;
-            while page.bytes(Lane::Client, 1, "recv").len() < expected.len() {
+            while page.bytes(Lane::Client, 1, StepKind::Recv).len() < expected.len() {
                 page.next().await;
             }
             assert_eq!(
-                page.bytes(Lane::Client, 1, "recv"),
+                page.bytes(Lane::Client, 1, StepKind::Recv),
                 expected,
                 "the bystander's echo"
             );

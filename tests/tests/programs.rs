@@ -13,7 +13,7 @@ use e2e::page::{Page, WAIT, start, start_with};
 use protocol::program::{HOSTNAME, Shut};
 use protocol::{
     Bytes, Call, ClientMsg, ErrorKind, Family, Lane, Mode, Refusal, ServerMsg, SockId, SockOp,
-    SockResult, SockValue, Step, Target, TraceEvent, Transport, connection_established,
+    SockResult, SockValue, Step, StepKind, Target, TraceEvent, Transport, connection_established,
 };
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -130,10 +130,10 @@ fn accepted(result: SockResult) -> (SockId, String) {
 }
 
 /// The first event of `program` whose step is `name`.
-fn event<'a>(page: &'a Page, program: u32, name: &str) -> &'a TraceEvent {
+fn event(page: &Page, program: u32, name: StepKind) -> &TraceEvent {
     page.program_events(program)
         .into_iter()
-        .find(|event| event.step.name() == name)
+        .find(|event| event.step.kind() == name)
         .unwrap_or_else(|| panic!("no {name} of program {program}; seen: {:#?}", page.seen))
 }
 
@@ -179,7 +179,7 @@ async fn task1_server_and_client_meet_on_the_sessions_port_1234() {
     assert_eq!(page.program_end(CLIENT).await, 0);
 
     // The server lane: server.py's calls, at its lines.
-    let bind = event(&page, SERVER, "bind");
+    let bind = event(&page, SERVER, StepKind::Bind);
     assert_eq!(
         bind.step,
         Step::Bind {
@@ -194,17 +194,17 @@ async fn task1_server_and_client_meet_on_the_sessions_port_1234() {
         (source.program, source.file.as_str()),
         (SERVER, "server.py")
     );
-    let accept = event(&page, SERVER, "accept");
+    let accept = event(&page, SERVER, StepKind::Accept);
     assert_eq!(line_of(accept), 8);
-    let print = event(&page, SERVER, "print");
+    let print = event(&page, SERVER, StepKind::Print);
     assert_eq!(print.step, Step::Print { text: line });
     assert_eq!((print.lane, line_of(print)), (Lane::Server, 9));
     // The client lane, and one connection id on both.
-    let connect = event(&page, CLIENT, "connect");
+    let connect = event(&page, CLIENT, StepKind::Connect);
     assert_eq!((connect.lane, line_of(connect)), (Lane::Client, 4));
     assert!(connect.conn.is_some());
     assert_eq!(accept.conn, connect.conn, "connect -> accept is one arrow");
-    let eof = event(&page, CLIENT, "recv_eof");
+    let eof = event(&page, CLIENT, StepKind::RecvEof);
     assert_eq!(eof.conn, connect.conn);
     let server_close = page
         .program_events(SERVER)
@@ -254,12 +254,12 @@ async fn task3_echo_between_a_students_programs() {
     assert_eq!(page.program_end(SERVER).await, 2, "the bridge closed both");
     page.program_end(CLIENT).await;
 
-    let send = event(&page, CLIENT, "send");
-    let server_recv = event(&page, SERVER, "recv");
+    let send = event(&page, CLIENT, StepKind::Send);
+    let server_recv = event(&page, SERVER, StepKind::Recv);
     assert_eq!(send.conn, server_recv.conn, "send -> recv is one arrow");
     assert_eq!(send.step.data().map(|d| d.0.as_slice()), Some(&message[..]));
     assert_eq!(line_of(server_recv), 10);
-    let client_recv = event(&page, CLIENT, "recv");
+    let client_recv = event(&page, CLIENT, StepKind::Recv);
     assert_eq!(client_recv.conn, send.conn);
     // The closes the bridge made at the end are traced too.
     let closes = page
@@ -309,9 +309,9 @@ async fn binding_a_port_twice_is_address_in_use() {
     let err = page.sock_err(3, bind(again, "", 1234), 5).await;
     assert_eq!(err.errno, "EADDRINUSE");
     assert_eq!(err.kind, ErrorKind::AddrInUse);
-    let error = event(&page, 3, "error");
+    let error = event(&page, 3, StepKind::Error);
     assert_eq!(line_of(error), 5);
-    assert_eq!(error.step.call_name(), "bind");
+    assert_eq!(error.step.call_kind(), StepKind::Bind);
     // UDP has its own ports.
     let udp = sock_of(
         page.sock_ok(3, socket(Family::Ipv4, Transport::Udp), 6)
@@ -340,9 +340,12 @@ async fn connecting_where_nothing_listens_is_refused() {
         (err.errno.as_str(), err.kind),
         ("ECONNREFUSED", ErrorKind::ConnectionRefused)
     );
-    let error = event(&page, CLIENT, "error");
-    assert_eq!((error.step.call_name(), line_of(error)), ("connect", 4));
-    assert_eq!(error.conn, event(&page, CLIENT, "connect").conn);
+    let error = event(&page, CLIENT, StepKind::Error);
+    assert_eq!(
+        (error.step.call_kind(), line_of(error)),
+        (StepKind::Connect, 4)
+    );
+    assert_eq!(error.conn, event(&page, CLIENT, StepKind::Connect).conn);
 
     page.program_start(SERVER, Lane::Server, "server.py").await;
     let (s, real) = listening(&mut page, SERVER, 1234).await;
@@ -378,7 +381,10 @@ async fn a_call_past_its_timeout_fails_and_the_socket_goes_on() {
         (err.errno.as_str(), err.kind),
         ("timeout", ErrorKind::TimedOut)
     );
-    assert_eq!(event(&page, SERVER, "error").step.call_name(), "accept");
+    assert_eq!(
+        event(&page, SERVER, StepKind::Error).step.call_kind(),
+        StepKind::Accept
+    );
 
     let accept = page
         .sock_send(SERVER, SockOp::Accept { sock: s }, 8, None)
@@ -441,7 +447,7 @@ async fn ending_a_program_interrupts_accept_and_closes_its_sockets() {
             closed: 1
         }
     );
-    let close = event(&page, SERVER, "close");
+    let close = event(&page, SERVER, StepKind::Close);
     assert_eq!(close.lane, Lane::Server);
     let refused = TcpStream::connect(real).await.expect_err("closed");
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
@@ -509,7 +515,7 @@ async fn bad_calls_get_errors_and_the_session_goes_on() {
     sock_of(page.sock_ok(SERVER, tcp(), 10).await);
     page.connect(1, Target::Public).await;
     page.send_text(1, "still here\n").await;
-    page.until_step_with(Lane::Client, 1, "recv", b"still here\n")
+    page.until_step_with(Lane::Client, 1, StepKind::Recv, b"still here\n")
         .await;
     bridge.stop().await.expect("clean stop");
 }
@@ -580,11 +586,11 @@ async fn a_students_client_reaches_the_public_lab_server() {
         echo.extend(chunk);
     }
     assert_eq!(echo, b"echo me\n");
-    let conn = event(&page, CLIENT, "connect").conn.expect("an id");
-    page.until_step_with(Lane::Server, conn, "recv", b"echo me\n")
+    let conn = event(&page, CLIENT, StepKind::Connect).conn.expect("an id");
+    page.until_step_with(Lane::Server, conn, StepKind::Recv, b"echo me\n")
         .await;
     page.sock_ok(CLIENT, close(c), 7).await;
-    page.until_step(Lane::Server, conn, "close").await;
+    page.until_step(Lane::Server, conn, StepKind::Close).await;
     bridge.stop().await.expect("clean stop");
 }
 
@@ -631,9 +637,9 @@ async fn python3_task3_client_reaches_a_students_echo_server() {
         String::from_utf8_lossy(&output.stdout),
         format!("{message}\n")
     );
-    let accept = event(&page, SERVER, "accept");
+    let accept = event(&page, SERVER, StepKind::Accept);
     let id = accept.conn.expect("its own id");
-    let recv = event(&page, SERVER, "recv");
+    let recv = event(&page, SERVER, StepKind::Recv);
     assert_eq!(recv.conn, Some(id));
     assert!(
         page.events(Lane::Client, id).next().is_none(),
@@ -689,8 +695,8 @@ async fn udp_between_a_students_programs() {
         }
         other => panic!("expected a datagram, got {other:?}"),
     }
-    let sent = event(&page, CLIENT, "send_to");
-    let received = event(&page, SERVER, "recv_from");
+    let sent = event(&page, CLIENT, StepKind::SendTo);
+    let received = event(&page, SERVER, StepKind::RecvFrom);
     assert_eq!(sent.conn, received.conn, "sendto -> recvfrom is one arrow");
     bridge.stop().await.expect("clean stop");
 }
@@ -826,7 +832,7 @@ async fn prints_and_errors_carry_the_students_line() {
     let print = page
         .until(
             "print",
-            |m| matches!(m, ServerMsg::Trace(e) if e.step.name() == "print"),
+            |m| matches!(m, ServerMsg::Trace(e) if e.step.kind() == StepKind::Print),
         )
         .await;
     let ServerMsg::Trace(print) = print else {
@@ -835,7 +841,7 @@ async fn prints_and_errors_carry_the_students_line() {
     assert_eq!((print.lane, line_of(&print)), (Lane::Client, 2));
     let c = sock_of(page.sock_ok(CLIENT, tcp(), 3).await);
     page.sock_err(CLIENT, connect(c, HOSTNAME, 1234), 4).await;
-    let error = event(&page, CLIENT, "error");
+    let error = event(&page, CLIENT, StepKind::Error);
     match &error.step {
         Step::Error { failed, kind, .. } => {
             assert_eq!(
@@ -910,12 +916,16 @@ async fn the_pages_client_reaches_a_students_server() {
     )
     .await;
     let (conn, peer) = accepted(page.sock_reply(SERVER, accept).await);
-    let connected = page.until_step(Lane::Client, 7, "connected").await;
+    let connected = page.until_step(Lane::Client, 7, StepKind::Connected).await;
     let Step::Connected { local, .. } = connected.step else {
         unreachable!()
     };
     assert_eq!(peer, local);
-    assert_eq!(event(&page, SERVER, "accept").conn, Some(7), "one id");
+    assert_eq!(
+        event(&page, SERVER, StepKind::Accept).conn,
+        Some(7),
+        "one id"
+    );
     page.send_text(7, "hi\n").await;
     assert_eq!(
         data_of(page.sock_ok(SERVER, recv(conn, 1024), 9).await),

@@ -17,7 +17,7 @@ use e2e::page::{
 use futures_util::SinkExt;
 use protocol::{
     ClientMsg, ConnId, ErrorKind, Lane, Mode, PROTOCOL_VERSION, Refusal, ServerMsg, SessionId,
-    SessionSummary, Step, Target, Transport, WatchCmd, WatchMsg,
+    SessionSummary, Step, StepKind, Target, Transport, WatchCmd, WatchMsg,
 };
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
@@ -288,10 +288,12 @@ async fn the_instructor_sees_every_session_and_follows_one() {
     let mut a = Page::open(&bridge).await;
     a.start_server(1, Mode::Echo, Transport::Tcp).await;
     a.connect(1, Target::Server { id: 1 }).await;
-    a.until_step(Lane::Client, 1, "connected").await;
+    a.until_step(Lane::Client, 1, StepKind::Connected).await;
     a.send_text(1, "hello").await;
-    a.until_step_with(Lane::Client, 1, "recv", b"hello").await;
-    a.until_step_with(Lane::Server, 1, "send", b"hello").await;
+    a.until_step_with(Lane::Client, 1, StepKind::Recv, b"hello")
+        .await;
+    a.until_step_with(Lane::Server, 1, StepKind::Send, b"hello")
+        .await;
 
     // B: connection 7 to a closed port: refused, then closed.
     let mut b = Page::open(&bridge).await;
@@ -302,7 +304,7 @@ async fn the_instructor_sees_every_session_and_follows_one() {
         },
     )
     .await;
-    b.until_step(Lane::Client, 7, "close").await;
+    b.until_step(Lane::Client, 7, StepKind::Close).await;
     let refused = b
         .seen
         .iter()
@@ -353,7 +355,7 @@ async fn the_instructor_sees_every_session_and_follows_one() {
     assert!(
         history
             .iter()
-            .any(|msg| is_step_with(msg, Lane::Client, 1, "recv", b"hello")),
+            .any(|msg| is_step_with(msg, Lane::Client, 1, StepKind::Recv, b"hello")),
         "{history:#?}"
     );
     assert!(history.iter().all(|msg| conn_of(msg) != Some(7)));
@@ -361,14 +363,15 @@ async fn the_instructor_sees_every_session_and_follows_one() {
     // B does more (a second refused connection), then A sends "again":
     // A's arrives live, B's does not.
     b.connect(8, Target::Addr { addr: nowhere }).await;
-    b.until_step(Lane::Client, 8, "close").await;
+    b.until_step(Lane::Client, 8, StepKind::Close).await;
     let seen_before = a.seen.len();
     a.send_text(1, "again").await;
-    a.until_step_with(Lane::Client, 1, "recv", b"again").await;
+    a.until_step_with(Lane::Client, 1, StepKind::Recv, b"again")
+        .await;
     let live = watcher
         .until("A's recv of again", |msg| {
             matches!(msg, WatchMsg::Session { msg, .. }
-                if is_step_with(msg, Lane::Client, 1, "recv", b"again"))
+                if is_step_with(msg, Lane::Client, 1, StepKind::Recv, b"again"))
         })
         .await;
     assert!(matches!(live, WatchMsg::Session { session: 1, .. }));

@@ -21,7 +21,7 @@
 use super::ProgramEnv;
 use super::errno;
 use super::ports::{NotHere, host_port, loopback};
-use crate::session::connect_addr;
+use crate::targets::connect_addr;
 use crate::trace::Tracer;
 use protocol::{Family, SockError, Transport};
 use std::net::SocketAddr;

@@ -56,8 +56,9 @@ pub use socket::ProgramSocket;
 use crate::clock::Clock;
 use crate::config::{AllowList, SessionLimits};
 use crate::lab::PublicLab;
+use crate::outbox::Outbox;
+use crate::route::Locals;
 use crate::route::RouteSink;
-use crate::session::{Locals, Outbox};
 use protocol::{
     ConnId, Family, Lane, ProgramId, Refusal, ServerMsg, SockResult, Source, Step, TraceEvent,
     Transport,

@@ -6,12 +6,12 @@
 //! its own task, reading and writing at once (reading while a write waits
 //! avoids the classic deadlock of two peers both stuck in `send()`).
 
-use super::Locals;
-use super::outbox::Outbox;
 use crate::clock::Clock;
 use crate::error::error_kind;
 use crate::metrics::Metrics;
-use crate::route::{RouteGuard, RouteSink};
+use crate::outbox::Outbox;
+use crate::route::{Locals, RouteGuard, RouteSink};
+use crate::targets::Targets;
 use crate::trace::Tracer;
 use protocol::{
     Call, ConnId, Family, Lane, Refusal, ServerId, ServerMsg, Step, TraceEvent, Transport,
@@ -20,7 +20,6 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, UdpSocket};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
@@ -68,25 +67,26 @@ pub struct ClientConnection {
     pub transport: Transport,
     pub clock: Clock,
     pub outbox: Outbox,
-    /// The session's map of its sockets' local addresses, so the
-    /// forwarders of its private servers can tell which accepted peer is
-    /// ours.
+    /// The session's book of its sockets' local addresses, so a student's
+    /// program that accepts this connection shows the same id.
     pub locals: Locals,
-    /// Set when it goes to the public server: where to register this
-    /// socket's address, so the server sends this connection's events to
-    /// this session.
-    pub route: Option<PublicRoute>,
-    pub connect_timeout: Duration,
+    /// Set when it goes to a lab server (the public one, or one of the
+    /// session's own): where to register this socket's address, so the
+    /// server sends this connection's events to this session.
+    pub route: Option<ServerRoute>,
+    /// Looks up an `--allow-target` name, bounded by the connect timeout
+    /// (which also bounds `connect()`).
+    pub targets: Targets,
     pub read_chunk: usize,
     /// When the page asked to close (the bridge's clock, 0 if it has not):
     /// `close()` is stamped then, before the socket is dropped.
     pub closing_at: AtomicU64,
 }
 
-/// How the public server's events of one connection find their session.
-#[derive(Debug)]
-pub struct PublicRoute {
-    /// The public server's tracer, which holds its routes.
+/// How a lab server's events of one connection find their session.
+#[derive(Debug, Clone)]
+pub struct ServerRoute {
+    /// The server's tracer, which holds its routes.
     pub tracer: Tracer,
     /// The session's queue for them.
     pub sink: RouteSink,
@@ -131,21 +131,13 @@ impl ClientConnection {
 
     /// Looks up an allowed `HOST:PORT` name (only allowed names get here).
     async fn resolve(&self) -> Result<SocketAddr, Stop> {
-        let looked_up = tokio::time::timeout(
-            self.connect_timeout,
-            tokio::net::lookup_host(self.target.as_str()),
-        )
-        .await;
-        let err = match looked_up {
-            Ok(Ok(mut addrs)) => match addrs.next() {
-                Some(addr) => return Ok(addr),
-                None => io::Error::new(io::ErrorKind::InvalidInput, "the name has no address"),
-            },
-            Ok(Err(err)) => err,
-            Err(_) => io::Error::new(io::ErrorKind::TimedOut, "looking up the name timed out"),
-        };
-        self.fail(Call::Connect, protocol::ErrorKind::BadAddress, &err)
-            .await
+        match self.targets.resolve(&self.target).await {
+            Ok(addr) => Ok(addr),
+            Err(err) => {
+                self.fail(Call::Connect, protocol::ErrorKind::BadAddress, &err)
+                    .await
+            }
+        }
     }
 
     async fn play_tcp(
@@ -181,14 +173,15 @@ impl ClientConnection {
             target: self.target.clone(),
         })
         .await;
-        let stream = match tokio::time::timeout(self.connect_timeout, socket.connect(addr)).await {
+        let connect_timeout = self.targets.connect_timeout();
+        let stream = match tokio::time::timeout(connect_timeout, socket.connect(addr)).await {
             Ok(result) => self.check(Call::Connect, result).await?,
             Err(_) => {
                 let err = io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!(
                         "connect() got no answer within {} s",
-                        self.connect_timeout.as_secs()
+                        connect_timeout.as_secs()
                     ),
                 );
                 return self
@@ -353,7 +346,7 @@ impl ClientConnection {
         }
     }
 
-    /// Remembers our socket's bound address `local`, and routes the public
+    /// Remembers our socket's bound address `local`, and routes the lab
     /// server's events of connections from it to this session.
     fn register(&self, local: io::Result<SocketAddr>) -> Option<RouteGuard> {
         let local = local.ok()?;

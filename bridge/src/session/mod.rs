@@ -6,9 +6,11 @@
 //! request), and answers with [`ServerMsg`]s: replies, refusals, and the
 //! [`TraceEvent`](protocol::TraceEvent)s of both lanes.
 //!
-//! - `outbox.rs`: [`Outbox`], the one byte-bounded queue to the browser.
 //! - `connection.rs`: [`ClientConnection`], one client socket, its own task.
 //! - `forward.rs`: [`ServerLane`], a lab server's events for this session.
+//!
+//! Everything goes back to the page through one [`Outbox`]
+//! ([`crate::outbox`]) and the batched writer ([`crate::ws::writer`]).
 //!
 //! A session is written against any `Stream + Sink` of WebSocket messages,
 //! so its logic is tested with in-memory channels as well as real sockets.
@@ -23,7 +25,7 @@
 //!   rest of that message cannot be skipped and the session cannot go on.
 //! - A frame that breaks the WebSocket rules: 1007 (text that is not
 //!   UTF-8) or 1002 (reserved bits or opcodes...), with the rule broken
-//!   (see [`crate::close`]).
+//!   (see [`crate::ws::close`]).
 //! - Nothing from the page for `--session-idle-timeout`: close code 1001.
 //!   Nor may the page stop reading for that long while the bridge has
 //!   something to write to it: a frozen page is closed too (1001), so it
@@ -36,109 +38,50 @@
 
 mod connection;
 mod forward;
-mod outbox;
 
-pub use connection::{ClientConnection, ConnCommand, PublicRoute};
-pub use forward::{LaneEvents, ServerLane};
-pub use outbox::{Outbox, Queued};
+pub use connection::{ClientConnection, ConnCommand, ServerRoute};
+pub use forward::ServerLane;
 
 use crate::clock::Clock;
-use crate::close::{self, ReadFailure};
-use crate::config::{AllowList, SessionLimits, normalize_target};
+use crate::config::SessionLimits;
 use crate::lab::{LabConfig, LabControl, LabLimits, LabServer, PublicLab, UdpEchoServer};
 use crate::metrics::Metrics;
+use crate::outbox::{Outbox, Queued};
 use crate::program::{CallRequest, ProgramEnv, Programs};
-use crate::route::{self, RouteSink};
+use crate::route::{self, Locals, RouteReceiver, RouteSink};
+use crate::targets::{Targets, connect_addr};
 use crate::trace::{self, TRACE_CAPACITY, Tracer};
 use crate::watch::SessionTap;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use crate::ws::bridge_version;
+use crate::ws::close::{self, Ending, ReadFailure};
+use crate::ws::writer::{Bounds, write_messages};
+use axum::extract::ws::{Message, Utf8Bytes};
 use connection::{COMMAND_QUEUE, SocketBudget};
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{Sink, Stream, StreamExt};
 use protocol::{
     ClientMsg, ConnId, DEFAULT_GREETING, Data, ErrorKind, Family, Lane, Mode, PROTOCOL_VERSION,
     PUBLIC_SERVER, PublicServer, Refusal, ServerId, ServerMsg, Step, Target, TraceEvent, Transport,
 };
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-/// Close code 1001: going away (shutdown, idle).
-pub const CLOSE_GOING_AWAY: u16 = 1001;
-/// Close code 1002: protocol error (no hello, wrong version).
-pub const CLOSE_PROTOCOL: u16 = 1002;
-/// Close code 1009: message too big.
-pub const CLOSE_TOO_BIG: u16 = 1009;
-/// The reason sent with the close frame at shutdown.
-pub const SHUTDOWN_REASON: &str = "bridge shutting down";
 
 /// What every session of a bridge shares.
 #[derive(Debug, Clone)]
 pub struct SessionEnv {
     pub clock: Clock,
     pub limits: SessionLimits,
-    pub allow_targets: AllowList,
+    /// Where the page's client may connect besides the session's own
+    /// servers: the public lab, the `--allow-target`s.
+    pub targets: Targets,
     /// The public lab server, if this bridge runs one.
     pub public: Option<PublicLab>,
     pub metrics: Arc<Metrics>,
-}
-
-/// The local addresses of a session's client sockets, so a private
-/// server's `accept()` peer can be matched to the page's connection id.
-/// (The public server needs no such matching: it routes each connection's
-/// events here already tagged, see [`crate::route`].)
-#[derive(Debug, Clone, Default)]
-pub struct Locals {
-    /// Shared by the session's connection tasks (which insert) and its
-    /// server-lane forwarders (which look up). A std mutex: it is held for
-    /// a map operation only, never across an `.await`.
-    inner: Arc<Mutex<LocalsInner>>,
-}
-
-#[derive(Debug, Default)]
-struct LocalsInner {
-    by_addr: HashMap<SocketAddr, ConnId>,
-    /// Insertion order, to forget the oldest past [`Locals::MAX`].
-    order: VecDeque<SocketAddr>,
-}
-
-impl Locals {
-    /// Addresses remembered per session (a server's events may arrive after
-    /// the client closed, so entries outlive their connection).
-    pub const MAX: usize = 256;
-
-    /// Remembers that `conn`'s socket has the address `local`.
-    pub fn insert(&self, local: SocketAddr, conn: ConnId) {
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
-        if inner.by_addr.insert(local, conn).is_none() {
-            inner.order.push_back(local);
-            if inner.order.len() > Self::MAX
-                && let Some(oldest) = inner.order.pop_front()
-            {
-                inner.by_addr.remove(&oldest);
-            }
-        }
-    }
-
-    /// The connection whose socket has address `peer`, if ours. A socket
-    /// bound to "any address" matches by port.
-    pub fn lookup(&self, peer: SocketAddr) -> Option<ConnId> {
-        let inner = self.inner.lock().ok()?;
-        if let Some(conn) = inner.by_addr.get(&peer) {
-            return Some(*conn);
-        }
-        inner
-            .by_addr
-            .iter()
-            .find(|(addr, _)| addr.ip().is_unspecified() && addr.port() == peer.port())
-            .map(|(_, conn)| *conn)
-    }
 }
 
 /// One browser tab's session.
@@ -189,6 +132,9 @@ struct PrivateServer {
     stop: CancellationToken,
     /// Its task: done once the listening socket is closed.
     task: tokio::task::JoinHandle<()>,
+    /// Its tracer, where the session's clients register their routes, and
+    /// the session's queue for its events.
+    route: ServerRoute,
 }
 
 /// Stopped servers whose address a session remembers.
@@ -208,9 +154,6 @@ struct ConnHandle {
     stop: CancellationToken,
 }
 
-/// How the session should end: a close frame to send, or none.
-type Ending = Option<CloseFrame>;
-
 fn close_frame(code: u16, reason: impl Into<String>) -> Ending {
     Some(close::frame(code, reason))
 }
@@ -227,7 +170,7 @@ impl RelaySession {
             env.clock,
             outbox.clone(),
             env.limits.clone(),
-            env.allow_targets.clone(),
+            env.targets.allow_list().clone(),
             env.public.clone(),
             locals.clone(),
             to_sockets.clone(),
@@ -258,20 +201,33 @@ impl RelaySession {
 
     /// Runs the session on `socket` until the page leaves, the session is
     /// closed for a reason above, or `shutdown` is cancelled.
-    pub async fn run<S>(mut self, socket: S, shutdown: CancellationToken)
+    pub async fn run<S>(self, socket: S, shutdown: CancellationToken)
     where
         S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error>,
+    {
+        let (sink, stream) = socket.split();
+        self.run_split(sink, stream, shutdown).await
+    }
+
+    /// [`RelaySession::run`] on a separate sink and stream: a real
+    /// socket's halves, or in-memory channels (as in axum's
+    /// testing-websockets example), so the session's logic is tested
+    /// without a socket, in paused time.
+    pub async fn run_split<W, R>(mut self, sink: W, stream: R, shutdown: CancellationToken)
+    where
+        W: Sink<Message> + Unpin,
+        R: Stream<Item = Result<Message, axum::Error>> + Unpin,
     {
         let metrics = self.env.metrics.clone();
         metrics.session_opened();
         let grace = self.env.limits.shutdown_grace;
-        let (sink, stream) = socket.split();
         let Some(queue) = self.queue.take() else {
             return;
         };
         let (end_tx, end_rx) = oneshot::channel();
         let _ = self.outbox.send(self.hello()).await;
         let token = self.token.clone();
+        let tap = self.tap.clone();
         let writer = write_messages(
             sink,
             queue,
@@ -282,7 +238,7 @@ impl RelaySession {
                 grace,
                 stall: self.env.limits.idle_timeout,
             },
-            self.tap.clone(),
+            |queued: &Queued| encode(queued, tap.as_deref()),
         );
         let reader = async {
             let ending = self.read_commands(stream).await;
@@ -331,7 +287,7 @@ impl RelaySession {
             let message = match next {
                 Err(_) => {
                     let reason = format!("closed after {} s without a message", idle.as_secs());
-                    return close_frame(CLOSE_GOING_AWAY, reason);
+                    return close_frame(close::GOING_AWAY, reason);
                 }
                 Ok(None) => return None,
                 Ok(Some(Ok(message))) => message,
@@ -383,7 +339,10 @@ impl RelaySession {
     /// Refuses a session that did not start with our `hello`, and closes it.
     async fn wrong_start(&self, message: &str) -> Ending {
         self.refuse(Refusal::Version, message, None, None).await;
-        close_frame(CLOSE_PROTOCOL, "expected hello with protocol version 1")
+        close_frame(
+            close::PROTOCOL_ERROR,
+            "expected hello with protocol version 1",
+        )
     }
 
     /// A read error: a message over the limit gets a refusal and close
@@ -397,10 +356,9 @@ impl RelaySession {
                 None
             }
             ReadFailure::TooBig => {
-                let limit = self.env.limits.max_message_bytes;
-                let message = format!("message larger than the limit of {limit} bytes");
+                let message = close::too_big(self.env.limits.max_message_bytes);
                 self.refuse(Refusal::TooLarge, &message, None, None).await;
-                close_frame(CLOSE_TOO_BIG, message)
+                close_frame(close::TOO_BIG, message)
             }
             ReadFailure::Broken { code, reason } => {
                 self.refuse(Refusal::BadMessage, &reason, None, None).await;
@@ -555,9 +513,16 @@ impl RelaySession {
             Family::Ipv6 => IpAddr::V6(Ipv6Addr::LOCALHOST),
         };
         let addr = SocketAddr::new(ip, 0);
-        let tracer = Tracer::new(self.env.clock, server, trace::channel());
-        // Subscribe before binding, so the page sees socket/bind/listen.
-        self.forward(server, LaneEvents::All(tracer.subscribe()));
+        // The server is this session's: every event comes here, its
+        // listening socket's steps (socket, bind, listen) included.
+        let (sink, receiver) = self.server_queue();
+        let tracer =
+            Tracer::new(self.env.clock, server, trace::channel()).with_unrouted(sink.clone());
+        self.forward(server, receiver);
+        let route = ServerRoute {
+            tracer: tracer.clone(),
+            sink,
+        };
         let stop = self.token.child_token();
         let (local, control, task) = match transport {
             Transport::Tcp => {
@@ -599,6 +564,7 @@ impl RelaySession {
                 control,
                 stop,
                 task,
+                route,
             },
         );
         // The id names this server now, not an old stopped one.
@@ -618,12 +584,18 @@ impl RelaySession {
             .await
     }
 
+    /// A queue for one server's events to this session. Bounded like the
+    /// outbox: a page that stops reading costs the bridge at most this
+    /// much here too.
+    fn server_queue(&self) -> (RouteSink, RouteReceiver) {
+        route::route_queue(TRACE_CAPACITY, self.env.limits.max_buffered_bytes)
+    }
+
     /// Forwards a server's events to this session.
-    fn forward(&self, server: ServerId, events: LaneEvents) {
+    fn forward(&self, server: ServerId, events: RouteReceiver) {
         let lane = ServerLane {
             server,
             events,
-            locals: self.locals.clone(),
             outbox: self.outbox.clone(),
             metrics: self.env.metrics.clone(),
         };
@@ -663,7 +635,7 @@ impl RelaySession {
             outbox: self.outbox.clone(),
             locals: self.locals.clone(),
             route,
-            connect_timeout: self.env.limits.connect_timeout,
+            targets: self.env.targets.clone(),
             read_chunk: self.env.limits.read_chunk(),
             closing_at: AtomicU64::new(0),
         };
@@ -673,16 +645,6 @@ impl RelaySession {
 
     /// Where a connection goes, or `None` after refusing it.
     async fn aim(&mut self, conn: ConnId, target: Target, transport: Transport) -> Option<Aim> {
-        let public = self.env.public.clone();
-        let is_public = |addr: &str| {
-            public.as_ref().is_some_and(|public| {
-                let addr = normalize_target(addr);
-                [Some(public.tcp_addr), public.udp_addr]
-                    .into_iter()
-                    .flatten()
-                    .any(|a| addr == a.to_string() || addr == connect_addr(a).to_string())
-            })
-        };
         // A student's own server (a program's socket) in this session's
         // port space: the page's client may connect to it, as a terminal's
         // client on the bridge's machine can.
@@ -698,7 +660,9 @@ impl RelaySession {
                 addr: program_server,
                 route: None,
             }),
-            Target::Addr { addr } if is_public(&addr) => self.aim_public(conn, transport).await,
+            Target::Addr { addr } if self.env.targets.is_public(&addr) => {
+                self.aim_public(conn, transport).await
+            }
             Target::Server { id } if id == PUBLIC_SERVER => self.aim_public(conn, transport).await,
             Target::Server { id } if !self.servers.contains_key(&id) => {
                 match self
@@ -740,15 +704,15 @@ impl RelaySession {
                     return None;
                 }
                 // Ask the server's own address, as a student would.
-                let addr = self.server_addr(id)?;
+                let addr = private.addr;
                 Some(Aim {
                     server: Some(id),
                     target: addr.to_string(),
                     addr: Some(addr),
-                    route: None,
+                    route: Some(private.route.clone()),
                 })
             }
-            Target::Addr { addr } if self.env.allow_targets.permits(&addr) => {
+            Target::Addr { addr } if self.env.targets.allowed(&addr) => {
                 let resolved = addr.trim().parse::<SocketAddr>().ok();
                 Some(Aim {
                     server: None,
@@ -794,7 +758,7 @@ impl RelaySession {
             server: Some(PUBLIC_SERVER),
             target: addr.to_string(),
             addr: Some(addr),
-            route: Some(PublicRoute { tracer, sink }),
+            route: Some(ServerRoute { tracer, sink }),
         })
     }
 
@@ -804,20 +768,12 @@ impl RelaySession {
         match &self.public_route {
             Some(sink) => sink.clone(),
             None => {
-                // Bounded like the outbox: a page that stops reading costs
-                // the bridge at most this much here too.
-                let (sink, receiver) =
-                    route::route_queue(TRACE_CAPACITY, self.env.limits.max_buffered_bytes);
-                self.forward(PUBLIC_SERVER, LaneEvents::Routed(receiver));
+                let (sink, receiver) = self.server_queue();
+                self.forward(PUBLIC_SERVER, receiver);
                 self.public_route = Some(sink.clone());
                 sink
             }
         }
-    }
-
-    /// The address of a private server (from its `ServerStarted`).
-    fn server_addr(&self, id: ServerId) -> Option<SocketAddr> {
-        self.servers.get(&id).map(|server| server.addr)
     }
 
     async fn send(&mut self, conn: ConnId, data: Data) {
@@ -923,169 +879,16 @@ struct Aim {
     target: String,
     /// The resolved address, if known yet.
     addr: Option<SocketAddr>,
-    /// For the public server: how its events reach this session.
-    route: Option<PublicRoute>,
+    /// For a lab server: how its events of this connection reach this
+    /// session.
+    route: Option<ServerRoute>,
 }
 
-/// The bridge's own version string, as its `hello`s name it.
-pub fn bridge_version() -> String {
-    format!("socket-lab {}", env!("CARGO_PKG_VERSION"))
-}
-
-/// The address to connect to for a server listening on `addr`: a server
-/// on "any address" (0.0.0.0 or ::) is reached through loopback.
-pub fn connect_addr(addr: SocketAddr) -> SocketAddr {
-    match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => {
-            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
-        }
-        IpAddr::V6(ip) if ip.is_unspecified() => {
-            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
-        }
-        _ => addr,
-    }
-}
-
-/// How long the writer waits on the page.
-#[derive(Debug, Clone, Copy)]
-struct Bounds {
-    /// For the goodbye (and the last messages before it).
-    grace: Duration,
-    /// For the page to take one batch: a page that reads nothing for this
-    /// long (the idle timeout) is frozen.
-    stall: Duration,
-}
-
-/// Writes queued messages to the browser, then the closing frame.
-///
-/// Every wait is bounded: raced against `shutdown` and the reader's end
-/// (so a browser that stopped reading cannot hold shutdown, or its own
-/// idle close, up), and a batch the page does not take within
-/// `bounds.stall` ends the session; the goodbye itself gets `bounds.grace`.
-async fn write_messages<W>(
-    mut sink: W,
-    mut queue: mpsc::Receiver<Queued>,
-    mut end: oneshot::Receiver<Ending>,
-    token: CancellationToken,
-    shutdown: CancellationToken,
-    bounds: Bounds,
-    tap: Option<Arc<SessionTap>>,
-) where
-    W: Sink<Message, Error = axum::Error> + Unpin,
-{
-    let tap = tap.as_deref();
-    let ending = loop {
-        let queued = tokio::select! {
-            biased;
-            ending = &mut end => {
-                // The reader is done: send what is queued (a refusal that
-                // explains the close, say), then the close frame.
-                let ending = ending.ok().flatten();
-                let flush = async {
-                    while let Ok(queued) = queue.try_recv() {
-                        if send_json(&mut sink, &queued, tap).await.is_err() {
-                            break;
-                        }
-                    }
-                };
-                let _ = tokio::time::timeout(bounds.grace, flush).await;
-                break ending;
-            }
-            _ = shutdown.cancelled() => break close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
-            _ = token.cancelled() => break None,
-            queued = queue.recv() => match queued {
-                Some(queued) => queued,
-                None => break None,
-            },
-        };
-        // Write this message and whatever else is already queued, then
-        // flush once: a burst of events (a recv and the server's steps
-        // that came with it) leaves in one system call, not one each.
-        // The messages stay held (and counted against the byte budget)
-        // until the flush has written them.
-        let batch = async {
-            feed_json(&mut sink, &queued, tap).await?;
-            let mut held = Vec::new();
-            for _ in 1..WRITE_BATCH {
-                let Ok(next) = queue.try_recv() else { break };
-                feed_json(&mut sink, &next, tap).await?;
-                held.push(next);
-            }
-            sink.flush().await
-        };
-        tokio::select! {
-            sent = batch => if sent.is_err() { break None },
-            _ = shutdown.cancelled() => break close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
-            // The reader ended the session (idle, a bad message) while the
-            // page was not taking what we write: its reason stands.
-            ending = &mut end => break ending.ok().flatten(),
-            _ = tokio::time::sleep(bounds.stall) => {
-                let reason = format!(
-                    "closed: the page read nothing for {:?} (--session-idle-timeout)",
-                    bounds.stall
-                );
-                break close_frame(CLOSE_GOING_AWAY, reason);
-            }
-        }
-    };
-    // Tell the reader (and every task of the session) we are done.
-    token.cancel();
-    goodbye(sink, ending, &shutdown, bounds.grace).await;
-}
-
-/// Closes a WebSocket within `grace`: the close frame if there is a reason
-/// (the shutdown's, if the bridge is shutting down: another task may have
-/// noticed it first, and the browser still deserves to hear why), then
-/// whatever is pending (such as the library's answer to the browser's own
-/// close frame).
-pub async fn goodbye<W>(
-    mut sink: W,
-    ending: Option<CloseFrame>,
-    shutdown: &CancellationToken,
-    grace: Duration,
-) where
-    W: Sink<Message, Error = axum::Error> + Unpin,
-{
-    let ending = match ending {
-        None if shutdown.is_cancelled() => close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
-        ending => ending,
-    };
-    let goodbye = async {
-        if let Some(frame) = ending {
-            let _ = sink.send(Message::Close(Some(frame))).await;
-        }
-        let _ = sink.close().await;
-    };
-    let _ = tokio::time::timeout(grace, goodbye).await;
-}
-
-/// The most messages written out before one flush.
-const WRITE_BATCH: usize = 32;
-
-async fn send_json<W>(
-    sink: &mut W,
-    queued: &Queued,
-    tap: Option<&SessionTap>,
-) -> Result<(), axum::Error>
-where
-    W: Sink<Message, Error = axum::Error> + Unpin,
-{
-    feed_json(sink, queued, tap).await?;
-    sink.flush().await
-}
-
-/// Hands a message to the WebSocket without flushing it, and records it
-/// in the session's tap (the same bytes: no copy, no second
+/// Makes a queued message into the WebSocket message the page gets, and
+/// records it in the session's tap (the same bytes: no copy, no second
 /// serialization). The hello is the bridge's greeting, not the session's
 /// doing: it is not recorded.
-async fn feed_json<W>(
-    sink: &mut W,
-    queued: &Queued,
-    tap: Option<&SessionTap>,
-) -> Result<(), axum::Error>
-where
-    W: Sink<Message, Error = axum::Error> + Unpin,
-{
+fn encode(queued: &Queued, tap: Option<&SessionTap>) -> Message {
     // Serializing a ServerMsg cannot fail (no maps with non-string keys).
     let mut json = serde_json::to_string(&queued.msg).unwrap_or_default();
     let json = match tap {
@@ -1099,60 +902,59 @@ where
         }
         _ => Utf8Bytes::from(json),
     };
-    sink.feed(Message::Text(json)).await
+    Message::Text(json)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
+    use axum::extract::ws::CloseFrame;
+    use tokio_util::sync::PollSender;
 
-    /// A WebSocket made of two in-memory channels: the session's logic
-    /// runs on it exactly as on a real one.
-    struct FakeSocket {
-        incoming: mpsc::UnboundedReceiver<Message>,
-        outgoing: mpsc::UnboundedSender<Message>,
+    /// The page's ends of a session run on in-memory channels, as in axum's
+    /// testing-websockets example: what the page sends, what it receives.
+    struct PageEnds {
+        to_session: mpsc::UnboundedSender<Message>,
+        from_session: mpsc::Receiver<Message>,
     }
 
-    impl Stream for FakeSocket {
-        type Item = Result<Message, axum::Error>;
-        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-            self.incoming.poll_recv(cx).map(|message| message.map(Ok))
-        }
+    /// Starts a session on in-memory channels.
+    fn run_on_channels(
+        env: Arc<SessionEnv>,
+        shutdown: &CancellationToken,
+    ) -> (PageEnds, tokio::task::JoinHandle<()>) {
+        let (to_session, mut incoming) = mpsc::unbounded_channel::<Message>();
+        let (outgoing, from_session) = mpsc::channel(1024);
+        let stream = futures_util::stream::poll_fn(move |cx| incoming.poll_recv(cx)).map(Ok);
+        let session = RelaySession::new(env, shutdown);
+        let running =
+            tokio::spawn(session.run_split(PollSender::new(outgoing), stream, shutdown.clone()));
+        let page = PageEnds {
+            to_session,
+            from_session,
+        };
+        (page, running)
     }
 
-    impl Sink<Message> for FakeSocket {
-        type Error = axum::Error;
-        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
-        }
-        fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
-            self.outgoing.send(item).map_err(axum::Error::new)
-        }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
-        }
-    }
-
-    fn env() -> Arc<SessionEnv> {
+    fn env_with(limits: SessionLimits) -> Arc<SessionEnv> {
         Arc::new(SessionEnv {
             clock: Clock::start(),
-            limits: SessionLimits::default(),
-            allow_targets: AllowList::default(),
+            limits,
+            targets: Targets::default(),
             public: None,
             metrics: Arc::new(Metrics::default()),
         })
+    }
+
+    fn env() -> Arc<SessionEnv> {
+        env_with(SessionLimits::default())
     }
 
     fn text(msg: &ClientMsg) -> Message {
         Message::Text(serde_json::to_string(msg).unwrap_or_default().into())
     }
 
-    async fn next(out: &mut mpsc::UnboundedReceiver<Message>) -> ServerMsg {
+    async fn next(out: &mut mpsc::Receiver<Message>) -> ServerMsg {
         let message = tokio::time::timeout(Duration::from_secs(10), out.recv())
             .await
             .expect("in time")
@@ -1163,16 +965,24 @@ mod tests {
         }
     }
 
+    /// The close frame the page gets, skipping what comes before it.
+    async fn close_frame_of(out: &mut mpsc::Receiver<Message>) -> Option<CloseFrame> {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(3600), out.recv()).await {
+                Ok(Some(Message::Close(frame))) => break frame,
+                Ok(Some(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    }
+
     /// Over in-memory channels: hello first, then a private echo server,
     /// a connection to it, and the echoed bytes on the client lane.
     #[tokio::test]
     async fn a_session_runs_over_any_stream_and_sink() {
-        let (page_tx, incoming) = mpsc::unbounded_channel();
-        let (outgoing, mut page_rx) = mpsc::unbounded_channel();
         let shutdown = CancellationToken::new();
-        let session = RelaySession::new(env(), &shutdown);
-        let running =
-            tokio::spawn(session.run(FakeSocket { incoming, outgoing }, shutdown.clone()));
+        let (page, running) = run_on_channels(env(), &shutdown);
+        let (page_tx, mut page_rx) = (page.to_session, page.from_session);
         assert!(matches!(
             next(&mut page_rx).await,
             ServerMsg::Hello {
@@ -1215,14 +1025,41 @@ mod tests {
             }
         }
         shutdown.cancel();
-        let closing = loop {
-            match tokio::time::timeout(Duration::from_secs(10), page_rx.recv()).await {
-                Ok(Some(Message::Close(frame))) => break frame,
-                Ok(Some(_)) => continue,
-                other => panic!("expected a close frame, got {other:?}"),
-            }
+        let closing = close_frame_of(&mut page_rx).await;
+        assert_eq!(closing.map(|frame| frame.code), Some(close::GOING_AWAY));
+        running.await.expect("the session ends");
+    }
+
+    /// In paused time: a page that says nothing after its hello is closed
+    /// with 1001 once the idle timeout has passed, and not before.
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_session_is_closed_after_its_idle_timeout() {
+        let idle = Duration::from_secs(600);
+        let limits = SessionLimits {
+            idle_timeout: idle,
+            ..SessionLimits::default()
         };
-        assert_eq!(closing.map(|frame| frame.code), Some(CLOSE_GOING_AWAY));
+        let shutdown = CancellationToken::new();
+        let (mut page, running) = run_on_channels(env_with(limits), &shutdown);
+        assert!(matches!(
+            next(&mut page.from_session).await,
+            ServerMsg::Hello { .. }
+        ));
+        let hello = ClientMsg::Hello {
+            version: PROTOCOL_VERSION,
+        };
+        page.to_session.send(text(&hello)).expect("session reads");
+        let quiet_since = tokio::time::Instant::now();
+        let closing = close_frame_of(&mut page.from_session)
+            .await
+            .expect("a close frame with a reason");
+        assert!(quiet_since.elapsed() >= idle, "{:?}", quiet_since.elapsed());
+        assert_eq!(closing.code, close::GOING_AWAY);
+        assert!(
+            closing.reason.contains("600 s without a message"),
+            "{}",
+            closing.reason
+        );
         running.await.expect("the session ends");
     }
 }

@@ -23,7 +23,6 @@ use axum::extract::ws::Utf8Bytes;
 use protocol::{ConnId, Lane, Progress, ServerId, ServerMsg, SessionId, SessionSummary, Step};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
-use std::io::Read;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::broadcast;
@@ -504,22 +503,21 @@ pub fn session_frame(session: SessionId, json: &str) -> String {
 }
 
 /// Compares a token given with the bridge's, in time that does not depend
-/// on where they differ. An empty expected token matches nothing.
+/// on where they differ (`subtle`: a guess cannot be refined byte by byte
+/// by timing the answers). An empty expected token matches nothing.
 pub fn token_matches(given: &str, expected: &str) -> bool {
-    let (given, expected) = (given.as_bytes(), expected.as_bytes());
-    let mut diff = u8::from(given.len() != expected.len() || expected.is_empty());
-    for (i, byte) in expected.iter().enumerate() {
-        diff |= byte ^ given.get(i).copied().unwrap_or(!byte);
-    }
-    std::hint::black_box(diff) == 0
+    use subtle::ConstantTimeEq;
+    !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
 }
 
-/// A random 128-bit token, as 32 hex digits: from `/dev/urandom`, or if
-/// that cannot be read, from std's randomly keyed hasher.
+/// A random 128-bit token, as 32 hex digits, from the operating system's
+/// generator (`getrandom`). Should that fail (it does not on any system
+/// the bridge runs on), std's randomly keyed hasher, also seeded by the
+/// operating system, stands in.
 pub fn random_token() -> String {
     let mut bytes = [0u8; 16];
-    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    if read.is_err() {
+    if let Err(err) = getrandom::fill(&mut bytes) {
+        tracing::warn!("the system's random generator failed ({err}); using std's hasher keys");
         use std::hash::{BuildHasher, RandomState};
         let now = std::time::SystemTime::now();
         for (i, chunk) in bytes.chunks_mut(8).enumerate() {

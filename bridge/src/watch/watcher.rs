@@ -12,7 +12,7 @@
 //!
 //! - The instructor's page closes it, or goes away.
 //! - A message larger than `--max-message-bytes`: close code 1009; a frame
-//!   that breaks the WebSocket rules: 1002 or 1007 (see [`crate::close`]).
+//!   that breaks the WebSocket rules: 1002 or 1007 (see [`crate::ws::close`]).
 //! - The page reads nothing for `--session-idle-timeout` while there is
 //!   something to write to it: it is frozen, and the view ends.
 //! - The bridge shuts down: close code 1001, "bridge shutting down".
@@ -21,10 +21,10 @@
 //! [`WatchMsg::Refused`] and the watcher carries on.
 
 use super::{Registry, session_frame};
-use crate::close::{self, ReadFailure};
 use crate::metrics::Metrics;
-use crate::session::{CLOSE_TOO_BIG, bridge_version, goodbye};
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use crate::ws::bridge_version;
+use crate::ws::close::{self, Ending, ReadFailure, goodbye};
+use axum::extract::ws::{Message, Utf8Bytes};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use protocol::{PROTOCOL_VERSION, SessionId, SessionSummary, WatchCmd, WatchMsg};
 use std::collections::HashMap;
@@ -38,9 +38,6 @@ pub const LIST_EVERY: Duration = Duration::from_millis(250);
 
 /// Live messages written out before one flush.
 const WRITE_BATCH: usize = 64;
-
-/// How a watcher ends: a close frame to send, or none.
-type Ending = Option<CloseFrame>;
 
 /// What a watcher needs from its bridge.
 #[derive(Debug, Clone)]
@@ -267,7 +264,7 @@ impl Watch {
 
     /// A read error: a message over the limit closes with 1009, a broken
     /// rule of the WebSocket protocol with 1002 or 1007 (see
-    /// [`crate::close`]); anything else means the page is gone.
+    /// [`crate::ws::close`]); anything else means the page is gone.
     async fn read_failed<W>(&self, sink: &mut W, err: axum::Error) -> Ending
     where
         W: Sink<Message, Error = axum::Error> + Unpin,
@@ -277,13 +274,7 @@ impl Watch {
                 tracing::debug!("watcher read failed: {err}");
                 return None;
             }
-            ReadFailure::TooBig => (
-                CLOSE_TOO_BIG,
-                format!(
-                    "message larger than the limit of {} bytes",
-                    self.env.max_message_bytes
-                ),
-            ),
+            ReadFailure::TooBig => (close::TOO_BIG, close::too_big(self.env.max_message_bytes)),
             ReadFailure::Broken { code, reason } => (code, reason),
         };
         let _ = bounded(self.env.stall, refuse(sink, &message)).await;

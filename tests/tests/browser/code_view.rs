@@ -580,7 +580,7 @@ async fn python3_task3_client_reaches_the_in_page_echo_server() {
         .unwrap_or_else(|| panic!("no real address in {note:?}"));
     let (host, port) = real.rsplit_once(':').expect("HOST:PORT");
 
-    let fixture = workspace().join("tests/fixtures/task3_client.py");
+    let fixture = workspace().join("lab/task3/client.py");
     let child = tokio::process::Command::new("python3")
         .arg(&fixture)
         .arg(host)

@@ -5,8 +5,8 @@ use crate::browser;
 use crate::code::CodeAction;
 use crate::code::CodeState;
 use crate::components::{
-    CodePanel, CodeView, Composer, EventDetail, ExportBar, Header, LabControls, Notices,
-    PlaybackBar, StudentCode, StudentName, TaskPanel, TraceViews,
+    CheckPanel, CodePanel, CodeView, Composer, EventDetail, ExportBar, Header, LabControls,
+    Notices, PlaybackBar, StudentCode, StudentName, TaskPanel, TraceViews,
 };
 use crate::hooks::{RunnerLink, use_bridge, use_code_view, use_interval};
 use crate::sample;
@@ -88,6 +88,7 @@ pub fn App() -> Html {
         });
     }
     let said = use_state(|| None::<AttrValue>);
+    let online = lab.status == BridgeStatus::Open;
     let onhandout = onaction.reform(|()| {
         Action::Code(CodeAction::Edit(
             Lane::Server,
@@ -191,7 +192,6 @@ pub fn App() -> Html {
         browser::save_pref("projector", if projector { "1" } else { "0" });
     });
 
-    let online = lab.status == BridgeStatus::Open;
     let conn = lab.conn();
     let can_send = online && conn.is_some_and(|c| c.can_send());
     let can_shutdown = can_send && conn.is_some_and(|c| c.transport == Transport::Tcp);
@@ -205,7 +205,18 @@ pub fn App() -> Html {
     };
 
     let student = lab.student_selection();
-    let marked = student.as_ref().map(|(lane, _, line)| (*lane, *line));
+    // The lab's own programs ("Check my task" runs them) are not the
+    // student's: their lines are not marked in the student's editor.
+    let students_own = lab.selected_entry().is_some_and(|e| {
+        e.event
+            .source
+            .as_ref()
+            .is_some_and(|s| s.file != course::LAB_SERVER && s.file != course::LAB_CLIENT)
+    });
+    let marked = student
+        .as_ref()
+        .filter(|_| students_own)
+        .map(|(lane, _, line)| (*lane, *line));
     let student_code = student.map(|(lane, ran, line)| StudentCode {
         lane,
         // The text the program ran; if it is no longer kept, the file's
@@ -239,9 +250,11 @@ pub fn App() -> Html {
                     <CodeView code={lab.code.clone()} {marked} onaction={onaction.clone()} />
                 }
                 <div class="column left">
-                    <StudentName send={send_to_bridge} />
+                    <StudentName send={send_to_bridge.clone()} />
                     if let Some(task) = crate::workspace::number(lab.task) {
                         <TaskPanel {task} origin={*origin} said={(*said).clone()} {onhandout} {ondownload} />
+                        <CheckPanel {task} {online} code={lab.code.clone()} trace={lab.trace.clone()}
+                            onaction={onaction.clone()} send={send_to_bridge.clone()} />
                     }
                     <LabControls
                         {online}

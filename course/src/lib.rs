@@ -671,20 +671,26 @@ impl<'a> Run<'a> {
                     .of(who)
                     .into_iter()
                     .find(|(_, e)| e.conn == Some(conn) && matches!(e.step, Step::RecvEof));
-                let messages = self.bytes(Who::LabClient, conn, true).1.len();
+                let sends = self.bytes(Who::LabClient, conn, true).1;
+                let messages = sends.len();
+                // The messages the client had sent when the server closed.
+                let early = |c: usize| {
+                    let before = sends.iter().filter(|(i, _)| *i < c).count();
+                    let messages = if before == 1 {
+                        "1 message".to_string()
+                    } else {
+                        format!("{before} messages")
+                    };
+                    fail(
+                        format!(
+                            "Your server closed the connection after {messages}, before the client had finished: an echo server loops until recv() returns b''."
+                        ),
+                        Some(c),
+                    )
+                };
                 match (closed, done, eof) {
-                    (Some((c, _)), Some(d), _) if c < d => fail(
-                        format!(
-                            "Your server closed the connection after {messages} message(s), before the client had finished: an echo server loops until recv() returns b''."
-                        ),
-                        Some(c),
-                    ),
-                    (Some((c, _)), None, _) => fail(
-                        format!(
-                            "Your server closed the connection after {messages} message(s), before the client had finished: an echo server loops until recv() returns b''."
-                        ),
-                        Some(c),
-                    ),
+                    (Some((c, _)), Some(d), _) if c < d => early(c),
+                    (Some((c, _)), None, _) => early(c),
                     (_, Some(_), Some((e, _))) => pass(
                         format!(
                             "Your server served all {messages} messages and read on until recv() returned b'' (the client had closed)."

@@ -681,7 +681,7 @@ fn task3_server_closing_too_early() {
     assert!(!serves.passed);
     assert_eq!(
         serves.happened,
-        "Your server closed the connection after 2 message(s), before the client had finished: an echo server loops until recv() returns b''."
+        "Your server closed the connection after 1 message, before the client had finished: an echo server loops until recv() returns b''."
     );
     assert_eq!(serves.line, Some(12));
 }

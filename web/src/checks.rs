@@ -31,6 +31,8 @@ const LISTEN_MS: f64 = 40_000.0;
 const TALK_MS: f64 = 12_000.0;
 /// How long stopping may take before the run goes on anyway.
 const STOP_MS: f64 = 5_000.0;
+/// How long the trace must stay still before the run is judged.
+const STILL_MS: f64 = 600.0;
 
 /// What the student's `input()` is answered with during a check: one line
 /// to send, then an empty one (the usual "empty line ends" loop).
@@ -85,6 +87,11 @@ pub struct CheckRun {
     before: Option<protocol::ProgramId>,
     /// `input()`s answered so far.
     answered: u32,
+    /// The trace's length as last seen, and since when (ms): the trace
+    /// reaches the page a little after the programs' replies, so the run
+    /// is judged only once the trace has been still for a moment.
+    seen_seq: u64,
+    seen_at: f64,
 }
 
 /// The lab's task for a handout task number.
@@ -114,6 +121,8 @@ impl CheckRun {
             stage_at: now_ms,
             before: None,
             answered: 0,
+            seen_seq: since,
+            seen_at: now_ms,
         };
         let mut actions = vec![CodeAction::Open];
         actions.extend([
@@ -137,8 +146,18 @@ impl CheckRun {
     }
 
     /// One step: what to do now, given the code view's state. Returns the
-    /// actions, and true once the run is over (then [`judge`]).
-    pub fn advance(&mut self, code: &CodeState, now_ms: f64) -> (Vec<CodeAction>, bool) {
+    /// actions, and true once the run is over (then [`judge`]). `next_seq`:
+    /// the trace's [`Trace::next_seq`] now.
+    pub fn advance(
+        &mut self,
+        code: &CodeState,
+        next_seq: u64,
+        now_ms: f64,
+    ) -> (Vec<CodeAction>, bool) {
+        if next_seq != self.seen_seq {
+            self.seen_seq = next_seq;
+            self.seen_at = now_ms;
+        }
         let waited = now_ms - self.stage_at;
         let server = code.server.run.as_ref();
         let client = code.client.run.as_ref();
@@ -232,7 +251,8 @@ impl CheckRun {
                 }
             }
             Stage::Finishing => {
-                if (!live(client) && !live(lab_server)) || waited > STOP_MS {
+                let stopped = (!live(client) && !live(lab_server)) || waited > STOP_MS;
+                if stopped && now_ms - self.seen_at >= STILL_MS {
                     return (Vec::new(), true);
                 }
             }
@@ -340,15 +360,15 @@ mod tests {
         let mut code = CodeState::default();
         let (mut run, actions) = CheckRun::start(3, 10, 0.0);
         apply(&mut code, actions);
-        let (actions, done) = run.advance(&code, 1.0);
+        let (actions, done) = run.advance(&code, 0, 1.0);
         assert!(!done);
         assert_eq!(actions, vec![CodeAction::Run(Lane::Server)]);
         apply(&mut code, actions);
         assert_eq!(run.stage, Stage::StudentServer);
         // Nothing until the student's server listens.
-        assert!(run.advance(&code, 2.0).0.is_empty());
+        assert!(run.advance(&code, 0, 2.0).0.is_empty());
         listened(&mut code, Lane::Server, false);
-        let (actions, _) = run.advance(&code, 3.0);
+        let (actions, _) = run.advance(&code, 0, 3.0);
         assert!(matches!(
             &actions[..],
             [CodeAction::RunLab { lane: Lane::Client, file: "lab_client.py", source }]
@@ -356,11 +376,11 @@ mod tests {
         ));
         apply(&mut code, actions);
         state(&mut code, Lane::Client, true, RunState::Exited);
-        let (actions, _) = run.advance(&code, 4.0);
+        let (actions, _) = run.advance(&code, 0, 4.0);
         assert_eq!(run.stage, Stage::ServerDone);
         apply(&mut code, actions);
         state(&mut code, Lane::Server, false, RunState::Stopped);
-        let (actions, _) = run.advance(&code, 5.0);
+        let (actions, _) = run.advance(&code, 0, 5.0);
         assert!(matches!(
             &actions[..],
             [CodeAction::RunLab {
@@ -371,7 +391,7 @@ mod tests {
         ));
         apply(&mut code, actions);
         listened(&mut code, Lane::Server, true);
-        let (actions, _) = run.advance(&code, 6.0);
+        let (actions, _) = run.advance(&code, 0, 6.0);
         assert_eq!(actions, vec![CodeAction::Run(Lane::Client)]);
         apply(&mut code, actions);
         code.apply(
@@ -381,19 +401,21 @@ mod tests {
             },
             true,
         );
-        let (actions, _) = run.advance(&code, 7.0);
+        let (actions, _) = run.advance(&code, 0, 7.0);
         assert_eq!(
             actions,
             vec![CodeAction::Answer(Lane::Client, INPUT_LINE.into())]
         );
         apply(&mut code, actions);
         state(&mut code, Lane::Client, false, RunState::Exited);
-        let (actions, done) = run.advance(&code, 8.0);
+        let (actions, done) = run.advance(&code, 0, 8.0);
         assert!(!done);
         assert_eq!(run.stage, Stage::Finishing);
         apply(&mut code, actions);
         state(&mut code, Lane::Server, true, RunState::Stopped);
-        assert_eq!(run.advance(&code, 9.0), (Vec::new(), true));
+        // Judged once the trace has been still for a moment.
+        assert_eq!(run.advance(&code, 0, 9.0), (Vec::new(), false));
+        assert_eq!(run.advance(&code, 0, 9.0 + STILL_MS), (Vec::new(), true));
     }
 
     /// A student's server that never listens does not hold the check up:
@@ -403,10 +425,10 @@ mod tests {
         let mut code = CodeState::default();
         let (mut run, actions) = CheckRun::start(1, 0, 0.0);
         apply(&mut code, actions);
-        let (actions, _) = run.advance(&code, 1.0);
+        let (actions, _) = run.advance(&code, 0, 1.0);
         apply(&mut code, actions);
-        assert!(run.advance(&code, 1000.0).0.is_empty());
-        let (actions, _) = run.advance(&code, 1.0 + LISTEN_MS + 1.0);
+        assert!(run.advance(&code, 0, 1000.0).0.is_empty());
+        let (actions, _) = run.advance(&code, 0, 1.0 + LISTEN_MS + 1.0);
         assert_eq!(run.stage, Stage::ServerDone);
         assert_eq!(actions, vec![CodeAction::Stop(Lane::Server)]);
     }

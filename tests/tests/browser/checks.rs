@@ -152,7 +152,9 @@ async fn task3_fails_is_explained_then_passes() {
         shown
             .iter()
             .any(|(t, ok)| *ok && t.contains("Your client gets its message back")),
-        "the client half passes: {shown:#?}"
+        "the client half passes: {shown:#?}\n--- the trace:\n{}\n--- client.py printed:\n{}",
+        student.text_of("#event-log").await,
+        student.text_of("#output-client").await,
     );
     instructor
         .wait_until("Task 3 failing in the list", chip, |v| v == "failing")
@@ -213,7 +215,12 @@ async fn task3_fails_is_explained_then_passes() {
     // The fix: the loop. Every check passes; the instructor sees it.
     type_program(&student, "server", ECHO_SERVER).await;
     let status = check(&student).await;
-    assert_eq!(status, "Task 3: all 9 checks pass.");
+    assert_eq!(
+        status,
+        "Task 3: all 9 checks pass.",
+        "{:#?}",
+        checks(&student).await
+    );
     assert!(checks(&student).await.iter().all(|(_, ok)| *ok));
     instructor
         .wait_until("Task 3 passing in the list", chip, |v| v == "passing")

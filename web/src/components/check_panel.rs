@@ -54,7 +54,7 @@ pub fn CheckPanel(props: &CheckPanelProps) -> Html {
             move |_| {
                 let mut slot = running.borrow_mut();
                 if let Some(run) = slot.as_mut() {
-                    let (actions, done) = run.advance(&code, browser::now_ms());
+                    let (actions, done) = run.advance(&code, trace.next_seq(), browser::now_ms());
                     if done {
                         let checks = judge(run.task, run.since, &trace, &code);
                         let passed = !checks.is_empty() && checks.iter().all(|c| c.check.passed);

@@ -765,3 +765,31 @@ fn sentences_and_unknown_tasks() {
     assert_eq!(connects.file(), "client.py");
     assert!(check(4, &trace.0, &Student::default()).is_empty());
 }
+
+/// A client that reads once and ends at once may close before the lab's
+/// server sends its second piece (that send then fails): it still got
+/// only the first piece, and is told so.
+#[test]
+fn task2_client_gone_before_the_second_piece() {
+    let mut t = task2_server(true);
+    t.listens(Who::LabServer, [16, 18, 20]);
+    t.accept(Who::LabServer, 24, TO_CLIENT);
+    t.connect(Who::StudentClient, 3, TO_CLIENT);
+    t.send(Who::LabServer, 34, TO_CLIENT, TASK2_PIECES[0]);
+    t.recv(Who::StudentClient, 5, TO_CLIENT, TASK2_PIECES[0]);
+    t.push(Who::StudentClient, 5, Some(TO_CLIENT), Step::Close);
+    t.error(
+        Who::LabServer,
+        36,
+        Call::Send,
+        ErrorKind::BrokenPipe,
+        "[Errno 32] Broken pipe",
+    );
+    let checks = run(2, &t, Student::default());
+    let all = find(&checks, "Your client receives all of the message");
+    assert!(!all.passed);
+    assert!(
+        all.happened.contains("the rest, \"for connecting\\n\""),
+        "{all:?}"
+    );
+}

@@ -785,7 +785,16 @@ impl<'a> Run<'a> {
                 Some(why) => {
                     let refused = why.happened.contains("refused");
                     let mut why = why;
-                    if refused {
+                    // The lab's server could not listen: not the student's
+                    // fault (their own server still held port 1234?).
+                    if let Some((_, e)) =
+                        self.first(Who::LabServer, |s| matches!(s, Step::Error { .. }))
+                    {
+                        why.happened.push_str(&format!(
+                            " The lab's server could not start ({}): run the check again.",
+                            error_message(e)
+                        ));
+                    } else if refused {
                         why.happened.push_str(
                             " The lab's server listens on port 1234 of this machine: connect((socket.gethostname(), 1234)).",
                         );

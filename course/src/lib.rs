@@ -571,11 +571,25 @@ impl<'a> Run<'a> {
             let was_sent = sent.len() >= end && sent[offset..end] == message[..];
             let back = echo.get(offset..end.min(echo.len())).unwrap_or_default();
             let verdict = if was_sent && back == &message[..] {
+                // The server's recv()s that read this message's bytes.
+                let mut read = 0;
+                let mut calls = 0;
+                for (_, e) in &recvs {
+                    let n = e.step.data().map_or(0, |d| d.len());
+                    if read < end && read + n > offset {
+                        calls += 1;
+                    }
+                    read += n;
+                }
+                let calls = if calls == 1 {
+                    "1 recv() call".to_string()
+                } else {
+                    format!("{calls} recv() calls")
+                };
                 pass(
                     format!(
-                        "All {} bytes came back, in {} recv() call(s) of your server.",
-                        message.len(),
-                        recvs.len()
+                        "All {} bytes came back; your server read them in {calls}.",
+                        message.len()
                     ),
                     sends.last().map(|(i, _)| *i).or(Some(a)),
                 )
@@ -672,10 +686,29 @@ impl<'a> Run<'a> {
                     .into_iter()
                     .find(|(_, e)| e.conn == Some(conn) && matches!(e.step, Step::RecvEof));
                 let sends = self.bytes(Who::LabClient, conn, true).1;
-                let messages = sends.len();
+                // Whole messages among the first `bytes` the client sent (a
+                // large message may take several send events).
+                let whole = |bytes: usize| {
+                    let mut end = 0;
+                    task3_messages()
+                        .iter()
+                        .take_while(|m| {
+                            end += m.len();
+                            end <= bytes
+                        })
+                        .count()
+                };
+                let sent_before = |c: usize| -> usize {
+                    sends
+                        .iter()
+                        .filter(|(i, _)| *i < c)
+                        .map(|(_, e)| e.step.data().map_or(0, |d| d.len()))
+                        .sum()
+                };
+                let messages = whole(sent_before(usize::MAX));
                 // The messages the client had sent when the server closed.
                 let early = |c: usize| {
-                    let before = sends.iter().filter(|(i, _)| *i < c).count();
+                    let before = whole(sent_before(c));
                     let messages = if before == 1 {
                         "1 message".to_string()
                     } else {

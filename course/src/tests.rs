@@ -612,9 +612,18 @@ fn task3_right_programs_pass() {
         &checks,
         "Your server echoes a message larger than one recv()",
     );
+    assert_eq!(
+        big.happened,
+        "All 20480 bytes came back; your server read them in 20 recv() calls."
+    );
+    assert_eq!(
+        find(&checks, "Your server echoes a line of text").happened,
+        "All 20 bytes came back; your server read them in 1 recv() call."
+    );
     assert!(
-        big.happened.contains("All 20480 bytes came back"),
-        "{big:?}"
+        find(&checks, "Your server keeps serving until the client closes")
+            .happened
+            .starts_with("Your server served all 3 messages")
     );
     assert_eq!(
         find(&checks, "Then your server closes the connection").line,

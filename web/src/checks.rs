@@ -194,7 +194,10 @@ impl CheckRun {
             }
             Stage::LabClient => {
                 let ended = self.started(lab_client).is_some_and(|r| !r.state.is_live());
-                if ended || waited > TALK_MS {
+                // The student's server has a moment to see the client go
+                // (recv() returns b'', close()) before it is stopped.
+                let settled = now_ms - self.seen_at >= STILL_MS;
+                if (ended && settled) || waited > TALK_MS {
                     self.enter(Stage::ServerDone, None, now_ms);
                     return (
                         vec![
@@ -376,11 +379,14 @@ mod tests {
         ));
         apply(&mut code, actions);
         state(&mut code, Lane::Client, true, RunState::Exited);
+        // The server gets a moment to close after the client has gone.
         let (actions, _) = run.advance(&code, 0, 4.0);
+        assert!(actions.is_empty());
+        let (actions, _) = run.advance(&code, 0, 1004.0);
         assert_eq!(run.stage, Stage::ServerDone);
         apply(&mut code, actions);
         state(&mut code, Lane::Server, false, RunState::Stopped);
-        let (actions, _) = run.advance(&code, 0, 5.0);
+        let (actions, _) = run.advance(&code, 0, 1005.0);
         assert!(matches!(
             &actions[..],
             [CodeAction::RunLab {
@@ -391,7 +397,7 @@ mod tests {
         ));
         apply(&mut code, actions);
         listened(&mut code, Lane::Server, true);
-        let (actions, _) = run.advance(&code, 0, 6.0);
+        let (actions, _) = run.advance(&code, 0, 1006.0);
         assert_eq!(actions, vec![CodeAction::Run(Lane::Client)]);
         apply(&mut code, actions);
         code.apply(
@@ -401,21 +407,26 @@ mod tests {
             },
             true,
         );
-        let (actions, _) = run.advance(&code, 0, 7.0);
+        let (actions, _) = run.advance(&code, 0, 1007.0);
         assert_eq!(
             actions,
             vec![CodeAction::Answer(Lane::Client, INPUT_LINE.into())]
         );
         apply(&mut code, actions);
         state(&mut code, Lane::Client, false, RunState::Exited);
-        let (actions, done) = run.advance(&code, 0, 8.0);
+        let (actions, done) = run.advance(&code, 0, 1008.0);
         assert!(!done);
         assert_eq!(run.stage, Stage::Finishing);
         apply(&mut code, actions);
         state(&mut code, Lane::Server, true, RunState::Stopped);
         // Judged once the trace has been still for a moment.
-        assert_eq!(run.advance(&code, 0, 9.0), (Vec::new(), false));
-        assert_eq!(run.advance(&code, 0, 9.0 + STILL_MS), (Vec::new(), true));
+        let quiet_since = 1008.0;
+        run.advance(&code, 1, quiet_since);
+        assert_eq!(run.advance(&code, 1, 1009.0), (Vec::new(), false));
+        assert_eq!(
+            run.advance(&code, 1, quiet_since + STILL_MS),
+            (Vec::new(), true)
+        );
     }
 
     /// A student's server that never listens does not hold the check up:

@@ -211,6 +211,9 @@ async fn task3_fails_is_explained_then_passes() {
         .set_window_size(1366, 768)
         .await
         .expect("resize");
+    student
+        .assert_accessible("Check my task, Task 3 failing, a check followed")
+        .await;
 
     // The fix: the loop. Every check passes; the instructor sees it.
     type_program(&student, "server", ECHO_SERVER).await;

@@ -44,7 +44,7 @@ bridge:
 run: page bridge
 	@echo
 	@echo "  Socket Lab: open http://127.0.0.1:8080 in a browser."
-	@echo "  The lab server listens on 127.0.0.1:1234 (try: python3 tests/fixtures/task3_client.py 127.0.0.1 1234)."
+	@echo "  The lab server listens on 127.0.0.1:1234 (try: python3 lab/task3/client.py 127.0.0.1 1234)."
 	@echo "  The instructor's link (every session live) is in the bridge's log below."
 	@echo "  Ctrl-C stops it."
 	@echo

@@ -1,4 +1,4 @@
-//! Interop with the lab's own Python programs (`tests/fixtures/`), run with
+//! Interop with the lab's own Python programs (`lab/`), run with
 //! `python3`: the lab's clients against our server in each mode, and the
 //! lab's servers for Tasks 1-3 against a plain tokio client.
 
@@ -13,11 +13,14 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStdout, Command};
 
-/// Where the lab's Python programs live (the workspace's `tests/fixtures`).
+/// Where the lab's Python programs live: the workspace's `lab/`, one
+/// folder a task (`task3_client.py` is `lab/task3/client.py`).
 fn fixture(name: &str) -> PathBuf {
+    let (task, file) = name.split_once('_').unwrap_or(("", name));
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures")
-        .join(name)
+        .join("../lab")
+        .join(task)
+        .join(file)
 }
 
 /// Runs one of the lab's client programs against `addr`, to its end.

@@ -38,7 +38,8 @@ pub use bytes::{Bytes, HexError};
 pub use error_kind::ErrorKind;
 pub use program::{ProgramId, SockError, SockId, SockOp, SockResult, SockValue, Source};
 pub use watch::{
-    MAX_NAME_CHARS, Progress, SessionId, SessionSummary, WATCH_BUSY, WatchCmd, WatchMsg, clean_name,
+    CheckStatus, MAX_NAME_CHARS, Progress, SessionId, SessionSummary, WATCH_BUSY, WatchCmd,
+    WatchMsg, clean_name,
 };
 
 /// The version both sides name in their `hello`. A bridge refuses a page
@@ -262,6 +263,9 @@ pub enum ClientMsg {
     /// The student's name or student number, for the instructor's list
     /// (at most [`MAX_NAME_CHARS`] characters, on one line).
     SetName { name: String },
+    /// "Check my task" has run for task 1, 2 or 3: whether every check
+    /// passed, for the instructor's list ([`Progress::checked`]).
+    TaskChecked { task: u8, passed: bool },
 }
 
 /// What the bridge knows about the public lab server.

@@ -88,12 +88,33 @@ pub struct Progress {
     /// Task 3: their server sent back the very bytes it received.
     #[serde(default)]
     pub task3: bool,
+    /// "Check my task"'s latest verdict for Tasks 1, 2 and 3, as the
+    /// student's page ran it (absent from an older bridge: not run).
+    #[serde(default)]
+    pub checked: [CheckStatus; 3],
+}
+
+/// The latest "Check my task" of one task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    /// The student has not checked this task yet.
+    #[default]
+    NotRun,
+    /// Every check passed.
+    Passing,
+    /// At least one check failed.
+    Failing,
 }
 
 impl Progress {
-    /// How many tasks have been seen working (0 to 3).
+    /// How many tasks have been seen working or pass their check (0 to 3).
     pub fn count(self) -> u8 {
-        u8::from(self.task1) + u8::from(self.task2) + u8::from(self.task3)
+        let done =
+            |seen: bool, checked: CheckStatus| u8::from(seen || checked == CheckStatus::Passing);
+        done(self.task1, self.checked[0])
+            + done(self.task2, self.checked[1])
+            + done(self.task3, self.checked[2])
     }
 
     /// Each task with whether it has been seen working, in order.
@@ -184,6 +205,7 @@ mod tests {
         let summary: SessionSummary = serde_json::from_str(json).unwrap();
         assert_eq!(summary.name, None);
         assert_eq!(summary.progress.count(), 0);
+        assert_eq!(summary.progress.checked, [CheckStatus::NotRun; 3]);
     }
 
     #[test]

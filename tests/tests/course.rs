@@ -11,8 +11,8 @@
 use e2e::page::{Page, WAIT, Ws, receive, start};
 use protocol::program::HOSTNAME;
 use protocol::{
-    Bytes, ClientMsg, Family, Lane, Mode, Refusal, SessionId, SessionSummary, SockId, SockOp,
-    SockResult, SockValue, Transport, WatchMsg,
+    Bytes, CheckStatus, ClientMsg, Family, Lane, Mode, Refusal, SessionId, SessionSummary, SockId,
+    SockOp, SockResult, SockValue, Transport, WatchMsg,
 };
 use tokio_tungstenite::connect_async;
 
@@ -217,4 +217,61 @@ async fn the_instructor_sees_names_and_progress_as_changes() {
     assert_eq!(done.name.as_deref(), Some("E18123"), "the name stays");
     let b = instructor.list.iter().find(|s| s.id == 2).expect("B");
     assert_eq!((b.name.as_deref(), b.progress.count()), (None, 0));
+}
+
+/// "Check my task"'s verdict, as the page sends it, reaches the
+/// instructor's list live (failing, then passing, for that task alone);
+/// a task the lab does not have is refused with a sentence.
+#[tokio::test]
+async fn the_instructor_sees_check_my_task_live() {
+    let bridge = start(Mode::Echo).await;
+    let mut instructor = Instructor::open(&bridge).await;
+    let mut page = Page::open(&bridge).await;
+    instructor.until("the student", 1, |_| true).await;
+
+    page.say(ClientMsg::TaskChecked {
+        task: 3,
+        passed: false,
+    })
+    .await;
+    let failing = instructor
+        .until("Task 3 failing", 1, |s| {
+            s.progress.checked[2] == CheckStatus::Failing
+        })
+        .await;
+    assert_eq!(
+        failing.progress.checked,
+        [
+            CheckStatus::NotRun,
+            CheckStatus::NotRun,
+            CheckStatus::Failing
+        ]
+    );
+    assert_eq!(
+        failing.progress.count(),
+        0,
+        "a failing check is not progress"
+    );
+
+    page.say(ClientMsg::TaskChecked {
+        task: 3,
+        passed: true,
+    })
+    .await;
+    let passing = instructor
+        .until("Task 3 passing", 1, |s| {
+            s.progress.checked[2] == CheckStatus::Passing
+        })
+        .await;
+    assert_eq!(passing.progress.count(), 1);
+
+    page.say(ClientMsg::TaskChecked {
+        task: 4,
+        passed: true,
+    })
+    .await;
+    let (reason, message) = page.until_refused().await;
+    assert_eq!(reason, Refusal::BadMessage);
+    assert!(message.contains("Tasks 1, 2 and 3"), "{message}");
+    bridge.stop().await.expect("clean stop");
 }

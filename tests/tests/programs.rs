@@ -606,7 +606,7 @@ async fn python3_task3_client_reaches_a_students_echo_server() {
     let accept = page
         .sock_send(SERVER, SockOp::Accept { sock: s }, 8, None)
         .await;
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/task3_client.py");
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lab/task3/client.py");
     let message = "Hello from a terminal";
     let python = Command::new("python3")
         .arg(fixture)

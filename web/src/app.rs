@@ -6,8 +6,8 @@ use crate::browser;
 use crate::code::CodeAction;
 use crate::code::CodeState;
 use crate::components::{
-    CodePanel, CodeView, Composer, EventDetail, ExportBar, Header, LabControls, Notices,
-    PlaybackBar, StudentCode, StudentName, TaskPanel, TraceViews,
+    CheckPanel, CodePanel, CodeView, Composer, EventDetail, ExportBar, Header, LabControls,
+    Notices, PlaybackBar, StudentCode, StudentName, TaskPanel, TraceViews,
 };
 use crate::hooks::{RunnerLink, use_bridge, use_code_view, use_interval};
 use crate::prefs::Theme;
@@ -103,6 +103,7 @@ pub fn App() -> Html {
         });
     }
     let said = use_state(|| None::<AttrValue>);
+    let online = lab.session.status == BridgeStatus::Open;
     let onhandout = onaction.reform(|()| {
         Action::Code(CodeAction::Edit(
             Lane::Server,
@@ -210,7 +211,6 @@ pub fn App() -> Html {
         },
     );
 
-    let online = lab.session.status == BridgeStatus::Open;
     let conn = lab.session.conn();
     let can_send = online && conn.is_some_and(|c| c.can_send());
     let can_shutdown = can_send && conn.is_some_and(|c| c.transport == Transport::Tcp);
@@ -225,7 +225,18 @@ pub fn App() -> Html {
     };
 
     let student = lab.student_selection();
-    let marked = student.as_ref().map(|(lane, _, line)| (*lane, *line));
+    // The lab's own programs ("Check my task" runs them) are not the
+    // student's: their lines are not marked in the student's editor.
+    let students_own = lab.view.selected_entry().is_some_and(|e| {
+        e.event
+            .source
+            .as_ref()
+            .is_some_and(|s| s.file != course::LAB_SERVER && s.file != course::LAB_CLIENT)
+    });
+    let marked = student
+        .as_ref()
+        .filter(|_| students_own)
+        .map(|(lane, _, line)| (*lane, *line));
     let student_code = student.map(|(lane, ran, line)| StudentCode {
         lane,
         // The text the program ran; if it is no longer kept, the file's
@@ -259,9 +270,11 @@ pub fn App() -> Html {
                     <CodeView code={lab.code.clone()} {marked} onaction={onaction.clone()} />
                 }
                 <div class="column left">
-                    <StudentName send={send_to_bridge} />
+                    <StudentName send={send_to_bridge.clone()} />
                     if let Some(task) = crate::workspace::number(lab.session.task) {
                         <TaskPanel {task} origin={*origin} said={(*said).clone()} {onhandout} {ondownload} />
+                        <CheckPanel {task} {online} code={lab.code.clone()} trace={lab.view.trace.clone()}
+                            onaction={onaction.clone()} send={send_to_bridge.clone()} />
                     }
                     <LabControls
                         {online}

@@ -605,6 +605,15 @@ pub enum CodeAction {
         waiting: Option<Waiting>,
         spinning: bool,
     },
+    /// Run the lab's own program on `lane` (its server or client, for
+    /// "Check my task"), beside the student's; `file` names it in the trace.
+    RunLab {
+        lane: Lane,
+        file: &'static str,
+        source: Rc<str>,
+    },
+    /// Stop the lab's program on `lane`.
+    StopLab(Lane),
 }
 
 /// The code view's state (a part of `LabState`).
@@ -625,6 +634,10 @@ pub struct CodeState {
     /// The text each recent run ran, so an event of an old run still shows
     /// the code that made it.
     sources: Rc<Vec<(ProgramId, Lane, Rc<str>)>>,
+    /// The lab's own server and client, when "Check my task" runs them
+    /// (see `checks`): their latest runs.
+    pub lab_server: Option<Run>,
+    pub lab_client: Option<Run>,
 }
 
 impl Default for CodeState {
@@ -641,6 +654,8 @@ impl Default for CodeState {
             commands: RunnerOutbox::default(),
             restored: false,
             sources: Rc::default(),
+            lab_server: None,
+            lab_client: None,
         }
     }
 }
@@ -682,10 +697,58 @@ impl CodeState {
 
     /// The run with this program id, if it is a file's latest run.
     fn run_mut(&mut self, program: ProgramId) -> Option<&mut Run> {
-        [&mut self.server, &mut self.client]
+        [&mut self.server.run, &mut self.client.run]
             .into_iter()
-            .filter_map(|f| f.run.as_mut())
+            .chain([&mut self.lab_server, &mut self.lab_client])
+            .filter_map(Option::as_mut)
             .find(|r| r.program == program)
+    }
+
+    /// The lab's own program's latest run on `lane`.
+    pub fn lab_run(&self, lane: Lane) -> Option<&Run> {
+        match lane {
+            Lane::Server => self.lab_server.as_ref(),
+            Lane::Client => self.lab_client.as_ref(),
+        }
+    }
+
+    fn lab_run_mut(&mut self, lane: Lane) -> &mut Option<Run> {
+        match lane {
+            Lane::Server => &mut self.lab_server,
+            Lane::Client => &mut self.lab_client,
+        }
+    }
+
+    /// Starts the lab's own program on `lane`, as the student's are.
+    fn run_lab(&mut self, lane: Lane, file: &'static str, source: Rc<str>) {
+        self.stop_lab(lane);
+        let program = self.next_program;
+        self.next_program += 1;
+        let sources = Rc::make_mut(&mut self.sources);
+        if sources.len() == MAX_KEPT_SOURCES {
+            sources.remove(0);
+        }
+        sources.push((program, lane, source.clone()));
+        self.commands.push(RunnerCmd::Run {
+            program,
+            file,
+            source,
+            lane,
+        });
+        *self.lab_run_mut(lane) = Some(Run::new(program));
+    }
+
+    fn stop_lab(&mut self, lane: Lane) {
+        let Some(run) = self.lab_run_mut(lane).as_mut() else {
+            return;
+        };
+        if !run.state.is_live() || run.state == RunState::Stopping {
+            return;
+        }
+        let program = run.program;
+        run.state = RunState::Stopping;
+        run.prompt = None;
+        self.commands.push(RunnerCmd::Stop { program });
     }
 
     /// The text program `program` ran, if it is recent enough to be kept.
@@ -807,6 +870,8 @@ impl CodeState {
                     run.spinning = spinning;
                 }
             }
+            CodeAction::RunLab { lane, file, source } => self.run_lab(lane, file, source),
+            CodeAction::StopLab(lane) => self.stop_lab(lane),
         }
     }
 

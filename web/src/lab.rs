@@ -175,8 +175,8 @@ fn marker(task: Task, lane: Lane, step: &str) -> Option<&'static str> {
         (Lane::Server, "accept" | "accept_paused" | "accept_resumed") if !udp => "s.accept()",
         (Lane::Server, "print") if !udp => "print(f\"Connection from",
         (Lane::Server, "send") => match task {
-            Task::Greet => "clientsocket.send(",
-            Task::Echo => "clientsocket.send(data)",
+            Task::Greet => "clientsocket.sendall(",
+            Task::Echo => "clientsocket.sendall(data)",
             _ => return None,
         },
         (Lane::Server, "recv") if task == Task::Echo => "clientsocket.recv(",
@@ -191,9 +191,9 @@ fn marker(task: Task, lane: Lane, step: &str) -> Option<&'static str> {
                 "s.connect("
             }
         }
-        (Lane::Client, "send") if task == Task::Echo => "s.send(",
+        (Lane::Client, "send") if task == Task::Echo => "s.sendall(",
         (Lane::Client, "recv" | "recv_eof") if matches!(task, Task::Greet | Task::Echo) => {
-            "s.recv("
+            "= s.recv("
         }
         (Lane::Client, "send_to") => "s.sendto(",
         (Lane::Client, "recv_from") => "s.recvfrom(",
@@ -280,128 +280,15 @@ pub fn what_to_notice(step: &protocol::Step) -> &'static str {
     }
 }
 
-const SERVER_TASK1: &str = r#"# server.py (Task 1): accept connections
-import socket
-
-# AF_INET means IPv4, SOCK_STREAM means TCP
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-Host = socket.gethostname()  # this machine
-Port = 1234
-# tie the socket to (host, port)
-s.bind((Host, Port))
-# listen; queue up to 5 waiting clients
-s.listen(5)
-
-while True:
-    # now our endpoint knows about the OTHER
-    # endpoint. accept() waits for a client and
-    # returns a NEW socket for it; s keeps
-    # listening for the next client
-    clientsocket, address = s.accept()
-    print(f"Connection from {address} has been established.")
-    # done with this client
-    clientsocket.close()
-"#;
-
-const CLIENT_TASK1: &str = r#"# client.py (Task 1): connect to the server
-import socket
-
-# the same kind of socket: IPv4, TCP
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-# no bind(): the OS picks the client's port.
-# connect() does the three-way handshake
-s.connect((socket.gethostname(), 1234))
-# hang up
-s.close()
-"#;
-
-const SERVER_TASK2: &str = r#"# server.py (Task 2): greet each client
-import socket
-
-# AF_INET means IPv4, SOCK_STREAM means TCP
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-Host = socket.gethostname()  # this machine
-Port = 1234
-# tie the socket to (host, port)
-s.bind((Host, Port))
-# listen; queue up to 5 waiting clients
-s.listen(5)
-
-while True:
-    # accept() returns a NEW socket for this client
-    clientsocket, address = s.accept()
-    print(f"Connection from {address} has been established.")
-    # send the message, as bytes, to this client
-    clientsocket.send(bytes("Thank you for connecting\n", "utf-8"))
-    # the client's recv() now returns b''
-    clientsocket.close()
-"#;
-
-const CLIENT_TASK2: &str = r#"# client.py (Task 2): print the server's message
-import socket
-
-# the same kind of socket: IPv4, TCP
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-# the three-way handshake with the server
-s.connect((socket.gethostname(), 1234))
-# wait for bytes; at most 1024 at once
-msg = s.recv(1024)
-# bytes -> text, then show it
-print(msg.decode("utf-8"))
-s.close()
-"#;
-
-const SERVER_TASK3: &str = r#"# server.py (Task 3): an echo server
-import socket
-
-# AF_INET means IPv4, SOCK_STREAM means TCP
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-Host = socket.gethostname()  # this machine
-Port = 1234
-# tie the socket to (host, port)
-s.bind((Host, Port))
-# listen; queue up to 5 waiting clients
-s.listen(5)
-
-while True:
-    # accept() returns a NEW socket for this client
-    clientsocket, address = s.accept()
-    print(f"Connection from {address} has been established.")
-    while True:
-        # what has arrived so far: TCP is a byte
-        # stream, two sends may come as one recv
-        data = clientsocket.recv(1024)
-        # b'' means the client closed its side
-        if not data:
-            break
-        # send the same bytes back
-        clientsocket.send(data)
-    clientsocket.close()
-"#;
-
-const CLIENT_TASK3: &str = r#"# client.py (Task 3): send, print the echo
-import socket
-
-# the same kind of socket: IPv4, TCP
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-# the three-way handshake with the server
-s.connect((socket.gethostname(), 1234))
-
-while True:
-    # what the student types
-    msg = input("> ")
-    if not msg:
-        break
-    # text -> bytes, then send
-    s.send(msg.encode("utf-8"))
-    # wait for the echo
-    data = s.recv(1024)
-    print("Echo:", data.decode("utf-8"))
-
-# "I will send no more": the server gets b''
-s.shutdown(socket.SHUT_WR)
-s.close()
-"#;
+// The lab's own programs for Tasks 1-3, kept once in the workspace's
+// `lab/` folder: the tests run the same files with `python3`, and "Check
+// my task" runs them against the student's programs.
+const SERVER_TASK1: &str = include_str!("../../lab/task1/server.py");
+const CLIENT_TASK1: &str = include_str!("../../lab/task1/client.py");
+const SERVER_TASK2: &str = include_str!("../../lab/task2/server.py");
+const CLIENT_TASK2: &str = include_str!("../../lab/task2/client.py");
+const SERVER_TASK3: &str = include_str!("../../lab/task3/server.py");
+const CLIENT_TASK3: &str = include_str!("../../lab/task3/client.py");
 
 const SERVER_UDP: &str = r#"# server.py (UDP): echo without connections
 import socket
@@ -452,10 +339,11 @@ mod tests {
         assert!(line(Task::Connect, Lane::Server, "accept").contains("s.accept()"));
         assert!(line(Task::Connect, Lane::Server, "listen").contains("s.listen(5)"));
         assert!(line(Task::Connect, Lane::Client, "connect").contains("s.connect("));
-        assert!(line(Task::Greet, Lane::Server, "send").contains("Thank you for connecting"));
+        assert!(line(Task::Greet, Lane::Server, "send").contains("Thank you"));
         assert!(line(Task::Greet, Lane::Client, "recv").contains("s.recv(1024)"));
+        assert!(line(Task::Echo, Lane::Client, "recv").contains("s.recv(4096)"));
         assert!(line(Task::Echo, Lane::Server, "recv").contains("clientsocket.recv(1024)"));
-        assert!(line(Task::Echo, Lane::Server, "send").contains("clientsocket.send(data)"));
+        assert!(line(Task::Echo, Lane::Server, "send").contains("clientsocket.sendall(data)"));
         assert!(line(Task::Echo, Lane::Client, "shutdown").contains("SHUT_WR"));
         assert!(line(Task::Udp, Lane::Server, "recv_from").contains("s.recvfrom(1024)"));
         assert!(line(Task::Udp, Lane::Client, "send_to").contains("s.sendto("));

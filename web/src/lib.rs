@@ -37,6 +37,7 @@
 
 pub mod app;
 pub mod browser;
+pub mod checks;
 pub mod code;
 pub mod components;
 pub mod diagram;

@@ -65,13 +65,13 @@ pub async fn start_public(
     };
     // Tell whoever started it how to reach it with the lab's own client.
     let client = match lab.mode {
-        Mode::Connect => "task1_client.py",
-        Mode::Greet => "task2_client.py",
-        Mode::Echo => "task3_client.py",
+        Mode::Connect => "task1",
+        Mode::Greet => "task2",
+        Mode::Echo => "task3",
     };
     let (ip, port) = (lab.tcp_addr.ip(), lab.tcp_addr.port());
     tracing::info!(
-        "lab server ({} mode) listening on {}: try `python3 tests/fixtures/{client} {ip} {port}` or `nc {ip} {port}`",
+        "lab server ({} mode) listening on {}: try `python3 lab/{client}/client.py {ip} {port}` or `nc {ip} {port}`",
         lab.mode,
         lab.tcp_addr,
     );

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run -p bridge -- --mode echo          # listens on 127.0.0.1:1234
-//! python3 tests/fixtures/task3_client.py      # or: nc 127.0.0.1 1234
+//! python3 lab/task3/client.py      # or: nc 127.0.0.1 1234
 //! ```
 //!
 //! What a student should notice, in order: `socket()` makes an endpoint,

@@ -241,6 +241,8 @@ struct TapState {
     name: Option<String>,
     /// What the student's own programs have been seen doing.
     seen: Seen,
+    /// "Check my task"'s latest verdict for each task, from the page.
+    checked: [protocol::CheckStatus; 3],
     /// The page's messages as written, oldest first.
     history: VecDeque<Utf8Bytes>,
     history_bytes: usize,
@@ -359,6 +361,26 @@ impl SessionTap {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// "Check my task" ran for `task` (1 to 3) in the student's page.
+    pub fn set_checked(&self, task: u8, passed: bool) {
+        let Some(slot) = usize::from(task).checked_sub(1).filter(|&i| i < 3) else {
+            return;
+        };
+        let status = if passed {
+            protocol::CheckStatus::Passing
+        } else {
+            protocol::CheckStatus::Failing
+        };
+        let mut state = lock(&self.state);
+        if state.checked[slot] == status {
+            return;
+        }
+        state.checked[slot] = status;
+        state.last_at_us = state.last_at_us.max(self.clock.now_us());
+        drop(state);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// The history, and (if the session is open) everything after it.
     /// Taken under one lock, so nothing is missed or repeated between the
     /// two.
@@ -395,7 +417,10 @@ impl SessionTap {
                 errors: state.errors,
                 last: state.label.clone(),
                 name: state.name.clone(),
-                progress: state.seen.progress(),
+                progress: Progress {
+                    checked: state.checked,
+                    ..state.seen.progress()
+                },
             };
             let pending = match (&state.label, &state.last_trace) {
                 (None, Some(json)) => Some((state.events, json.clone())),
@@ -482,6 +507,7 @@ impl Seen {
             task1: self.accepted && self.connected,
             task2: self.server_sent && self.client_received,
             task3: self.echoed && self.client_received,
+            checked: Default::default(),
         }
     }
 }

@@ -91,7 +91,7 @@ s.close()
 
 /// Opens the page with the code view (`?code`), and waits for the bridge
 /// and the editors.
-async fn open_code_view(bridge: &RunningBridge, width: u32, height: u32) -> Browser {
+pub(super) async fn open_code_view(bridge: &RunningBridge, width: u32, height: u32) -> Browser {
     let browser = Browser::start(width, height).await;
     browser
         .client
@@ -111,7 +111,7 @@ async fn open_code_view(bridge: &RunningBridge, width: u32, height: u32) -> Brow
 
 /// Waits (bounded, with Python's patience) until `script` gives a value
 /// `ok` accepts.
-async fn wait_long(
+pub(super) async fn wait_long(
     browser: &Browser,
     what: &str,
     script: &str,
@@ -151,7 +151,7 @@ async fn page_text(browser: &Browser) -> String {
 /// student would, key by key, after clearing it. The editor indents after
 /// a colon by itself, so each line first selects that indentation
 /// (Shift+Home) and types over it with the line's own.
-async fn type_program(browser: &Browser, side: &str, program: &str) {
+pub(super) async fn type_program(browser: &Browser, side: &str, program: &str) {
     let content = browser
         .client
         .find(Locator::Css(&format!("#editor-{side} .cm-content")))
@@ -580,7 +580,7 @@ async fn python3_task3_client_reaches_the_in_page_echo_server() {
         .unwrap_or_else(|| panic!("no real address in {note:?}"));
     let (host, port) = real.rsplit_once(':').expect("HOST:PORT");
 
-    let fixture = workspace().join("tests/fixtures/task3_client.py");
+    let fixture = workspace().join("lab/task3/client.py");
     let child = tokio::process::Command::new("python3")
         .arg(&fixture)
         .arg(host)

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use tokio::sync::Mutex;
 
 mod accessibility;
+mod checks;
 mod classroom;
 mod code_view;
 mod course;

@@ -2,6 +2,7 @@
 //! and reports what the student (or the instructor) did through an `on*`
 //! callback.
 
+mod check_panel;
 mod code_editor;
 mod code_panel;
 mod code_view;
@@ -30,6 +31,7 @@ mod task_panel;
 mod trace_views;
 mod watch_problem;
 
+pub use check_panel::CheckPanel;
 pub use code_editor::CodeEditor;
 pub use code_panel::{CodePanel, StudentCode};
 pub use code_view::CodeView;

@@ -1,5 +1,5 @@
 use crate::instructor::WatchAction;
-use protocol::SessionSummary;
+use protocol::{CheckStatus, SessionSummary};
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -61,13 +61,24 @@ pub fn SessionRow(props: &SessionRowProps) -> Html {
                 </span>
             </div>
             <div class="session-peer">{ &s.peer }</div>
-            <ul class="session-progress" aria-label="Tasks seen working">
-                { for s.progress.tasks().into_iter().map(|(task, done)| html! {
-                    <li class={classes!("task-chip", done.then_some("done"))} data-task={task.to_string()} data-done={done.to_string()}>
-                        <span aria-hidden="true">{ if done { "✓ " } else { "· " } }</span>
-                        { format!("Task {task}") }
-                        <span class="sr-only">{ if done { " seen working" } else { " not yet" } }</span>
-                    </li>
+            <ul class="session-progress" aria-label="Tasks seen working, and Check my task">
+                { for s.progress.tasks().into_iter().zip(s.progress.checked).map(|((task, done), checked)| {
+                    // "Check my task"'s verdict, when the student ran it,
+                    // says more than what was seen working.
+                    let (glyph, said, check) = match checked {
+                        CheckStatus::Passing => ("✔ ", " check passing", "passing"),
+                        CheckStatus::Failing => ("✗ ", " check failing", "failing"),
+                        CheckStatus::NotRun if done => ("✓ ", " seen working", "not_run"),
+                        CheckStatus::NotRun => ("· ", " not yet", "not_run"),
+                    };
+                    html! {
+                        <li class={classes!("task-chip", done.then_some("done"), format!("check-{check}"))}
+                            data-task={task.to_string()} data-done={done.to_string()} data-check={check}>
+                            <span aria-hidden="true">{ glyph }</span>
+                            { format!("Task {task}") }
+                            <span class="sr-only">{ said }</span>
+                        </li>
+                    }
                 }) }
             </ul>
             <div class="session-counts">

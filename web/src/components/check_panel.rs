@@ -1,0 +1,180 @@
+//! "Check my task": one button for the current task, and each check's
+//! sentence, linked to the trace event and the student's line.
+
+use crate::browser;
+use crate::checks::{CheckRun, Shown, judge};
+use crate::code::{CodeAction, CodeState};
+use crate::hooks::use_interval;
+use crate::state::Action;
+use crate::trace::Trace;
+use protocol::ClientMsg;
+use yew::prelude::*;
+
+/// How often a running check looks at the programs (for its time bounds;
+/// changes in the trace or the runs advance it at once).
+const TICK_MS: u32 = 250;
+
+#[derive(Properties, PartialEq)]
+pub struct CheckPanelProps {
+    /// 1, 2 or 3.
+    pub task: u8,
+    pub online: bool,
+    pub code: CodeState,
+    pub trace: Trace,
+    pub onaction: Callback<Action>,
+    /// Sends a JSON message to the bridge (the verdict, for the
+    /// instructor's list).
+    pub send: Callback<String, bool>,
+}
+
+/// The latest verdicts: of which task, and each check.
+#[derive(Clone, PartialEq)]
+struct Verdicts {
+    task: u8,
+    checks: Vec<Shown>,
+}
+
+#[component]
+pub fn CheckPanel(props: &CheckPanelProps) -> Html {
+    let running = use_mut_ref(|| None::<CheckRun>);
+    // Only for rendering: the stage the run is in (the run itself lives in
+    // the ref, so an effect and a tick never race on a stale copy).
+    let stage = use_state(|| None::<crate::checks::Stage>);
+    let verdicts = use_state(|| None::<Verdicts>);
+    let tick = use_state(|| 0u32);
+
+    // Advance the run on every change of the programs or the trace, and on
+    // a tick for its time bounds.
+    {
+        let (running, stage, verdicts) = (running.clone(), stage.clone(), verdicts.clone());
+        let (onaction, send) = (props.onaction.clone(), props.send.clone());
+        let (code, trace) = (props.code.clone(), props.trace.clone());
+        use_effect_with(
+            (props.code.clone(), props.trace.next_seq(), *tick),
+            move |_| {
+                let mut slot = running.borrow_mut();
+                if let Some(run) = slot.as_mut() {
+                    let (actions, done) = run.advance(&code, trace.next_seq(), browser::now_ms());
+                    if done {
+                        let checks = judge(run.task, run.since, &trace, &code);
+                        let passed = !checks.is_empty() && checks.iter().all(|c| c.check.passed);
+                        if let Ok(json) = serde_json::to_string(&ClientMsg::TaskChecked {
+                            task: run.task,
+                            passed,
+                        }) {
+                            send.emit(json);
+                        }
+                        verdicts.set(Some(Verdicts {
+                            task: run.task,
+                            checks,
+                        }));
+                        *slot = None;
+                        stage.set(None);
+                    } else if *stage != Some(run.stage) {
+                        stage.set(Some(run.stage));
+                    }
+                    drop(slot);
+                    for action in actions {
+                        onaction.emit(Action::Code(action));
+                    }
+                }
+            },
+        );
+    }
+    {
+        let tick = tick.clone();
+        use_interval(
+            stage.is_some(),
+            TICK_MS,
+            Callback::from(move |()| tick.set(tick.wrapping_add(1))),
+        );
+    }
+
+    let task = props.task;
+    let onclick = {
+        let (running, stage, verdicts) = (running.clone(), stage.clone(), verdicts.clone());
+        let onaction = props.onaction.clone();
+        let since = props.trace.next_seq();
+        Callback::from(move |_| {
+            if running.borrow().is_some() {
+                return;
+            }
+            let (run, actions) = CheckRun::start(task, since, browser::now_ms());
+            stage.set(Some(run.stage));
+            *running.borrow_mut() = Some(run);
+            verdicts.set(None);
+            for action in actions {
+                onaction.emit(Action::Code(action));
+            }
+        })
+    };
+    let shown = verdicts.as_ref().filter(|v| v.task == task);
+    let summary = shown.map(|v| {
+        let failed = v.checks.iter().filter(|c| !c.check.passed).count();
+        match failed {
+            0 => format!("Task {task}: all {} checks pass.", v.checks.len()),
+            1 => format!("Task {task}: 1 of {} checks fails.", v.checks.len()),
+            n => format!("Task {task}: {n} of {} checks fail.", v.checks.len()),
+        }
+    });
+    let status = match (*stage, &summary) {
+        (Some(stage), _) => Some(stage.doing().to_string()),
+        (None, Some(summary)) => Some(summary.clone()),
+        (None, None) => None,
+    };
+    let select = |seq: Option<u64>| {
+        let onaction = props.onaction.clone();
+        Callback::from(move |_| {
+            if let Some(seq) = seq {
+                onaction.emit(Action::Code(CodeAction::Open));
+                onaction.emit(Action::Trace(crate::trace_view::TraceAction::Select(seq)));
+            }
+        })
+    };
+    html! {
+        <section class="panel check-panel" aria-labelledby="check-title">
+            <h2 id="check-title">{ "Check my task" }</h2>
+            <p class="hint">
+                { "Runs your server.py with the lab's client, then your client.py with the lab's server, on real sockets, and reads the trace." }
+            </p>
+            <button type="button" id="check-task" class="primary"
+                disabled={stage.is_some() || !props.online} {onclick}>
+                { if stage.is_some() { format!("Checking Task {task}…") } else { format!("Check Task {task}") } }
+            </button>
+            <p id="check-status" class="check-status" role="status">{ status.unwrap_or_default() }</p>
+            if let Some(v) = shown {
+                <ol class="check-results" aria-label={format!("Task {task}'s checks")}>
+                    { for v.checks.iter().enumerate().map(|(i, shown)| {
+                        let c = &shown.check;
+                        let verdict = if c.passed { "passed" } else { "failed" };
+                        let place = match (c.line, shown.seq) {
+                            (Some(line), _) => Some(format!("{} line {line}", c.file())),
+                            (None, Some(_)) => Some("the trace".to_string()),
+                            (None, None) => None,
+                        };
+                        html! {
+                            <li class={classes!("check", verdict)} data-check={i.to_string()} data-passed={c.passed.to_string()}>
+                                <div class="check-head">
+                                    <span class="check-mark" aria-hidden="true">{ if c.passed { "✓" } else { "✗" } }</span>
+                                    <strong class="check-title">{ c.title }</strong>
+                                    <span class="sr-only">{ format!(": {verdict}.") }</span>
+                                </div>
+                                <p class="check-happened">{ &c.happened }</p>
+                                if !c.passed {
+                                    <p class="check-expected"><span class="check-label">{ "Expected: " }</span>{ &c.expected }</p>
+                                }
+                                if let Some(place) = place {
+                                    <button type="button" class="check-where link"
+                                        disabled={shown.seq.is_none()}
+                                        onclick={select(shown.seq)}>
+                                        { format!("Show {place}") }
+                                    </button>
+                                }
+                            </li>
+                        }
+                    }) }
+                </ol>
+            }
+        </section>
+    }
+}

@@ -77,6 +77,7 @@ impl Spawned {
                 http: bridge_http,
                 echo: echo_addr,
                 echo_is_public: false,
+                peers: None,
             },
             bridge_lab,
         })
@@ -120,11 +121,11 @@ impl Spawned {
     }
 }
 
-fn free_addr() -> Result<SocketAddr, Error> {
+pub fn free_addr() -> Result<SocketAddr, Error> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
-async fn wait_listening(addr: SocketAddr) -> Result<(), Error> {
+pub async fn wait_listening(addr: SocketAddr) -> Result<(), Error> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         match tokio::net::TcpStream::connect(addr).await {

@@ -106,6 +106,11 @@ struct Args {
     /// workload of --workload/-c/-m/-s).
     #[arg(long, requires = "spawn")]
     peers: bool,
+    /// Rounds each workload is split into, the paths taking turns (more
+    /// rounds: finer interleaving, so bursts of other work on the machine
+    /// land on every path more evenly).
+    #[arg(long, default_value_t = ROUNDS)]
+    rounds: usize,
     /// With --peers: only the one workload given by --workload/-c/-m/-s.
     #[arg(long, requires = "peers")]
     one: bool,
@@ -302,7 +307,7 @@ async fn main() -> Result<(), client::Error> {
         };
         for spec in specs {
             let paths = selected(&PathKind::PEERS, &args.paths);
-            let mut lines = run(&paths, ep, spec, pids, Some(s.echo_pid())).await;
+            let mut lines = run(&paths, ep, spec, pids, Some(s.echo_pid()), args.rounds).await;
             add_peer_ratios(&mut lines);
             for line in lines {
                 out.line(&line);
@@ -347,7 +352,7 @@ async fn main() -> Result<(), client::Error> {
                 bridge: pid,
                 ..Pids::default()
             };
-            for line in run(&paths, ep, *spec, pids, echo_pid).await {
+            for line in run(&paths, ep, *spec, pids, echo_pid, args.rounds).await {
                 out.line(&line);
             }
         }
@@ -429,7 +434,7 @@ fn ratio(value: f64, base: f64) -> f64 {
     }
 }
 
-/// Rounds each workload is split into. The paths take turns round by
+/// Rounds each workload is split into, unless `--rounds`. The paths take turns round by
 /// round, so a burst of noise from other work on this shared machine lands
 /// on all of them alike, and the ratios stay fair.
 const ROUNDS: usize = 10;
@@ -467,9 +472,11 @@ async fn run(
     spec: Spec,
     pids: Pids,
     echo_pid: Option<u32>,
+    rounds: usize,
 ) -> Vec<Value> {
+    let rounds = rounds.max(1);
     let payload: Vec<u8> = (0..spec.size).map(|i| b'a' + (i % 26) as u8).collect();
-    let per_round = spec.messages.div_ceil(ROUNDS).max(1);
+    let per_round = spec.messages.div_ceil(rounds).max(1);
     let mut tallies: Vec<Tally> = paths.iter().map(|_| Tally::default()).collect();
 
     // Connect everyone first: the clock measures traffic, not handshakes.
@@ -485,7 +492,7 @@ async fn run(
         clients.push(these);
     }
 
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         for ((these, tally), path) in clients.iter_mut().zip(&mut tallies).zip(paths) {
             let pid = pids.pid(*path);
             let cpu_before = pids.cpu_time(*path);
@@ -556,7 +563,7 @@ async fn run(
             "path": path.name(),
             "workload": spec.workload.name(),
             "connections": spec.connections,
-            "messages_per_connection": per_round * ROUNDS,
+            "messages_per_connection": per_round * rounds,
             "payload_bytes": spec.size,
             "seconds": (secs * 1000.0).round() / 1000.0,
             "msgs_per_s": rate.round(),

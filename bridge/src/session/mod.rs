@@ -53,7 +53,7 @@ use crate::trace::{self, TRACE_CAPACITY, Tracer};
 use crate::watch::SessionTap;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use connection::{COMMAND_QUEUE, SocketBudget};
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use protocol::{
     ClientMsg, ConnId, DEFAULT_GREETING, Data, ErrorKind, Family, Lane, Mode, PROTOCOL_VERSION,
     PUBLIC_SERVER, PublicServer, Refusal, ServerId, ServerMsg, Step, Target, TraceEvent, Transport,
@@ -323,9 +323,12 @@ impl RelaySession {
     {
         let idle = self.env.limits.idle_timeout;
         let mut greeted = false;
+        // One wait for the whole session (see `write_messages`).
+        let token = self.token.clone();
+        let mut ended = std::pin::pin!(token.cancelled());
         loop {
             let next = tokio::select! {
-                _ = self.token.cancelled() => return None,
+                _ = &mut ended => return None,
                 next = tokio::time::timeout(idle, stream.next()) => next,
             };
             let message = match next {
@@ -974,6 +977,14 @@ async fn write_messages<W>(
     W: Sink<Message, Error = axum::Error> + Unpin,
 {
     let tap = tap.as_deref();
+    // Each wait below is one future for the session's whole life, not a new
+    // one per message: a cancellation future registers with its token's
+    // waiter list under a lock when first polled and again when dropped,
+    // and the bridge's shutdown token is shared by every session (its lock
+    // contended between the worker threads). A child token is ours alone.
+    let stop = shutdown.child_token();
+    let mut stopping = std::pin::pin!(stop.cancelled());
+    let mut ended = std::pin::pin!(token.cancelled());
     let ending = loop {
         let queued = tokio::select! {
             biased;
@@ -991,8 +1002,8 @@ async fn write_messages<W>(
                 let _ = tokio::time::timeout(bounds.grace, flush).await;
                 break ending;
             }
-            _ = shutdown.cancelled() => break close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
-            _ = token.cancelled() => break None,
+            _ = &mut stopping => break close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
+            _ = &mut ended => break None,
             queued = queue.recv() => match queued {
                 Some(queued) => queued,
                 None => break None,
@@ -1003,19 +1014,54 @@ async fn write_messages<W>(
         // that came with it) leaves in one system call, not one each.
         // The messages stay held (and counted against the byte budget)
         // until the flush has written them.
+        //
+        // When the newest message is bytes moving between two sockets of
+        // this process (a connection to one of the bridge's lab servers),
+        // the writer steps aside before writing (`yield_now` lets the
+        // runtime poll for I/O and run what became ready), again as long
+        // as that brings more: the steps those bytes cause a moment later
+        // (the lab server's recv and send of an echo, then the client's
+        // recv of it) join this write instead of each costing a system
+        // call of its own. A WebSocket write that wakes the browser is the
+        // most expensive thing a session does.
+        let mut held = Vec::new();
+        let mut asides = 0;
+        loop {
+            let before = held.len();
+            while held.len() + 1 < WRITE_BATCH {
+                let Ok(next) = queue.try_recv() else { break };
+                held.push(next);
+            }
+            let brought = held.len() > before;
+            let newest = held.last().unwrap_or(&queued);
+            if held.len() + 1 >= WRITE_BATCH
+                || asides == STEP_ASIDE
+                || (asides > 0 && !brought)
+                || !moves_bytes_in_process(&newest.msg)
+            {
+                break;
+            }
+            asides += 1;
+            tokio::task::yield_now().await;
+        }
         let batch = async {
             feed_json(&mut sink, &queued, tap).await?;
-            let mut held = Vec::new();
-            for _ in 1..WRITE_BATCH {
-                let Ok(next) = queue.try_recv() else { break };
-                feed_json(&mut sink, &next, tap).await?;
-                held.push(next);
+            for next in &held {
+                feed_json(&mut sink, next, tap).await?;
             }
             sink.flush().await
         };
+        let mut batch = std::pin::pin!(batch);
+        // Mostly the socket takes the batch at once: no timer needed.
+        if let Some(sent) = (&mut batch).now_or_never() {
+            if sent.is_err() {
+                break None;
+            }
+            continue;
+        }
         tokio::select! {
-            sent = batch => if sent.is_err() { break None },
-            _ = shutdown.cancelled() => break close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
+            sent = &mut batch => if sent.is_err() { break None },
+            _ = &mut stopping => break close_frame(CLOSE_GOING_AWAY, SHUTDOWN_REASON),
             // The reader ended the session (idle, a bad message) while the
             // page was not taking what we write: its reason stands.
             ending = &mut end => break ending.ok().flatten(),
@@ -1061,6 +1107,16 @@ pub async fn goodbye<W>(
 
 /// The most messages written out before one flush.
 const WRITE_BATCH: usize = 32;
+
+/// How many times the writer steps aside for more before a write (see
+/// `write_messages`): an echo's steps arrive within three.
+const STEP_ASIDE: usize = 3;
+
+/// A step that moved bytes on a connection to one of this bridge's lab
+/// servers: its other end is in this process and acts on them at once.
+fn moves_bytes_in_process(msg: &ServerMsg) -> bool {
+    matches!(msg, ServerMsg::Trace(event) if event.server.is_some() && event.step.data().is_some())
+}
 
 async fn send_json<W>(
     sink: &mut W,

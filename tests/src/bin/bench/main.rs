@@ -111,6 +111,11 @@ struct Args {
     /// land on every path more evenly).
     #[arg(long, default_value_t = ROUNDS)]
     rounds: usize,
+    /// With --spawn: the bridge's worker threads (tokio's
+    /// TOKIO_WORKER_THREADS, for the bridge process alone); default one per
+    /// core.
+    #[arg(long)]
+    bridge_threads: Option<usize>,
     /// With --peers: only the one workload given by --workload/-c/-m/-s.
     #[arg(long, requires = "peers")]
     one: bool,
@@ -235,7 +240,7 @@ async fn main() -> Result<(), client::Error> {
     };
 
     let spawned = if args.spawn {
-        Some(spawn::Spawned::start(&args.bin).await?)
+        Some(spawn::Spawned::start(&args.bin, args.bridge_threads).await?)
     } else {
         None
     };
@@ -371,7 +376,7 @@ async fn main() -> Result<(), client::Error> {
         // the throughput runs left in the allocator.
         if let Some(old) = spawned.take() {
             old.stop().await;
-            let fresh = spawn::Spawned::start(&args.bin).await?;
+            let fresh = spawn::Spawned::start(&args.bin, args.bridge_threads).await?;
             scale_ep = fresh.endpoints();
             scale_pid = Some(fresh.bridge_pid());
             spawned = Some(fresh);

@@ -19,13 +19,14 @@ export PATH := $(CURDIR)/.tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 BRIDGE := target/release/socket-lab
 DEV_PORT := 8000
 
-.PHONY: help run test dev bench soak setup setup-test page bridge check unit screenshot clean
+.PHONY: help run test dev bench bench-peers peers soak setup setup-test page bridge check unit screenshot clean
 
 help:
 	@echo "make run    build and start the lab at http://127.0.0.1:8080"
 	@echo "make test   install test tools (Chromium included) and run every test"
 	@echo "make dev    bridge + trunk serve with live reload on http://127.0.0.1:$(DEV_PORT)"
 	@echo "make bench  run the benchmarks"
+	@echo "make bench-peers  /relay beside websocat and websockify"
 	@echo "make soak   soak a release bridge: SOAK_SECS=300 SOAK_SESSIONS=300 SOAK_RAW=100"
 
 setup:
@@ -81,6 +82,18 @@ bench: setup page bridge
 	cargo build --release -p e2e --bin bench
 	mkdir -p bench-results
 	ulimit -n "$$(ulimit -Hn)"; target/release/bench --spawn --all --out bench-results/latest.json
+
+# /relay beside the WebSocket-to-TCP bridges a user would compare it with:
+# websocat and websockify, installed into .tools/ (scripts/peers.sh; skipped
+# when present) and started in front of the same echo server. Not part of
+# `make test`: it takes minutes and its figures need a quiet machine.
+peers:
+	@scripts/peers.sh
+
+bench-peers: peers bridge
+	cargo build --release -p e2e --bin bench
+	mkdir -p bench-results
+	target/release/bench --spawn --peers --out bench-results/peers.json
 
 # The soak: a release bridge under SOAK_SESSIONS /ws sessions and SOAK_RAW
 # raw TCP clients of verified echoes for SOAK_SECS; prints bytes verified,

@@ -164,12 +164,22 @@ pub async fn relay<W, R, TR, TW>(
     };
 
     // TCP -> browser. Ends when the target closes (or fails), or shutdown.
+    //
+    // The bridge's shutdown token is shared by every relay and session: a
+    // fresh `cancelled()` per message would take its one waiter list's lock
+    // (contended between the worker threads) to register and again to
+    // deregister. A child token of our own, waited on by one future for the
+    // relay's whole life, makes that lock this relay's alone.
+    let stop = shutdown.child_token();
     let to_ws = async {
+        let stopping = stop.cancelled();
+        tokio::pin!(stopping);
         let mut buf = BytesMut::with_capacity(CHUNK);
         loop {
             buf.reserve(CHUNK);
             let read = tokio::select! {
-                _ = shutdown.cancelled() => return close(close::GOING_AWAY, close::SHUTDOWN_REASON),
+                biased;
+                _ = &mut stopping => return close(close::GOING_AWAY, close::SHUTDOWN_REASON),
                 read = tcp_rx.read_buf(&mut buf) => read,
             };
             match read {
@@ -178,7 +188,8 @@ pub async fn relay<W, R, TR, TW>(
                     touch();
                     let frame = Message::Binary(buf.split().freeze());
                     let sent = tokio::select! {
-                        _ = shutdown.cancelled() => return close(close::GOING_AWAY, close::SHUTDOWN_REASON),
+                        biased;
+                        _ = &mut stopping => return close(close::GOING_AWAY, close::SHUTDOWN_REASON),
                         sent = ws_tx.send(frame) => sent,
                     };
                     if sent.is_err() {

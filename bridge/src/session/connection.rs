@@ -204,11 +204,15 @@ impl ClientConnection {
         // Either half failing ends the connection; the page's `close`
         // ends it too. This token tells the other half.
         let done = token.child_token();
+        // Each half waits on one `cancelled()` for the connection's life,
+        // not a new one (two locked updates of the token's waiter list) per
+        // read or command.
         let read = async {
             let mut buf = vec![0u8; self.read_chunk];
+            let mut stopped = std::pin::pin!(done.cancelled());
             loop {
                 let n = tokio::select! {
-                    _ = done.cancelled() => return,
+                    _ = &mut stopped => return,
                     n = reader.read(&mut buf) => n,
                 };
                 match n {
@@ -237,9 +241,10 @@ impl ClientConnection {
         };
         let write = async {
             let mut shut = false;
+            let mut stopped = std::pin::pin!(done.cancelled());
             loop {
                 let command = tokio::select! {
-                    _ = done.cancelled() => return,
+                    _ = &mut stopped => return,
                     command = commands.recv() => command,
                 };
                 match command {

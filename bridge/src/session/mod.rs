@@ -54,7 +54,7 @@ use crate::trace::{self, TRACE_CAPACITY, Tracer};
 use crate::watch::SessionTap;
 use crate::ws::bridge_version;
 use crate::ws::close::{self, Ending, ReadFailure};
-use crate::ws::writer::{Bounds, write_messages};
+use crate::ws::writer::{Bounds, Wire, write_messages};
 use axum::extract::ws::{Message, Utf8Bytes};
 use connection::{COMMAND_QUEUE, SocketBudget};
 use futures_util::{Sink, Stream, StreamExt};
@@ -238,7 +238,10 @@ impl RelaySession {
                 grace,
                 stall: self.env.limits.idle_timeout,
             },
-            |queued: &Queued| encode(queued, tap.as_deref()),
+            Wire {
+                encode: |queued: &Queued| encode(queued, tap.as_deref()),
+                more_follows: |queued: &Queued| moves_bytes_in_process(&queued.msg),
+            },
         );
         let reader = async {
             let ending = self.read_commands(stream).await;
@@ -279,9 +282,12 @@ impl RelaySession {
     {
         let idle = self.env.limits.idle_timeout;
         let mut greeted = false;
+        // One wait for the whole session (see `write_messages`).
+        let token = self.token.clone();
+        let mut ended = std::pin::pin!(token.cancelled());
         loop {
             let next = tokio::select! {
-                _ = self.token.cancelled() => return None,
+                _ = &mut ended => return None,
                 next = tokio::time::timeout(idle, stream.next()) => next,
             };
             let message = match next {
@@ -890,6 +896,14 @@ struct Aim {
     /// For a lab server: how its events of this connection reach this
     /// session.
     route: Option<ServerRoute>,
+}
+
+/// A step that moved bytes on a connection to one of this bridge's lab
+/// servers: its other end is in this process and acts on them at once, so
+/// the writer steps aside for the steps that follow (see
+/// [`write_messages`]).
+fn moves_bytes_in_process(msg: &ServerMsg) -> bool {
+    matches!(msg, ServerMsg::Trace(event) if event.server.is_some() && event.step.data().is_some())
 }
 
 /// Makes a queued message into the WebSocket message the page gets, and

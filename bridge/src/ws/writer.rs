@@ -8,7 +8,7 @@
 
 use super::close::{self, Ending};
 use axum::extract::ws::Message;
-use futures_util::{Sink, SinkExt};
+use futures_util::{FutureExt, Sink, SinkExt};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -26,8 +26,21 @@ pub struct Bounds {
     pub stall: Duration,
 }
 
+/// How the writer makes queued messages into WebSocket messages.
+pub struct Wire<E, F> {
+    /// The WebSocket message the page gets for a queued one.
+    pub encode: E,
+    /// Whether more is about to follow a queued message (see
+    /// [`write_messages`]).
+    pub more_follows: F,
+}
+
+/// How many times the writer steps aside for more before a write (see
+/// [`write_messages`]): an in-process echo's steps arrive within three.
+pub const STEP_ASIDE: usize = 3;
+
 /// Writes queued messages to the browser (each made into a WebSocket
-/// message by `encode`), then the closing frame.
+/// message by `wire.encode`), then the closing frame.
 ///
 /// Every wait is bounded: raced against `shutdown` and the reader's end
 /// (so a browser that stopped reading cannot hold shutdown, or its own
@@ -35,6 +48,14 @@ pub struct Bounds {
 /// `bounds.stall` ends the session; the goodbye itself gets `bounds.grace`.
 /// `token` is cancelled when the writer is done, to tell the reader (and
 /// every task of the session).
+///
+/// When the newest message is one that `wire.more_follows` (bytes moving
+/// between two sockets of this process, say), the writer steps aside
+/// before writing (`yield_now` lets the runtime run what became ready), as
+/// long as that brings more and at most [`STEP_ASIDE`] times: the steps
+/// those bytes cause a moment later join this write instead of each
+/// costing a system call. A WebSocket write that wakes the browser is the
+/// most expensive thing a session does.
 pub async fn write_messages<W, T>(
     mut sink: W,
     mut queue: mpsc::Receiver<T>,
@@ -42,10 +63,22 @@ pub async fn write_messages<W, T>(
     token: CancellationToken,
     shutdown: CancellationToken,
     bounds: Bounds,
-    encode: impl Fn(&T) -> Message,
+    wire: Wire<impl Fn(&T) -> Message, impl Fn(&T) -> bool>,
 ) where
     W: Sink<Message> + Unpin,
 {
+    let Wire {
+        encode,
+        more_follows,
+    } = wire;
+    // Each wait below is one future for the session's whole life, not a new
+    // one per message: a cancellation future registers with its token's
+    // waiter list under a lock when first polled and again when dropped,
+    // and the bridge's shutdown token is shared by every session (its lock
+    // contended between the worker threads). A child token is ours alone.
+    let stop = shutdown.child_token();
+    let mut stopping = std::pin::pin!(stop.cancelled());
+    let mut ended = std::pin::pin!(token.cancelled());
     let ending = loop {
         let queued = tokio::select! {
             biased;
@@ -63,8 +96,8 @@ pub async fn write_messages<W, T>(
                 let _ = tokio::time::timeout(bounds.grace, flush).await;
                 break ending;
             }
-            _ = shutdown.cancelled() => break Some(close::shutdown_frame()),
-            _ = token.cancelled() => break None,
+            _ = &mut stopping => break Some(close::shutdown_frame()),
+            _ = &mut ended => break None,
             queued = queue.recv() => match queued {
                 Some(queued) => queued,
                 None => break None,
@@ -73,19 +106,44 @@ pub async fn write_messages<W, T>(
         // Write this message and whatever else is already queued, then
         // flush once. The messages stay held (and counted against the
         // byte budget) until the flush has written them.
+        let mut held = Vec::new();
+        let mut asides = 0;
+        loop {
+            let before = held.len();
+            while held.len() + 1 < WRITE_BATCH {
+                let Ok(next) = queue.try_recv() else { break };
+                held.push(next);
+            }
+            let brought = held.len() > before;
+            let newest = held.last().unwrap_or(&queued);
+            if held.len() + 1 >= WRITE_BATCH
+                || asides == STEP_ASIDE
+                || (asides > 0 && !brought)
+                || !more_follows(newest)
+            {
+                break;
+            }
+            asides += 1;
+            tokio::task::yield_now().await;
+        }
         let batch = async {
             sink.feed(encode(&queued)).await?;
-            let mut held = Vec::new();
-            for _ in 1..WRITE_BATCH {
-                let Ok(next) = queue.try_recv() else { break };
-                sink.feed(encode(&next)).await?;
-                held.push(next);
+            for next in &held {
+                sink.feed(encode(next)).await?;
             }
             sink.flush().await
         };
+        let mut batch = std::pin::pin!(batch);
+        // Mostly the socket takes the batch at once: no timer needed.
+        if let Some(sent) = (&mut batch).now_or_never() {
+            if sent.is_err() {
+                break None;
+            }
+            continue;
+        }
         tokio::select! {
-            sent = batch => if sent.is_err() { break None },
-            _ = shutdown.cancelled() => break Some(close::shutdown_frame()),
+            sent = &mut batch => if sent.is_err() { break None },
+            _ = &mut stopping => break Some(close::shutdown_frame()),
             // The reader ended the session (idle, a bad message) while the
             // page was not taking what we write: its reason stands.
             ending = &mut end => break ending.ok().flatten(),

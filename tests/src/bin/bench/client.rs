@@ -1,6 +1,7 @@
-//! The same echo client over the three paths the benchmark compares:
-//! raw TCP to the echo server, `/relay` (binary WebSocket frames) and `/ws`
-//! (the page's JSON session protocol).
+//! The same echo client over the paths the benchmark compares: raw TCP to
+//! the echo server, `/relay` (binary WebSocket frames), `/ws` (the page's
+//! JSON session protocol), and with `--peers` the same binary frames through
+//! websocat and websockify, the bridges a user would compare `/relay` with.
 
 use futures_util::{SinkExt, StreamExt};
 use protocol::{ClientMsg, Data, Lane, PROTOCOL_VERSION, ServerMsg, Step, Target, Transport};
@@ -23,18 +24,49 @@ pub enum PathKind {
     Relay,
     /// Through the bridge's `/ws` session, as the page does it.
     Ws,
+    /// Through websocat (`ws-l:` in front of the echo server), binary.
+    Websocat,
+    /// Through websockify (Python), binary.
+    Websockify,
 }
 
 impl PathKind {
     pub const ALL: [PathKind; 3] = [PathKind::Tcp, PathKind::Relay, PathKind::Ws];
+
+    /// `--peers`: the byte relays side by side.
+    pub const PEERS: [PathKind; 4] = [
+        PathKind::Tcp,
+        PathKind::Relay,
+        PathKind::Websocat,
+        PathKind::Websockify,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             PathKind::Tcp => "tcp",
             PathKind::Relay => "relay",
             PathKind::Ws => "ws",
+            PathKind::Websocat => "websocat",
+            PathKind::Websockify => "websockify",
         }
     }
+
+    /// A WebSocket-to-TCP byte relay: each message is read from one socket
+    /// and written to the other, once each way per round trip.
+    pub fn is_byte_relay(self) -> bool {
+        matches!(
+            self,
+            PathKind::Relay | PathKind::Websocat | PathKind::Websockify
+        )
+    }
+}
+
+/// Where the peer bridges listen (`--peers`), each in front of the echo
+/// server.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddrs {
+    pub websocat: SocketAddr,
+    pub websockify: SocketAddr,
 }
 
 /// Where the bridge and the echo server are.
@@ -48,6 +80,8 @@ pub struct Endpoints {
     /// clients then connect to `Target::Public`, as the page does, and see
     /// the server's side of their connection too.
     pub echo_is_public: bool,
+    /// With `--peers`: websocat and websockify.
+    pub peers: Option<PeerAddrs>,
 }
 
 /// One open connection to the echo server, by one of the paths.
@@ -74,8 +108,18 @@ impl Client {
                 stream.set_nodelay(true)?;
                 Ok(Client::Tcp(stream))
             }
-            PathKind::Relay => {
-                let url = format!("ws://{}/relay?target={}", ep.http, ep.echo);
+            PathKind::Relay | PathKind::Websocat | PathKind::Websockify => {
+                let url = match (path, ep.peers) {
+                    (PathKind::Websocat, Some(peers)) => format!("ws://{}/", peers.websocat),
+                    (PathKind::Websockify, Some(peers)) => {
+                        format!("ws://{}/", peers.websockify)
+                    }
+                    (PathKind::Relay, _) => {
+                        format!("ws://{}/relay?target={}", ep.http, ep.echo)
+                    }
+                    _ => return Err(format!("{} needs --peers", path.name()).into()),
+                };
+                // The same request to all three: websockify's binary mode.
                 let mut request = url.into_client_request()?;
                 request
                     .headers_mut()

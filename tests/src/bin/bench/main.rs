@@ -16,11 +16,16 @@
 //! ports: an echo lab server, and the bridge under test, which may relay to
 //! it (`--allow-target`). Keeping the echo server in its own process means
 //! the bridge's CPU time and memory are the relay's alone.
+//!
+//! With `--peers` (`make bench-peers`) the byte relays run side by side in
+//! front of that separate echo server: `/relay`, websocat and websockify,
+//! each line with its ratios to websocat as well as to raw TCP.
 
 mod client;
 mod code_view;
 mod page;
 mod page_speed;
+mod peers;
 mod programs;
 mod scale;
 mod spawn;
@@ -96,6 +101,88 @@ struct Args {
     /// Only these paths (raw TCP always runs first: it is the baseline).
     #[arg(long, value_delimiter = ',', value_enum)]
     paths: Vec<PathKind>,
+    /// `/relay` beside websocat and websockify, in front of the separate
+    /// echo server: the peer suite's workloads (with --one, only the
+    /// workload of --workload/-c/-m/-s).
+    #[arg(long, requires = "spawn")]
+    peers: bool,
+    /// Rounds each workload is split into, the paths taking turns (more
+    /// rounds: finer interleaving, so bursts of other work on the machine
+    /// land on every path more evenly).
+    #[arg(long, default_value_t = ROUNDS)]
+    rounds: usize,
+    /// With --spawn: the bridge's worker threads (tokio's
+    /// TOKIO_WORKER_THREADS, for the bridge process alone); default one per
+    /// core.
+    #[arg(long)]
+    bridge_threads: Option<usize>,
+    /// With --peers: only the one workload given by --workload/-c/-m/-s.
+    #[arg(long, requires = "peers")]
+    one: bool,
+    /// The websocat binary for --peers (scripts/peers.sh installs it).
+    #[arg(long, default_value = ".tools/websocat/bin/websocat")]
+    websocat: PathBuf,
+    /// The websockify program for --peers (scripts/peers.sh installs it).
+    #[arg(long, default_value = ".tools/websockify/bin/websockify")]
+    websockify: PathBuf,
+}
+
+/// The process whose CPU time is a path's cost: the bridge, or a peer.
+#[derive(Debug, Default, Clone, Copy)]
+struct Pids {
+    bridge: Option<u32>,
+    websocat: Option<u32>,
+    /// websockify's listener; its per-connection children count with it.
+    websockify: Option<u32>,
+}
+
+impl Pids {
+    fn cpu_time(&self, path: PathKind) -> Option<Duration> {
+        match path {
+            PathKind::Websocat => self.websocat.and_then(stats::cpu_time),
+            PathKind::Websockify => self.websockify.and_then(stats::tree_cpu_time),
+            _ => self.bridge.and_then(stats::cpu_time),
+        }
+    }
+
+    fn pid(&self, path: PathKind) -> Option<u32> {
+        match path {
+            PathKind::Websocat => self.websocat,
+            PathKind::Websockify => self.websockify,
+            _ => self.bridge,
+        }
+    }
+}
+
+/// The suite's workloads (`--all`, `--peers`): the goals' echo at 1 and 100
+/// clients, 64 KiB messages streamed, and many small messages streamed.
+fn suite() -> Vec<Spec> {
+    vec![
+        Spec {
+            workload: Workload::Echo,
+            connections: 1,
+            messages: 3000,
+            size: 32,
+        },
+        Spec {
+            workload: Workload::Echo,
+            connections: 100,
+            messages: 300,
+            size: 32,
+        },
+        Spec {
+            workload: Workload::Stream,
+            connections: 1,
+            messages: 2000,
+            size: 64 * 1024,
+        },
+        Spec {
+            workload: Workload::Stream,
+            connections: 100,
+            messages: 1000,
+            size: 32,
+        },
+    ]
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -153,7 +240,7 @@ async fn main() -> Result<(), client::Error> {
     };
 
     let spawned = if args.spawn {
-        Some(spawn::Spawned::start(&args.bin).await?)
+        Some(spawn::Spawned::start(&args.bin, args.bridge_threads).await?)
     } else {
         None
     };
@@ -162,7 +249,7 @@ async fn main() -> Result<(), client::Error> {
     // --separate-echo; the scale run always uses the separate echo server,
     // so that each session costs the bridge two descriptors, not three.
     let (ep, scale_ep, pid, echo_pid) = match &spawned {
-        Some(s) if args.separate_echo => (
+        Some(s) if args.separate_echo || args.peers => (
             s.endpoints(),
             s.endpoints(),
             Some(s.bridge_pid()),
@@ -179,6 +266,7 @@ async fn main() -> Result<(), client::Error> {
                 http: args.http,
                 echo: args.echo,
                 echo_is_public: args.echo_is_public,
+                peers: None,
             };
             (ep, ep, args.pid, None)
         }
@@ -193,33 +281,52 @@ async fn main() -> Result<(), client::Error> {
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     }));
 
+    if args.peers {
+        let Some(s) = &spawned else {
+            return Err("--peers needs --spawn".into());
+        };
+        let mut ep = s.endpoints();
+        let peers = peers::Peers::start(&args.websocat, &args.websockify, ep.echo).await?;
+        ep.peers = Some(peers.addrs);
+        let pids = Pids {
+            bridge: Some(s.bridge_pid()),
+            websocat: peers.websocat_pid(),
+            websockify: peers.websockify_pid(),
+        };
+        out.line(&json!({
+            "bench": "peers",
+            "websocat": peers.addrs.websocat.to_string(),
+            "websocat_pid": pids.websocat,
+            "websockify": peers.addrs.websockify.to_string(),
+            "websockify_pid": pids.websockify,
+        }));
+        let specs = if args.one {
+            vec![Spec {
+                workload: args.workload,
+                connections: args.connections,
+                messages: args.messages,
+                size: args.size,
+            }]
+        } else {
+            suite()
+        };
+        for spec in specs {
+            let paths = selected(&PathKind::PEERS, &args.paths);
+            let mut lines = run(&paths, ep, spec, pids, Some(s.echo_pid()), args.rounds).await;
+            add_peer_ratios(&mut lines);
+            for line in lines {
+                out.line(&line);
+            }
+        }
+        drop(peers);
+        if let Some(spawned) = spawned {
+            spawned.stop().await;
+        }
+        return Ok(());
+    }
+
     let specs: Vec<Spec> = if args.all {
-        vec![
-            Spec {
-                workload: Workload::Echo,
-                connections: 1,
-                messages: 3000,
-                size: 32,
-            },
-            Spec {
-                workload: Workload::Echo,
-                connections: 100,
-                messages: 300,
-                size: 32,
-            },
-            Spec {
-                workload: Workload::Stream,
-                connections: 1,
-                messages: 2000,
-                size: 64 * 1024,
-            },
-            Spec {
-                workload: Workload::Stream,
-                connections: 100,
-                messages: 1000,
-                size: 32,
-            },
-        ]
+        suite()
     } else if args.scale.is_none() && !args.page && args.programs.is_none() {
         vec![Spec {
             workload: args.workload,
@@ -242,12 +349,15 @@ async fn main() -> Result<(), client::Error> {
         for spec in &specs {
             // The JSON protocol caps one message's size; 64 KiB payloads
             // are the byte relay's business, not the page's.
-            let paths: Vec<PathKind> = PathKind::ALL
+            let paths: Vec<PathKind> = selected(&PathKind::ALL, &args.paths)
                 .into_iter()
                 .filter(|&p| !(p == PathKind::Ws && spec.size > 16 * 1024))
-                .filter(|p| *p == PathKind::Tcp || args.paths.is_empty() || args.paths.contains(p))
                 .collect();
-            for line in run(&paths, ep, *spec, pid, echo_pid).await {
+            let pids = Pids {
+                bridge: pid,
+                ..Pids::default()
+            };
+            for line in run(&paths, ep, *spec, pids, echo_pid, args.rounds).await {
                 out.line(&line);
             }
         }
@@ -266,7 +376,7 @@ async fn main() -> Result<(), client::Error> {
         // the throughput runs left in the allocator.
         if let Some(old) = spawned.take() {
             old.stop().await;
-            let fresh = spawn::Spawned::start(&args.bin).await?;
+            let fresh = spawn::Spawned::start(&args.bin, args.bridge_threads).await?;
             scale_ep = fresh.endpoints();
             scale_pid = Some(fresh.bridge_pid());
             spawned = Some(fresh);
@@ -287,6 +397,40 @@ async fn main() -> Result<(), client::Error> {
     Ok(())
 }
 
+/// The paths of `all` that `--paths` asks for; raw TCP always (the baseline).
+fn selected(all: &[PathKind], wanted: &[PathKind]) -> Vec<PathKind> {
+    all.iter()
+        .copied()
+        .filter(|p| *p == PathKind::Tcp || wanted.is_empty() || wanted.contains(p))
+        .collect()
+}
+
+/// Each line of one workload gets its ratios to websocat's line in the
+/// same run: above 1 is better for throughput, below 1 better for latency
+/// and CPU. Nothing is added when websocat did not run or had errors.
+fn add_peer_ratios(lines: &mut [Value]) {
+    let Some(websocat) = lines
+        .iter()
+        .find(|l| l["path"] == "websocat" && l["errors"] == 0)
+        .cloned()
+    else {
+        return;
+    };
+    let keys = [
+        ("msgs_per_s", "throughput_vs_websocat"),
+        ("rtt_p50_us", "p50_vs_websocat"),
+        ("rtt_p99_us", "p99_vs_websocat"),
+        ("path_cpu_us_per_msg", "cpu_vs_websocat"),
+    ];
+    for line in lines.iter_mut() {
+        for (key, name) in keys {
+            if let (Some(value), Some(base)) = (line[key].as_f64(), websocat[key].as_f64()) {
+                line[name] = json!(ratio(value, base));
+            }
+        }
+    }
+}
+
 fn ratio(value: f64, base: f64) -> f64 {
     if base > 0.0 {
         (value / base * 100.0).round() / 100.0
@@ -295,7 +439,7 @@ fn ratio(value: f64, base: f64) -> f64 {
     }
 }
 
-/// Rounds each workload is split into. The paths take turns round by
+/// Rounds each workload is split into, unless `--rounds`. The paths take turns round by
 /// round, so a burst of noise from other work on this shared machine lands
 /// on all of them alike, and the ratios stay fair.
 const ROUNDS: usize = 10;
@@ -331,11 +475,13 @@ async fn run(
     paths: &[PathKind],
     ep: Endpoints,
     spec: Spec,
-    pid: Option<u32>,
+    pids: Pids,
     echo_pid: Option<u32>,
+    rounds: usize,
 ) -> Vec<Value> {
+    let rounds = rounds.max(1);
     let payload: Vec<u8> = (0..spec.size).map(|i| b'a' + (i % 26) as u8).collect();
-    let per_round = spec.messages.div_ceil(ROUNDS).max(1);
+    let per_round = spec.messages.div_ceil(rounds).max(1);
     let mut tallies: Vec<Tally> = paths.iter().map(|_| Tally::default()).collect();
 
     // Connect everyone first: the clock measures traffic, not handshakes.
@@ -351,9 +497,10 @@ async fn run(
         clients.push(these);
     }
 
-    for _ in 0..ROUNDS {
-        for (these, tally) in clients.iter_mut().zip(&mut tallies) {
-            let cpu_before = pid.and_then(stats::cpu_time);
+    for _ in 0..rounds {
+        for ((these, tally), path) in clients.iter_mut().zip(&mut tallies).zip(paths) {
+            let pid = pids.pid(*path);
+            let cpu_before = pids.cpu_time(*path);
             let echo_before = echo_pid.and_then(stats::cpu_time);
             let client_before = stats::cpu_time(std::process::id());
             let split_before = pid.and_then(stats::user_kernel);
@@ -379,7 +526,7 @@ async fn run(
             // All connections of this path at once, in this task.
             let results = futures_util::future::join_all(tasks).await;
             tally.elapsed += started.elapsed();
-            if let (Some(a), Some(b)) = (cpu_before, pid.and_then(stats::cpu_time)) {
+            if let (Some(a), Some(b)) = (cpu_before, pids.cpu_time(*path)) {
                 tally.cpu += b.saturating_sub(a);
             }
             if let (Some(a), Some(b)) = (echo_before, echo_pid.and_then(stats::cpu_time)) {
@@ -413,6 +560,7 @@ async fn run(
         .filter(|t| t.messages > 0)
         .map(|t| t.cpu.as_secs_f64() / t.messages as f64);
     for (path, mut tally) in paths.iter().zip(tallies) {
+        let pid = pids.pid(*path);
         let secs = tally.elapsed.as_secs_f64().max(1e-6);
         let rate = tally.messages as f64 / secs;
         let mut report = json!({
@@ -420,7 +568,7 @@ async fn run(
             "path": path.name(),
             "workload": spec.workload.name(),
             "connections": spec.connections,
-            "messages_per_connection": per_round * ROUNDS,
+            "messages_per_connection": per_round * rounds,
             "payload_bytes": spec.size,
             "seconds": (secs * 1000.0).round() / 1000.0,
             "msgs_per_s": rate.round(),
@@ -470,7 +618,7 @@ async fn run(
                 if let (Some(echo_cost), true) = (echo_cost, pid.is_some() && tally.messages > 0) {
                     let own = tally.cpu.as_secs_f64() / tally.messages as f64 - echo_cost;
                     report["path_cpu_us_per_msg"] = json!((own * 1e6 * 100.0).round() / 100.0);
-                    if *path == PathKind::Relay {
+                    if path.is_byte_relay() {
                         // Each request and each reply is one relayed
                         // message, read from one socket and written to the
                         // other: a round trip is two (a streamed message
@@ -495,4 +643,72 @@ async fn run(
         reports.push(report);
     }
     reports
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `make bench-peers`'s command line selects the peer suite with the
+    /// installed tools, and --peers without --spawn is refused.
+    #[test]
+    fn peers_command_line() {
+        let args = Args::try_parse_from(["bench", "--spawn", "--peers", "--out", "x.json"])
+            .expect("make bench-peers' arguments");
+        assert!(args.peers && args.spawn && !args.one);
+        assert_eq!(args.websocat, PathBuf::from(".tools/websocat/bin/websocat"));
+        assert_eq!(
+            args.websockify,
+            PathBuf::from(".tools/websockify/bin/websockify")
+        );
+        assert!(Args::try_parse_from(["bench", "--peers"]).is_err());
+        assert!(Args::try_parse_from(["bench", "--spawn", "--one"]).is_err());
+
+        let one = Args::try_parse_from([
+            "bench",
+            "--spawn",
+            "--peers",
+            "--one",
+            "-c",
+            "100",
+            "-m",
+            "300",
+            "--paths",
+            "relay,websocat",
+        ])
+        .expect("one workload, two paths");
+        assert_eq!(one.connections, 100);
+        assert_eq!(
+            selected(&PathKind::PEERS, &one.paths),
+            vec![PathKind::Tcp, PathKind::Relay, PathKind::Websocat]
+        );
+        assert_eq!(selected(&PathKind::PEERS, &[]), PathKind::PEERS.to_vec());
+    }
+
+    /// Every line of a workload gets its ratios to websocat's line; a
+    /// websocat line with errors is no baseline.
+    #[test]
+    fn ratios_to_websocat() {
+        let mut lines = vec![
+            json!({"path": "tcp", "errors": 0, "msgs_per_s": 90000.0, "rtt_p50_us": 50, "rtt_p99_us": 100}),
+            json!({"path": "relay", "errors": 0, "msgs_per_s": 60000.0, "rtt_p50_us": 80, "rtt_p99_us": 150, "path_cpu_us_per_msg": 12.0}),
+            json!({"path": "websocat", "errors": 0, "msgs_per_s": 50000.0, "rtt_p50_us": 100, "rtt_p99_us": 200, "path_cpu_us_per_msg": 16.0}),
+        ];
+        add_peer_ratios(&mut lines);
+        assert_eq!(lines[1]["throughput_vs_websocat"], json!(1.2));
+        assert_eq!(lines[1]["p50_vs_websocat"], json!(0.8));
+        assert_eq!(lines[1]["p99_vs_websocat"], json!(0.75));
+        assert_eq!(lines[1]["cpu_vs_websocat"], json!(0.75));
+        assert_eq!(lines[2]["throughput_vs_websocat"], json!(1.0));
+        assert_eq!(lines[0]["throughput_vs_websocat"], json!(1.8));
+        // Raw TCP has no path CPU of its own: no ratio rather than a wrong one.
+        assert!(lines[0].get("cpu_vs_websocat").is_none());
+
+        let mut failed = vec![
+            json!({"path": "relay", "errors": 0, "msgs_per_s": 60000.0}),
+            json!({"path": "websocat", "errors": 3, "msgs_per_s": 10.0}),
+        ];
+        add_peer_ratios(&mut failed);
+        assert!(failed[0].get("throughput_vs_websocat").is_none());
+    }
 }

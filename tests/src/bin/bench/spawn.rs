@@ -19,7 +19,8 @@ pub struct Spawned {
 }
 
 impl Spawned {
-    pub async fn start(bin: &Path) -> Result<Spawned, Error> {
+    /// `bridge_threads`: the bridge's worker threads, if not one per core.
+    pub async fn start(bin: &Path, bridge_threads: Option<usize>) -> Result<Spawned, Error> {
         if !bin.is_file() {
             return Err(format!(
                 "{} not found: build it with `cargo build --release -p bridge`",
@@ -54,7 +55,11 @@ impl Spawned {
             .spawn()?;
         // The bridge under test: its public lab server is an echo server
         // too, and it may relay to the separate one.
-        let bridge = Command::new(bin)
+        let mut bridge = Command::new(bin);
+        if let Some(threads) = bridge_threads {
+            bridge.env("TOKIO_WORKER_THREADS", threads.to_string());
+        }
+        let bridge = bridge
             .args(["--max-sessions", "20000", "--mode", "echo"])
             .args(["--max-connections", "20000", "--backlog", "1024"])
             .arg("--lab")
@@ -77,6 +82,7 @@ impl Spawned {
                 http: bridge_http,
                 echo: echo_addr,
                 echo_is_public: false,
+                peers: None,
             },
             bridge_lab,
         })
@@ -120,11 +126,11 @@ impl Spawned {
     }
 }
 
-fn free_addr() -> Result<SocketAddr, Error> {
+pub fn free_addr() -> Result<SocketAddr, Error> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
-async fn wait_listening(addr: SocketAddr) -> Result<(), Error> {
+pub async fn wait_listening(addr: SocketAddr) -> Result<(), Error> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         match tokio::net::TcpStream::connect(addr).await {

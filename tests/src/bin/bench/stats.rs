@@ -50,6 +50,50 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_nanos(total_ns))
 }
 
+/// CPU time of a process and every process it started that is still
+/// running (websockify forks one per connection; the benchmark keeps its
+/// connections open through all rounds, so none ends in between).
+pub fn tree_cpu_time(pid: u32) -> Option<Duration> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The parent is the second field after the command name's ')'.
+        if let Some(parent) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            parents.push((child, parent));
+        }
+    }
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    let mut total = cpu_time(pid)?;
+    for child in &tree[1..] {
+        total += cpu_time(*child).unwrap_or_default();
+    }
+    Some(total)
+}
+
 /// How a process's CPU time so far splits into user and kernel time, from
 /// /proc/PID/stat (in ticks of 10 ms: read it over a run of seconds).
 pub fn user_kernel(pid: u32) -> Option<(Duration, Duration)> {
@@ -115,5 +159,33 @@ mod tests {
         }
         let (user, _kernel) = user_kernel(me).expect("this process's stat");
         assert!(user >= Duration::from_millis(10), "user time {user:?}");
+    }
+
+    /// A child's CPU time counts for its parent's tree, not for the parent alone.
+    #[test]
+    fn tree_counts_children() {
+        let mut child = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 5",
+            ])
+            .spawn()
+            .expect("sh");
+        let child_pid = child.id();
+        // Wait (bounded) until the child has burnt 20 ms.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while cpu_time(child_pid).unwrap_or_default() < Duration::from_millis(20) {
+            assert!(std::time::Instant::now() < deadline, "the child never ran");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let me = std::process::id();
+        let alone = cpu_time(me).expect("own");
+        let tree = tree_cpu_time(me).expect("tree");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            tree >= alone + Duration::from_millis(20),
+            "tree {tree:?} vs alone {alone:?}"
+        );
     }
 }

@@ -24,6 +24,9 @@ pub const EDITOR_MODULE: &str = "editor/editor.js";
 pub const CODE_VIEW_CSS: &str = "editor/codeview.css";
 /// Where the runner is, relative to the page.
 pub const RUNNER_MODULE: &str = "py/runner.mjs";
+/// The instructor's page, a wasm of its own (the `instructor` binary, built
+/// by trunk into `dist/instructor/`), loaded only for `/?instructor=TOKEN`.
+pub const INSTRUCTOR_MODULE: &str = "instructor/instructor.js";
 /// "Download my lab"'s zip writer (fflate, bundled at set-up from
 /// `web/editor/zip.mjs`), loaded on the first click of that button.
 pub const ZIP_MODULE: &str = "editor/zip.js";
@@ -194,6 +197,34 @@ pub async fn zip_files(files: Vec<(String, String)>) -> Result<js_sys::Uint8Arra
     module
         .zip_files(paths, texts)
         .map_err(|e| js_error_text(&e))
+}
+
+/// Imports the instructor's page and starts it (wasm-bindgen's `init`,
+/// which fetches `instructor_bg.wasm` beside the module and runs its
+/// `main`).
+pub async fn load_instructor() -> Result<(), String> {
+    let module = import(INSTRUCTOR_MODULE).await?;
+    let init: js_sys::Function = js_sys::Reflect::get(&module, &JsValue::from_str("default"))
+        .ok()
+        .and_then(|init| init.dyn_into().ok())
+        .ok_or("its module has no init")?;
+    let started = init
+        .call0(&JsValue::UNDEFINED)
+        .map_err(|e| js_error_text(&e))?;
+    JsFuture::from(js_sys::Promise::resolve(&started))
+        .await
+        .map_err(|e| js_error_text(&e))?;
+    Ok(())
+}
+
+/// Says in the page's body why it could not start.
+pub fn show_page_failure(text: &str) {
+    if let Some(body) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+    {
+        body.set_text_content(Some(text));
+    }
 }
 
 /// Imports the runner module and creates the runner with these callbacks

@@ -52,12 +52,22 @@ pub mod workspace;
 pub use app::App;
 pub use instructor_app::InstructorApp;
 
-/// Shows the instructor's view for `/?instructor=TOKEN`, the student's
-/// page otherwise.
+/// Shows the student's page, or for `/?instructor=TOKEN` loads the
+/// instructor's (a wasm of its own, `dist/instructor/`: students never
+/// download its code, and the student's page stays small).
 pub fn start() {
     if browser::query("instructor").is_some() {
-        yew::Renderer::<InstructorApp>::new().render();
+        wasm_bindgen_futures::spawn_local(async {
+            if let Err(why) = lazy::load_instructor().await {
+                lazy::show_page_failure(&format!("The instructor's view could not load: {why}"));
+            }
+        });
     } else {
         yew::Renderer::<App>::new().render();
     }
+}
+
+/// The instructor's page: the entry point of the `instructor` wasm.
+pub fn start_instructor() {
+    yew::Renderer::<InstructorApp>::new().render();
 }

@@ -43,12 +43,16 @@ export function add_stylesheet(path) {
   link.href = new URL(path, document.baseURI).href;
   document.head.append(link);
 }
-// The runner's four callbacks, as one: `event(kind, program, a, b)` with
+// The runner's five callbacks, as one: `event(kind, program, a, b)` with
 // kind 0 output (stream, text), 1 input (prompt, resolve), 2 state
-// (state, detail). One closure type costs the page less than four.
-export function runner_options(send, event) {
+// (state, detail), 3 a message a program sent by itself (json). One
+// closure type costs the page less than five. `channel`: where programs
+// are attached to the bridge's socket directly (or null).
+export function runner_options(send, event, channel) {
   return {
     send,
+    channel,
+    onSent: (program, json) => { event(3, program, json, null); },
     onOutput: (program, stream, text) => { event(0, program, stream, text); },
     onInput: (program, prompt) => new Promise((resolve) => event(1, program, prompt, resolve)),
     onState: (program, state, detail) => { event(2, program, state, detail ?? null); },
@@ -60,14 +64,17 @@ extern "C" {
     fn import_page_relative(path: &str) -> Result<js_sys::Promise, JsValue>;
     fn add_stylesheet(path: &str);
     /// The runner's options (see the top of `web/py/runner.mjs`) from two
-    /// closures: `send(json)` and `event(kind, program, a, b)`.
-    pub fn runner_options(send: &JsValue, event: &JsValue) -> JsValue;
+    /// closures, `send(json)` and `event(kind, program, a, b)`, and the
+    /// channel of the bridge's socket worker (or null).
+    pub fn runner_options(send: &JsValue, event: &JsValue, channel: &JsValue) -> JsValue;
 }
 
 /// What `event` of [`runner_options`] was told.
 pub const OUTPUT: u32 = 0;
 pub const INPUT: u32 = 1;
 pub const STATE: u32 = 2;
+/// A program's message that went to the bridge by itself (not by `send`).
+pub const SENT: u32 = 3;
 
 #[wasm_bindgen]
 extern "C" {

@@ -102,7 +102,7 @@ pub fn use_bridge(lab: &UseReducerHandle<LabState>, programs: &RunnerLink) -> Br
                     url: url.clone(),
                     programs,
                 };
-                Reconnecting::start(url, events)
+                Reconnecting::start_with(url, events, super::bridge_worker::open_socket)
             });
             *link.borrow_mut() = bridge.clone();
             move || {
@@ -177,7 +177,7 @@ impl Events for Bridge {
             };
             if let (Some(ended), Some(program)) = (ended, peek.program) {
                 self.programs
-                    .deliver(program, ended, text, browser::now_ms());
+                    .deliver(program, ended, peek.call, text, browser::now_ms());
                 return;
             }
         }
@@ -221,6 +221,9 @@ struct ProgramPeek<'a> {
     kind: &'a str,
     #[serde(default)]
     program: Option<protocol::ProgramId>,
+    /// The call a `sock_reply` answers.
+    #[serde(default)]
+    call: Option<u64>,
 }
 
 impl Bridge {

@@ -20,6 +20,7 @@
 //!   editor (CodeMirror) and the Python runner (Pyodide in Web Workers).
 //! - [`format`]: times, directions and byte previews as the page writes them.
 //! - [`sample`]: a small recorded trace (`?demo`).
+//! - [`wire`]: the bridge's messages and trace files read with one small reader.
 //! - [`browser`]: the few browser calls (downloads, files, the address bar).
 //! - [`hooks`]: `use_bridge` (the student's WebSocket), `use_watch` (the
 //!   instructor's: with `use_bridge`, the only network code) and
@@ -47,6 +48,7 @@ pub mod sample;
 pub mod state;
 pub mod submission;
 pub mod trace;
+pub mod wire;
 pub mod workspace;
 
 pub use app::App;

@@ -20,7 +20,7 @@ use super::socket::{Events, Reconnecting};
 use crate::browser;
 use crate::state::{Action, LabState, Outbox, SocketClosed};
 use gloo_timers::callback::Timeout;
-use protocol::{ClientMsg, PROTOCOL_VERSION, ServerMsg};
+use protocol::{ClientMsg, PROTOCOL_VERSION};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use web_sys::{CloseEvent, WebSocket};
@@ -169,7 +169,7 @@ impl Events for Bridge {
     fn message(&self, text: &str) {
         // A program's reply goes to the runner as it came: only its type
         // and program are read here (see `ServerMsg::SockReply`).
-        if let Ok(peek) = serde_json::from_str::<ProgramPeek>(text) {
+        if let Ok(peek) = serde_json::from_str::<crate::wire::Peek>(text) {
             let ended = match peek.kind {
                 "sock_reply" => Some(false),
                 "program_ended" => Some(true),
@@ -181,11 +181,10 @@ impl Events for Bridge {
                 return;
             }
         }
-        self.batch
-            .push(match serde_json::from_str::<ServerMsg>(text) {
-                Ok(msg) => Action::FromBridge(msg),
-                Err(e) => Action::BadMessage(e.to_string()),
-            });
+        self.batch.push(match crate::wire::server_msg(text) {
+            Ok(msg) => Action::FromBridge(msg),
+            Err(why) => Action::BadMessage(why),
+        });
     }
 
     fn closed(&self, opened: bool, event: Option<&CloseEvent>) -> bool {
@@ -211,19 +210,6 @@ impl Events for Bridge {
         });
         later
     }
-}
-
-/// What the page reads of every message first: its type, and the program
-/// it is for (a `sock_reply` or `program_ended`).
-#[derive(serde::Deserialize)]
-struct ProgramPeek<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: &'a str,
-    #[serde(default)]
-    program: Option<protocol::ProgramId>,
-    /// The call a `sock_reply` answers.
-    #[serde(default)]
-    call: Option<u64>,
 }
 
 impl Bridge {

@@ -81,6 +81,8 @@ bench: setup page bridge
 	cargo build --release -p e2e --bin bench
 	mkdir -p bench-results
 	ulimit -n "$$(ulimit -Hn)"; target/release/bench --spawn --all --out bench-results/latest.json
+	@# The page's weight against its budget (250 KB gzipped), file by file.
+	cargo test -p e2e --test page_weight -- --nocapture --quiet
 
 # The soak: a release bridge under SOAK_SESSIONS /ws sessions and SOAK_RAW
 # raw TCP clients of verified echoes for SOAK_SECS; prints bytes verified,

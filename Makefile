@@ -82,6 +82,8 @@ bench: setup page bridge
 	cargo build --release -p e2e --bin bench
 	mkdir -p bench-results
 	ulimit -n "$$(ulimit -Hn)"; target/release/bench --spawn --all --out bench-results/latest.json
+	@# The page's weight against its budget (250 KB gzipped), file by file.
+	cargo test -p e2e --test page_weight -- --nocapture --quiet
 
 # /relay beside the WebSocket-to-TCP bridges a user would compare it with:
 # websocat and websockify, installed into .tools/ (scripts/peers.sh; skipped

@@ -6,7 +6,7 @@
 // (`import("./py/runner.mjs")`, relative to the page), and wires it to the
 // session's WebSocket:
 //
-//   const runner = await createRunner({ send, onOutput, onInput, onState });
+//   const runner = await createRunner({ send, onOutput, onInput, onState, channel, onSent });
 //   runner.run({ program: 1, file: "server.py", source, lane: "server" });
 //   runner.stop(1);          // within 0.5 s, even in accept() or `while True: pass`
 //   runner.deliver(json);    // every sock_reply and program_ended from /ws
@@ -19,7 +19,11 @@
 //
 // The runner builds the program_start, sock_call, program_print and
 // program_end messages itself (protocol/src/program.rs); the page only
-// passes them on. Everything it loads is relative to this file, so the
+// passes them on. With a `channel` (the page's socket worker,
+// web/bridge_socket.js) a program's sock_call and sock_reply skip the
+// page: its worker hands each call to the socket worker on a port of its
+// own, and the reply is written into its shared memory there; `onSent`
+// then only tells the page what was sent. Everything it loads is relative to this file, so the
 // page also works under a path prefix (https://host/co223/).
 
 const PYODIDE_VERSION = "314.0.7";
@@ -44,6 +48,9 @@ const SPARE_DELAY_MS = 1500;
 const TRACED_LINE_CHARS = 4096;
 
 const encoder = new TextEncoder();
+// What the shared STATE word holds for input()'s answer (a socket call's
+// reply is tagged with the call's own number, from 1).
+const INPUT_TAG = -1;
 
 // The interpreter's WebAssembly (9.6 MB), compiled once per page and
 // handed to every worker: a second interpreter then skips the compile,
@@ -148,8 +155,9 @@ class Interpreter {
     }).then(() => started);
   }
 
-  /// Hands the waiting program its reply (or input()'s answer).
-  reply(text) {
+  /// Hands the waiting program its reply to call `tag` (or input()'s
+  /// answer, INPUT_TAG).
+  reply(text, tag) {
     if (this.mode === "jspi") {
       this.worker.postMessage({ type: "reply", text });
       return;
@@ -164,7 +172,7 @@ class Interpreter {
     }
     this.data.set(bytes);
     Atomics.store(this.control, 1, bytes.length);
-    Atomics.store(this.control, 0, 1);
+    Atomics.store(this.control, 0, tag);
     Atomics.notify(this.control, 0);
   }
 
@@ -190,6 +198,8 @@ class Runner {
     this.onOutput = options.onOutput ?? (() => {});
     this.onInput = options.onInput ?? (() => Promise.reject(new Error("no input")));
     this.onState = options.onState ?? (() => {});
+    this.onSent = options.onSent ?? (() => {});
+    this.channel = options.channel ?? null;
     this.capability = detectCapability(options.mode);
     this.programs = new Map();
     this.spare = null;
@@ -224,6 +234,7 @@ class Runner {
       stopRequested: false,
       ended: false,
       hardStop: null,
+      direct: false,
     };
     this.programs.set(program, p);
     if (this.capability.mode === "none") {
@@ -251,7 +262,17 @@ class Runner {
         this.finish(p, "failed", failure("RuntimeError", why));
         return;
       }
-      interpreter.worker.postMessage({ type: "run", program, file, source });
+      const run = { type: "run", program, file, source };
+      if (interpreter.mode === "atomics" && this.channel) {
+        // The program's calls go to the bridge's socket worker directly.
+        const { port1, port2 } = new MessageChannel();
+        this.channel.attach(program, port1, interpreter.control.buffer, interpreter.data.buffer);
+        p.direct = true;
+        run.port = port2;
+        interpreter.worker.postMessage(run, [port2]);
+      } else {
+        interpreter.worker.postMessage(run);
+      }
     });
   }
 
@@ -292,7 +313,7 @@ class Runner {
     // no longer waits for has nobody to go to.
     if (!p || p.ended || message.call !== p.waitingFor) return;
     p.waitingFor = null;
-    p.interpreter.reply(JSON.stringify(message.result));
+    p.interpreter.reply(JSON.stringify(message.result), message.call);
   }
 
   fromWorker(p, message) {
@@ -302,8 +323,14 @@ class Runner {
         this.onState(p.id, "running", null);
         this.spareSoon(SPARE_DELAY_MS);
         break;
+      case "sent":
+        // A call that went to the bridge directly: the page notes it.
+        p.call = message.call;
+        this.onSent(p.id, message.text);
+        if (p.call === 1) this.spareSoon(0);
+        break;
       case "sock_call": {
-        p.call += 1;
+        p.call = message.call;
         p.waitingFor = p.call;
         const call = { type: "sock_call", program: p.id, call: p.call, op: JSON.parse(message.op) };
         if (message.timeout_ms !== null) call.timeout_ms = message.timeout_ms;
@@ -315,7 +342,7 @@ class Runner {
           // at once rather than waiting for ever.
           p.waitingFor = null;
           const message = `The page lost its connection to the bridge (${err && err.message ? err.message : err})`;
-          p.interpreter.reply(JSON.stringify({ err: { errno: "ENETDOWN", message, kind: "other" } }));
+          p.interpreter.reply(JSON.stringify({ err: { errno: "ENETDOWN", message, kind: "other" } }), p.call);
         }
         if (p.call === 1) this.spareSoon(0);
         break;
@@ -346,7 +373,7 @@ class Runner {
           .then((line) => {
             if (p.ended || p.waitingForInput !== ticket) return;
             p.waitingForInput = null;
-            p.interpreter.reply(line);
+            p.interpreter.reply(line, INPUT_TAG);
           });
         break;
       }
@@ -369,6 +396,7 @@ class Runner {
     // (and let its memory go: the page may run hundreds of programs).
     if (p.interpreter) p.interpreter.terminate();
     p.interpreter = null;
+    if (p.direct) this.channel.detach(p.id);
     this.endOnBridge(p);
     this.onState(p.id, p.stopRequested ? "stopped" : state, p.stopRequested ? null : detail);
     this.spareSoon(SPARE_DELAY_MS);

@@ -12,13 +12,21 @@
 //   Python until it settles (JavaScript Promise Integration); the worker's
 //   event loop stays free to receive the reply and Stop.
 //
+// In "atomics" mode the runner may give `run` a MessagePort to the page's
+// socket worker (web/bridge_socket.js): each call then goes there as the
+// sock_call's JSON, and the reply is written into `data` there, so the
+// page's main thread is not on a call's way (the runner only gets a
+// "sent" note of it).
+//
 // Messages in: init, run, and for "jspi" reply and stop.
-// Messages out: ready | init_failed, started, sock_call, output, input, end.
+// Messages out: ready | init_failed, started, sock_call | sent, output, input, end.
 
 const POLL_MS = 100;
 // The control words shared with the runner (Int32Array over a SharedArrayBuffer).
-const STATE = 0; // 0: waiting, 1: the reply is in `data`
+const STATE = 0; // 0: no reply; else the tag of the reply in `data` (the call's number, or INPUT_TAG)
 const LENGTH = 1; // its length in bytes
+const WAITING = 3; // the call this program waits for (0: none): a reply to another is not written
+const INPUT_TAG = -1;
 const INTERRUPTED = '{"interrupted":true}';
 
 let pyodide = null;
@@ -29,21 +37,34 @@ let data = null; // Uint8Array
 let interrupt = null; // Int32Array, Pyodide's interrupt buffer (2 = SIGINT)
 let pending = null; // jspi: the resolve function of the call in flight
 let stopping = false;
+let port = null; // the socket worker's port for this program's calls, if any
+let program = 0;
+let calls = 0; // this program's calls so far: each is numbered from 1
 
 const decoder = new TextDecoder();
 
-// Atomics: waits for the runner's reply, or for Stop. Returns the reply's
-// text, or null if the program is being stopped.
-function waitForReply() {
+// Atomics: waits for the reply tagged `tag`, or for Stop. Returns the
+// reply's text, or null if the program is being stopped.
+function waitForReply(tag) {
   for (;;) {
-    if (Atomics.load(control, STATE) === 1) {
+    const state = Atomics.load(control, STATE);
+    if (state === tag) {
       const length = Atomics.load(control, LENGTH);
       // TextDecoder does not read shared memory: copy it out first.
       const text = decoder.decode(data.slice(0, length));
+      Atomics.store(control, WAITING, 0);
       Atomics.store(control, STATE, 0);
+      Atomics.notify(control, STATE);
       return text;
     }
+    if (state !== 0) {
+      // A late reply to a call given up when Stop came: nobody's.
+      Atomics.store(control, STATE, 0);
+      Atomics.notify(control, STATE);
+      continue;
+    }
     if (Atomics.load(interrupt, 0) !== 0) {
+      Atomics.store(control, WAITING, 0);
       // Python raises KeyboardInterrupt itself on our answer; clear the
       // flag so the interpreter does not raise a second one while the
       // program unwinds.
@@ -61,10 +82,10 @@ function replyPromise() {
   });
 }
 
-function ask(message) {
+function ask(message, tag) {
   postMessage(message);
   if (mode === "jspi") return replyPromise();
-  return waitForReply();
+  return waitForReply(tag);
 }
 
 // The functions Python calls (module `_socketlab_js`, used by boot.py).
@@ -73,9 +94,22 @@ const hooks = {
   hostname: "socket-lab",
   // One socket call: the op as JSON, settimeout()'s value, the student's line.
   call(op, timeoutMs, line) {
-    const message = { type: "sock_call", op, timeout_ms: timeoutMs ?? null, line: line ?? null };
+    calls += 1;
+    const call = calls;
+    if (port !== null) {
+      // Straight to the bridge's socket: the op is JSON already.
+      let text = `{"type":"sock_call","program":${program},"call":${call},"op":${op}`;
+      if (timeoutMs != null) text += `,"timeout_ms":${timeoutMs}`;
+      if (line != null) text += `,"line":${line}`;
+      text += "}";
+      Atomics.store(control, WAITING, call);
+      port.postMessage({ call, text });
+      postMessage({ type: "sent", call, text });
+      return waitForReply(call) ?? INTERRUPTED;
+    }
+    const message = { type: "sock_call", call, op, timeout_ms: timeoutMs ?? null, line: line ?? null };
     if (mode === "jspi") return ask(message).then((text) => text ?? INTERRUPTED);
-    return ask(message) ?? INTERRUPTED;
+    return ask(message, call) ?? INTERRUPTED;
   },
   output(stream, text, line) {
     if (mode === "atomics") keepPace();
@@ -84,7 +118,7 @@ const hooks = {
   input(prompt) {
     const answer = (text) => (text === null ? "\u0000interrupted" : text);
     if (mode === "jspi") return ask({ type: "input", prompt }).then(answer);
-    return answer(ask({ type: "input", prompt }));
+    return answer(ask({ type: "input", prompt }, INPUT_TAG));
   },
   // time.sleep(): true if Stop ended it.
   sleep(ms) {
@@ -199,6 +233,8 @@ async function init(message) {
 }
 
 async function run(message) {
+  port = message.port ?? null;
+  program = message.program;
   postMessage({ type: "started" });
   let result;
   try {

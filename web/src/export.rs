@@ -23,7 +23,7 @@ struct TraceFileOut<'a> {
 #[derive(Deserialize)]
 struct TraceFileIn {
     format: String,
-    events: Vec<TraceEvent>,
+    events: Vec<crate::wire::TraceEventWire>,
 }
 
 /// The trace as JSON: `{"format":"socket-lab-trace","version":1,"events":[...]}`,
@@ -48,7 +48,7 @@ pub fn parse_json(text: &str) -> Result<Vec<TraceEvent>, String> {
     }
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
-        return serde_json::from_str(trimmed).map_err(|e| e.to_string());
+        return crate::wire::events_from_json(trimmed);
     }
     if let Ok(file) = serde_json::from_str::<TraceFileIn>(trimmed) {
         if file.format != FORMAT {
@@ -57,14 +57,19 @@ pub fn parse_json(text: &str) -> Result<Vec<TraceEvent>, String> {
                 file.format
             ));
         }
-        return Ok(file.events);
+        return crate::wire::events_from_wire(file.events);
     }
     let mut events = Vec::new();
     for (i, line) in trimmed.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<ServerMsg>(line) {
+        // A program's sock_reply is the runner's business, not the trace's.
+        let peek = serde_json::from_str::<crate::wire::Peek>(line).map_err(|e| e.to_string());
+        if peek.is_ok_and(|peek| peek.kind == "sock_reply") {
+            continue;
+        }
+        match crate::wire::server_msg(line) {
             Ok(ServerMsg::Trace(event)) => events.push(event),
             Ok(_) => {}
             Err(e) => return Err(format!("line {}: {e}", i + 1)),

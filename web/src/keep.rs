@@ -96,7 +96,7 @@ pub fn restore(state: &mut LabState) {
     }
     let events: Vec<TraceEvent> = match browser::load_pref(SAVED_TRACE) {
         None => Vec::new(),
-        Some(json) => match serde_json::from_str(&json) {
+        Some(json) => match crate::wire::events_from_json(&json) {
             Ok(events) => events,
             Err(err) => {
                 state.session.notify(

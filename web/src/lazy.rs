@@ -24,6 +24,9 @@ pub const EDITOR_MODULE: &str = "editor/editor.js";
 pub const CODE_VIEW_CSS: &str = "editor/codeview.css";
 /// Where the runner is, relative to the page.
 pub const RUNNER_MODULE: &str = "py/runner.mjs";
+/// The instructor's page, a wasm of its own (the `instructor` binary, built
+/// by trunk into `dist/instructor/`), loaded only for `/?instructor=TOKEN`.
+pub const INSTRUCTOR_MODULE: &str = "instructor/instructor.js";
 /// "Download my lab"'s zip writer (fflate, bundled at set-up from
 /// `web/editor/zip.mjs`), loaded on the first click of that button.
 pub const ZIP_MODULE: &str = "editor/zip.js";
@@ -40,12 +43,16 @@ export function add_stylesheet(path) {
   link.href = new URL(path, document.baseURI).href;
   document.head.append(link);
 }
-// The runner's four callbacks, as one: `event(kind, program, a, b)` with
+// The runner's five callbacks, as one: `event(kind, program, a, b)` with
 // kind 0 output (stream, text), 1 input (prompt, resolve), 2 state
-// (state, detail). One closure type costs the page less than four.
-export function runner_options(send, event) {
+// (state, detail), 3 a message a program sent by itself (json). One
+// closure type costs the page less than five. `channel`: where programs
+// are attached to the bridge's socket directly (or null).
+export function runner_options(send, event, channel) {
   return {
     send,
+    channel,
+    onSent: (program, json) => { event(3, program, json, null); },
     onOutput: (program, stream, text) => { event(0, program, stream, text); },
     onInput: (program, prompt) => new Promise((resolve) => event(1, program, prompt, resolve)),
     onState: (program, state, detail) => { event(2, program, state, detail ?? null); },
@@ -57,14 +64,17 @@ extern "C" {
     fn import_page_relative(path: &str) -> Result<js_sys::Promise, JsValue>;
     fn add_stylesheet(path: &str);
     /// The runner's options (see the top of `web/py/runner.mjs`) from two
-    /// closures: `send(json)` and `event(kind, program, a, b)`.
-    pub fn runner_options(send: &JsValue, event: &JsValue) -> JsValue;
+    /// closures, `send(json)` and `event(kind, program, a, b)`, and the
+    /// channel of the bridge's socket worker (or null).
+    pub fn runner_options(send: &JsValue, event: &JsValue, channel: &JsValue) -> JsValue;
 }
 
 /// What `event` of [`runner_options`] was told.
 pub const OUTPUT: u32 = 0;
 pub const INPUT: u32 = 1;
 pub const STATE: u32 = 2;
+/// A program's message that went to the bridge by itself (not by `send`).
+pub const SENT: u32 = 3;
 
 #[wasm_bindgen]
 extern "C" {
@@ -194,6 +204,34 @@ pub async fn zip_files(files: Vec<(String, String)>) -> Result<js_sys::Uint8Arra
     module
         .zip_files(paths, texts)
         .map_err(|e| js_error_text(&e))
+}
+
+/// Imports the instructor's page and starts it (wasm-bindgen's `init`,
+/// which fetches `instructor_bg.wasm` beside the module and runs its
+/// `main`).
+pub async fn load_instructor() -> Result<(), String> {
+    let module = import(INSTRUCTOR_MODULE).await?;
+    let init: js_sys::Function = js_sys::Reflect::get(&module, &JsValue::from_str("default"))
+        .ok()
+        .and_then(|init| init.dyn_into().ok())
+        .ok_or("its module has no init")?;
+    let started = init
+        .call0(&JsValue::UNDEFINED)
+        .map_err(|e| js_error_text(&e))?;
+    JsFuture::from(js_sys::Promise::resolve(&started))
+        .await
+        .map_err(|e| js_error_text(&e))?;
+    Ok(())
+}
+
+/// Says in the page's body why it could not start.
+pub fn show_page_failure(text: &str) {
+    if let Some(body) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+    {
+        body.set_text_content(Some(text));
+    }
 }
 
 /// Imports the runner module and creates the runner with these callbacks

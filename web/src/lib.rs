@@ -26,6 +26,7 @@
 //!   editor (CodeMirror) and the Python runner (Pyodide in Web Workers).
 //! - [`format`]: times, directions and byte previews as the page writes them.
 //! - [`sample`]: a small recorded trace (`?demo`).
+//! - [`wire`]: the bridge's messages and trace files read with one small reader.
 //! - [`browser`]: the few browser calls (downloads, files, the address bar).
 //! - [`hooks`]: `use_bridge` (the student's WebSocket), `use_watch` (the
 //!   instructor's: with `use_bridge`, the only network code) and
@@ -57,17 +58,28 @@ pub mod state;
 pub mod submission;
 pub mod trace;
 pub mod trace_view;
+pub mod wire;
 pub mod workspace;
 
 pub use app::App;
 pub use instructor_app::InstructorApp;
 
-/// Shows the instructor's view for `/?instructor=TOKEN`, the student's
-/// page otherwise.
+/// Shows the student's page, or for `/?instructor=TOKEN` loads the
+/// instructor's (a wasm of its own, `dist/instructor/`: students never
+/// download its code, and the student's page stays small).
 pub fn start() {
     if browser::query("instructor").is_some() {
-        yew::Renderer::<InstructorApp>::new().render();
+        wasm_bindgen_futures::spawn_local(async {
+            if let Err(why) = lazy::load_instructor().await {
+                lazy::show_page_failure(&format!("The instructor's view could not load: {why}"));
+            }
+        });
     } else {
         yew::Renderer::<App>::new().render();
     }
+}
+
+/// The instructor's page: the entry point of the `instructor` wasm.
+pub fn start_instructor() {
+    yew::Renderer::<InstructorApp>::new().render();
 }

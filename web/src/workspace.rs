@@ -110,7 +110,7 @@ pub fn kept_folder(task: u8) -> TaskFolder {
     let (server, client, _) = files_for(task);
     let mut trace = Trace::with_cap(keep::KEPT_EVENTS);
     let events: Vec<TraceEvent> = browser::load_pref(&key(task, "trace"))
-        .and_then(|json| serde_json::from_str(&json).ok())
+        .and_then(|json| crate::wire::events_from_json(&json).ok())
         .unwrap_or_default();
     for event in events {
         trace.push(event);

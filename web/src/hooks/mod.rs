@@ -1,5 +1,6 @@
 //! The page's hooks.
 
+mod bridge_worker;
 mod runner_link;
 mod socket;
 mod use_bridge;

@@ -29,8 +29,9 @@ pub struct RunnerLink(Rc<RefCell<Inner>>);
 #[derive(Default)]
 struct Inner {
     runner: Option<Runner>,
-    /// The call each program waits in: its name, line and start (ms).
-    calls: HashMap<ProgramId, (&'static str, Option<u32>, f64)>,
+    /// The call each program waits in: its name, line, start (ms) and
+    /// number.
+    calls: HashMap<ProgramId, (&'static str, Option<u32>, f64, u64)>,
     /// When each running program last did something visible (ms).
     active_at: HashMap<ProgramId, f64>,
     /// The `input()` each program waits in: the promise's resolve.
@@ -47,11 +48,25 @@ impl RunnerLink {
     }
 
     /// A message from the bridge for a program: hand it to the runner.
-    /// `ended`: a `program_ended`, else a `sock_reply`.
-    pub fn deliver(&self, program: ProgramId, ended: bool, text: &str, now_ms: f64) {
+    /// `ended`: a `program_ended`, else a `sock_reply` to call `call`.
+    /// (A program attached to the socket worker has its reply already, and
+    /// may have made its next call: the note of that call can come first.)
+    pub fn deliver(
+        &self,
+        program: ProgramId,
+        ended: bool,
+        call: Option<u64>,
+        text: &str,
+        now_ms: f64,
+    ) {
         let runner = {
             let mut inner = self.0.borrow_mut();
-            inner.calls.remove(&program);
+            let answered = |&(_, _, _, waiting): &(&str, Option<u32>, f64, u64)| {
+                ended || call.is_none_or(|call| call >= waiting)
+            };
+            if inner.calls.get(&program).is_some_and(answered) {
+                inner.calls.remove(&program);
+            }
             if ended {
                 inner.active_at.remove(&program);
             } else {
@@ -86,7 +101,10 @@ impl RunnerLink {
                     .as_string()
                     .unwrap_or_default();
                 let line = field(&msg, "line").as_f64().map(|l| l as u32);
-                inner.calls.insert(program, (call_name(&op), line, now_ms));
+                let call = field(&msg, "call").as_f64().unwrap_or(0.0) as u64;
+                inner
+                    .calls
+                    .insert(program, (call_name(&op), line, now_ms, call));
                 inner.active_at.insert(program, now_ms);
             }
             "program_start" | "program_print" => {
@@ -137,8 +155,8 @@ impl RunnerLink {
         let waiting = inner
             .calls
             .get(&program)
-            .filter(|(_, _, since)| now_ms - since >= WAIT_SHOWN_MS)
-            .map(|&(call, line, since)| Waiting {
+            .filter(|(_, _, since, _)| now_ms - since >= WAIT_SHOWN_MS)
+            .map(|&(call, line, since, _)| Waiting {
                 call: call.to_string(),
                 line,
                 secs: ((now_ms - since) / 1000.0) as u32,

@@ -33,6 +33,8 @@ pub trait Events: 'static {
 pub struct Reconnecting<E: Events> {
     url: String,
     events: E,
+    /// Opens one socket (the browser's `WebSocket`, or one held by a worker).
+    open: fn(&str) -> Result<WebSocket, wasm_bindgen::JsValue>,
     inner: RefCell<Inner>,
 }
 
@@ -58,9 +60,19 @@ const LATER_ATTEMPTS: u32 = 3;
 impl<E: Events> Reconnecting<E> {
     /// Opens the first socket to `url`.
     pub fn start(url: String, events: E) -> Rc<Self> {
+        Self::start_with(url, events, WebSocket::new)
+    }
+
+    /// Opens the first socket to `url` with `open`.
+    pub fn start_with(
+        url: String,
+        events: E,
+        open: fn(&str) -> Result<WebSocket, wasm_bindgen::JsValue>,
+    ) -> Rc<Self> {
         let socket = Rc::new(Reconnecting {
             url,
             events,
+            open,
             inner: RefCell::default(),
         });
         socket.connect();
@@ -82,7 +94,7 @@ impl<E: Events> Reconnecting<E> {
 
     fn connect(self: &Rc<Self>) {
         self.events.connecting();
-        let socket = match WebSocket::new(&self.url) {
+        let socket = match (self.open)(&self.url) {
             Ok(socket) => socket,
             Err(_) => {
                 let later = self.events.closed(false, None);

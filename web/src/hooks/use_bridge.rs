@@ -21,7 +21,7 @@ use crate::browser;
 use crate::session::{Outbox, SessionAction, SocketClosed};
 use crate::state::{Action, LabState};
 use gloo_timers::callback::Timeout;
-use protocol::{ClientMsg, PROTOCOL_VERSION, ServerMsg};
+use protocol::{ClientMsg, PROTOCOL_VERSION};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use web_sys::{CloseEvent, WebSocket};
@@ -103,7 +103,7 @@ pub fn use_bridge(lab: &UseReducerHandle<LabState>, programs: &RunnerLink) -> Br
                     url: url.clone(),
                     programs,
                 };
-                Reconnecting::start(url, events)
+                Reconnecting::start_with(url, events, super::bridge_worker::open_socket)
             });
             *link.borrow_mut() = bridge.clone();
             move || {
@@ -172,7 +172,7 @@ impl Events for Bridge {
     fn message(&self, text: &str) {
         // A program's reply goes to the runner as it came: only its type
         // and program are read here (see `ServerMsg::SockReply`).
-        if let Ok(peek) = serde_json::from_str::<ProgramPeek>(text) {
+        if let Ok(peek) = serde_json::from_str::<crate::wire::Peek>(text) {
             let ended = match peek.kind {
                 "sock_reply" => Some(false),
                 "program_ended" => Some(true),
@@ -180,15 +180,14 @@ impl Events for Bridge {
             };
             if let (Some(ended), Some(program)) = (ended, peek.program) {
                 self.programs
-                    .deliver(program, ended, text, browser::now_ms());
+                    .deliver(program, ended, peek.call, text, browser::now_ms());
                 return;
             }
         }
-        self.batch
-            .push(match serde_json::from_str::<ServerMsg>(text) {
-                Ok(msg) => Action::FromBridge(msg),
-                Err(e) => Action::Session(SessionAction::BadMessage(e.to_string())),
-            });
+        self.batch.push(match crate::wire::server_msg(text) {
+            Ok(msg) => Action::FromBridge(msg),
+            Err(why) => Action::Session(SessionAction::BadMessage(why)),
+        });
     }
 
     fn closed(&self, opened: bool, event: Option<&CloseEvent>) -> bool {
@@ -215,16 +214,6 @@ impl Events for Bridge {
             }));
         later
     }
-}
-
-/// What the page reads of every message first: its type, and the program
-/// it is for (a `sock_reply` or `program_ended`).
-#[derive(serde::Deserialize)]
-struct ProgramPeek<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: &'a str,
-    #[serde(default)]
-    program: Option<protocol::ProgramId>,
 }
 
 impl Bridge {

@@ -205,6 +205,11 @@ async fn start_runner(
                 let now = browser::now_ms();
                 let text = |v: &JsValue| v.as_string().unwrap_or_default();
                 let action = match kind {
+                    lazy::SENT => {
+                        // Only noted: it is on its way already.
+                        programs.sent(&text(&a), now);
+                        return;
+                    }
                     lazy::OUTPUT => {
                         programs.touched(program, now);
                         CodeAction::Output {
@@ -250,7 +255,11 @@ async fn start_runner(
         )
     };
     // The runner keeps these for the page's lifetime: JavaScript owns them.
-    let options = lazy::runner_options(&send.into_js_value(), &event.into_js_value());
+    let options = lazy::runner_options(
+        &send.into_js_value(),
+        &event.into_js_value(),
+        &super::bridge_worker::program_channel(),
+    );
     match lazy::create_runner(&options).await {
         Ok(runner) => {
             let capability = read_capability(&runner.capability());

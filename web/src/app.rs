@@ -6,12 +6,14 @@ use crate::code::CodeAction;
 use crate::code::CodeState;
 use crate::components::{
     CodePanel, CodeView, Composer, EventDetail, ExportBar, Header, LabControls, Notices,
-    PlaybackBar, StudentCode, StudentName, TaskPanel, TraceViews,
+    PlaybackBar, PredictCard, StudentCode, StudentName, TaskPanel, TraceViews,
 };
 use crate::hooks::{RunnerLink, use_bridge, use_code_view, use_interval};
+use crate::predict::{self, PredictAction, PredictState};
 use crate::sample;
-use crate::state::{Action, BridgeStatus, LabState, Theme};
+use crate::state::{Action, BridgeStatus, LabState, Theme, Toward};
 use protocol::{Lane, Transport};
+use std::rc::Rc;
 use yew::prelude::*;
 
 /// The state the page opens with: saved display preferences applied.
@@ -191,6 +193,45 @@ pub fn App() -> Html {
         browser::save_pref("projector", if projector { "1" } else { "0" });
     });
 
+    // Predict, then observe (see `predict`): while replaying, the trace's
+    // telling moments hold the replay until the student answers.
+    let prediction = use_reducer(PredictState::default);
+    let moments = use_memo((lab.trace.clone(), lab.replay), |(trace, replay)| {
+        if *replay {
+            predict::moments(trace)
+        } else {
+            Vec::new()
+        }
+    });
+    {
+        let holds = Rc::new(prediction.holds(&moments));
+        let onaction = onaction.clone();
+        let current = lab.holds.clone();
+        use_effect_with(holds, move |holds| {
+            if *holds != current {
+                onaction.emit(Action::Hold(holds.clone()));
+            }
+        });
+    }
+    let onanswer = {
+        let (prediction, onaction, moments) =
+            (prediction.clone(), onaction.clone(), moments.clone());
+        Callback::from(move |(at, given)| {
+            prediction.dispatch(PredictAction::Answer { at, given });
+            let mut holds = prediction.holds(&moments);
+            holds.retain(|&h| h != at);
+            // Released, and shown: the answer is the event, in the trace.
+            onaction.emit(Action::Hold(Rc::new(holds)));
+            onaction.emit(Action::Step(Toward::Next));
+        })
+    };
+    let waiting = lab.waiting_at();
+    let asking = waiting.and_then(|at| moments.iter().find(|m| m.at == at).cloned());
+    let revealed = lab.selected.filter(|_| lab.replay).and_then(|seq| {
+        let moment = moments.iter().find(|m| m.at == seq)?;
+        Some((moment.clone(), *prediction.answers.get(&seq)?))
+    });
+
     let online = lab.status == BridgeStatus::Open;
     let conn = lab.conn();
     let can_send = online && conn.is_some_and(|c| c.can_send());
@@ -280,6 +321,9 @@ pub fn App() -> Html {
                         has_events={!lab.trace.is_empty()}
                         onaction={onaction.clone()}
                     />
+                    <PredictCard {asking} {revealed} replaying={lab.replay}
+                        count={moments.len()} missing={predict::missing(&moments)}
+                        {onanswer} oncontinue={onaction.reform(|()| Action::TogglePlay)} />
                     <TraceViews
                         trace={lab.trace.clone()}
                         filter={lab.filter.clone()}

@@ -19,6 +19,8 @@
 //! - [`lazy`]: the parts loaded only when the code view opens: the
 //!   editor (CodeMirror) and the Python runner (Pyodide in Web Workers).
 //! - [`format`]: times, directions and byte previews as the page writes them.
+//! - [`predict`]: predict, then observe: the questions replay asks before
+//!   telling moments of a trace, found by rules in its real events.
 //! - [`sample`]: a small recorded trace (`?demo`).
 //! - [`browser`]: the few browser calls (downloads, files, the address bar).
 //! - [`hooks`]: `use_bridge` (the student's WebSocket), `use_watch` (the
@@ -43,6 +45,7 @@ pub mod instructor_app;
 pub mod keep;
 pub mod lab;
 pub mod lazy;
+pub mod predict;
 pub mod sample;
 pub mod state;
 pub mod submission;

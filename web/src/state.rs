@@ -380,6 +380,9 @@ pub enum Action {
     Search(String),
     /// The text of a trace file to replay.
     Import(String),
+    /// The events a question waits on (see `predict`): replay stops just
+    /// before each until it is answered.
+    Hold(Rc<Vec<u64>>),
     /// A trace file could not be read (why).
     ImportFailed(String),
 
@@ -435,6 +438,8 @@ pub struct LabState {
     pub returned_draft: Option<(u64, String)>,
     /// The student's own `server.py` and `client.py`.
     pub code: CodeState,
+    /// Predict, then observe: events replay stops before (see `predict`).
+    pub holds: Rc<Vec<u64>>,
 }
 
 impl Default for LabState {
@@ -468,6 +473,7 @@ impl Default for LabState {
             last_send: None,
             returned_draft: None,
             code: CodeState::default(),
+            holds: Rc::default(),
         }
     }
 }
@@ -632,7 +638,11 @@ impl LabState {
             }
             Action::Move(toward) => {
                 if let Some(seq) = self.neighbour(toward) {
+                    let before = self.selected;
                     self.selected = Some(seq);
+                    if self.replay {
+                        self.stop_before_hold(before);
+                    }
                 }
             }
             Action::Step(toward) => self.step(toward),
@@ -660,6 +670,7 @@ impl LabState {
             Action::FilterKind(kind) => self.filter.kind = kind,
             Action::Search(text) => self.filter.set_search(text),
             Action::Import(text) => self.import(&text),
+            Action::Hold(holds) => self.holds = holds,
             Action::ImportFailed(why) => {
                 self.notify(NoticeKind::Error, "Could not load that file", why, None)
             }
@@ -1094,15 +1105,50 @@ impl LabState {
             (Toward::Next, false) => Toward::First,
             (other, _) => other,
         };
+        let before = self.selected.filter(|_| self.replay);
         if let Some(seq) = self.neighbour(toward) {
             self.selected = Some(seq);
         }
+        self.stop_before_hold(before);
         self.replay = self.selected.is_some();
+    }
+
+    /// Predict, then observe: a move forward from `before` that would show
+    /// an event a question waits on stops on the shown event just before
+    /// it (or stays where it was).
+    fn stop_before_hold(&mut self, before: Option<u64>) {
+        let Some(to) = self.selected else {
+            return;
+        };
+        let hold = self
+            .holds
+            .iter()
+            .copied()
+            .filter(|&h| before.is_none_or(|b| h > b) && h <= to)
+            .min();
+        if let Some(hold) = hold {
+            let first = self.trace.first_seq();
+            let shown = |seq: &u64| self.trace.get(*seq).is_some_and(|e| self.filter.matches(e));
+            self.selected = (first..hold).rev().find(shown).or(before);
+        }
+    }
+
+    /// The event a question waits on, when replay stands just before it.
+    pub fn waiting_at(&self) -> Option<u64> {
+        if !self.replay {
+            return None;
+        }
+        self.neighbour(Toward::Next)
+            .filter(|next| self.holds.contains(next))
     }
 
     fn toggle_play(&mut self) {
         if self.playing {
             self.playing = false;
+            return;
+        }
+        // A question waits: it is answered before playing on.
+        if self.waiting_at().is_some() {
             return;
         }
         let at_end = self.selected.is_some() && self.neighbour(Toward::Next).is_none();

@@ -8,7 +8,7 @@ use crate::components::{
     CodePanel, CodeView, Composer, EventDetail, ExportBar, Header, LabControls, Notices,
     PlaybackBar, PredictCard, StudentCode, StudentName, TaskPanel, TraceViews,
 };
-use crate::hooks::{RunnerLink, use_bridge, use_code_view, use_interval};
+use crate::hooks::{RunnerLink, use_bridge, use_code_view, use_interval, use_share_code};
 use crate::predict::{self, PredictAction, PredictState};
 use crate::sample;
 use crate::state::{Action, BridgeStatus, LabState, Theme, Toward};
@@ -49,6 +49,8 @@ pub fn App() -> Html {
         use_callback((), move |json: String, _| bridge.send_text(&json))
     };
     use_code_view(&lab, &bridge, &programs);
+    // An instructor who follows this student sees their code.
+    use_share_code(&lab, &bridge);
 
     // Components get this one callback; it never changes, so it never
     // makes a memoised component render again.

@@ -4,7 +4,8 @@
 
 use crate::browser;
 use crate::components::{
-    CodePanel, EventDetail, InstructorHeader, SessionBar, SessionList, TraceViews, WatchProblemBox,
+    CodePanel, EventDetail, FollowCode, InstructorHeader, SessionBar, SessionList, TraceViews,
+    WatchProblemBox,
 };
 use crate::format;
 use crate::hooks::{use_interval, use_watch};
@@ -51,6 +52,15 @@ fn task_of(lab: &LabState) -> Task {
     .or_else(|| lab.servers.last().map(|s| s.task))
     .or_else(public)
     .unwrap_or_default()
+}
+
+/// The student's line behind the selected event, for an event of their
+/// own program: its file's lane and the line.
+fn student_line(lab: &LabState) -> Option<(protocol::Lane, usize)> {
+    let entry = lab.selected_entry()?;
+    let source = entry.event.source.as_ref()?;
+    let lane = protocol::program::lane_of_file(&source.file);
+    Some((lane, source.line as usize))
 }
 
 #[component]
@@ -181,7 +191,7 @@ pub fn InstructorApp() -> Html {
                 <h2 id="followed-title">{ "Pick a session to follow" }</h2>
                 <p class="hint">
                     { "Its trace appears here, live and read-only: the sequence diagram, the event log, \
-                       the selected event and the lab's code. Then project it to the class." }
+                       the selected event and the student's code. Then project it to the class." }
                 </p>
             </div>
         },
@@ -229,7 +239,18 @@ pub fn InstructorApp() -> Html {
                         </div>
                         <div class="column right">
                             <EventDetail entry={lab.selected_entry()} {number} />
-                            <CodePanel task={task_of(&lab)} selected={lab.code_selection()} event={lab.selected} />
+                            // The student's own programs once their page
+                            // shared them; the lab's otherwise.
+                            if followed.server_code.is_some() || followed.client_code.is_some() {
+                                <FollowCode
+                                    server={followed.server_code.clone()}
+                                    client={followed.client_code.clone()}
+                                    line={student_line(&lab)}
+                                    event={lab.selected}
+                                />
+                            } else {
+                                <CodePanel task={task_of(&lab)} selected={lab.code_selection()} event={lab.selected} />
+                            }
                         </div>
                     </div>
                 </>

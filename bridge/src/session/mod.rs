@@ -514,6 +514,14 @@ impl RelaySession {
                 }
                 Err(why) => self.refuse(Refusal::BadMessage, why, None, None).await,
             },
+            ClientMsg::Code { lane, file, text } => match protocol::check_code(&file, &text) {
+                Ok(()) => {
+                    if let Some(tap) = &self.tap {
+                        tap.set_code(lane, file, text);
+                    }
+                }
+                Err((reason, why)) => self.refuse(reason, why, None, None).await,
+            },
         }
     }
 

@@ -16,6 +16,7 @@
 //!
 //! [`WatchMsg::Gap`]: protocol::WatchMsg::Gap
 
+pub mod code;
 pub mod watcher;
 
 use crate::clock::Clock;
@@ -118,6 +119,7 @@ impl Registry {
                 last_at_us: now,
                 ..TapState::default()
             }),
+            code: code::CodeCell::default(),
         });
         sessions.open.insert(id, tap.clone());
         drop(sessions);
@@ -215,6 +217,8 @@ pub struct SessionTap {
     generation: Arc<AtomicU64>,
     history_total: Arc<AtomicUsize>,
     state: Mutex<TapState>,
+    /// The student's programs as they are now, for followers.
+    code: code::CodeCell,
 }
 
 impl Drop for SessionTap {
@@ -358,6 +362,23 @@ impl SessionTap {
         state.last_at_us = state.last_at_us.max(self.clock.now_us());
         drop(state);
         self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The student's program text (already checked with
+    /// [`protocol::check_code`]), kept for followers. A change counts as
+    /// the student's activity.
+    pub fn set_code(&self, lane: Lane, file: String, text: String) {
+        if self.code.set(lane, file, text) {
+            let mut state = lock(&self.state);
+            state.last_at_us = state.last_at_us.max(self.clock.now_us());
+            drop(state);
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// The student's programs, woken at each change.
+    pub fn code(&self) -> tokio::sync::watch::Receiver<code::SharedCode> {
+        self.code.subscribe()
     }
 
     /// The history, and (if the session is open) everything after it.

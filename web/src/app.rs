@@ -227,12 +227,31 @@ pub fn App() -> Html {
             onaction.emit(Action::Step(Toward::Next));
         })
     };
+    // An answer stays on screen until the student continues, even when
+    // the next event is another question's.
+    let continued = use_state(|| None::<u64>);
+    let revealed = lab
+        .selected
+        .filter(|seq| lab.replay && *continued != Some(*seq))
+        .and_then(|seq| {
+            let moment = moments.iter().find(|m| m.at == seq)?;
+            Some((moment.clone(), prediction.answer(seq)?))
+        });
     let waiting = lab.waiting_at();
-    let asking = waiting.and_then(|at| moments.iter().find(|m| m.at == at).cloned());
-    let revealed = lab.selected.filter(|_| lab.replay).and_then(|seq| {
-        let moment = moments.iter().find(|m| m.at == seq)?;
-        Some((moment.clone(), *prediction.answers.get(&seq)?))
-    });
+    let asking = waiting
+        .filter(|_| revealed.is_none())
+        .and_then(|at| moments.iter().find(|m| m.at == at).cloned());
+    let oncontinue = {
+        let (continued, onaction) = (continued.clone(), onaction.clone());
+        let (selected, waiting) = (lab.selected, waiting.is_some());
+        Callback::from(move |()| {
+            continued.set(selected);
+            // Plays on, unless the next question is right there.
+            if !waiting {
+                onaction.emit(Action::TogglePlay);
+            }
+        })
+    };
 
     let online = lab.status == BridgeStatus::Open;
     let conn = lab.conn();
@@ -325,7 +344,7 @@ pub fn App() -> Html {
                     />
                     <PredictCard {asking} {revealed} replaying={lab.replay}
                         count={moments.len()} missing={predict::missing(&moments)}
-                        {onanswer} oncontinue={onaction.reform(|()| Action::TogglePlay)} />
+                        {onanswer} {oncontinue} />
                     <TraceViews
                         trace={lab.trace.clone()}
                         filter={lab.filter.clone()}

@@ -4,8 +4,8 @@
 
 use crate::browser;
 use crate::components::{
-    CodePanel, EventDetail, FollowCode, InstructorHeader, SessionBar, SessionList, TraceViews,
-    WatchProblemBox,
+    CodePanel, EventDetail, InstructorHeader, SessionBar, SessionList, TraceViews, WatchProblemBox,
+    follow_code,
 };
 use crate::format;
 use crate::hooks::{use_interval, use_watch};
@@ -242,12 +242,7 @@ pub fn InstructorApp() -> Html {
                             // The student's own programs once their page
                             // shared them; the lab's otherwise.
                             if followed.server_code.is_some() || followed.client_code.is_some() {
-                                <FollowCode
-                                    server={followed.server_code.clone()}
-                                    client={followed.client_code.clone()}
-                                    line={student_line(&lab)}
-                                    event={lab.selected}
-                                />
+                                { follow_code(&followed.server_code, &followed.client_code, student_line(&lab)) }
                             } else {
                                 <CodePanel task={task_of(&lab)} selected={lab.code_selection()} event={lab.selected} />
                             }

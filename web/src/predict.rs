@@ -20,7 +20,6 @@
 
 use crate::trace::{Entry, Trace};
 use protocol::{Bytes, ErrorKind, Lane, Step};
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use yew::Reducible;
 
@@ -154,9 +153,16 @@ pub fn moments(trace: &Trace) -> Vec<Moment> {
     .collect();
     let taken: Vec<u64> = found.iter().map(|m| m.at).collect();
     found.extend(recv_bytes(&entries, &taken));
-    found.sort_by_key(|m| m.at);
-    found.dedup_by_key(|m| m.at);
-    found
+    // At most five: put in order by hand (a sort costs the page kilobytes).
+    let mut ordered: Vec<Moment> = Vec::with_capacity(found.len());
+    for moment in found {
+        if ordered.iter().any(|m| m.at == moment.at) {
+            continue;
+        }
+        let place = ordered.iter().take_while(|m| m.at < moment.at).count();
+        ordered.insert(place, moment);
+    }
+    ordered
 }
 
 /// The kinds `trace`'s moments leave out, to say what else a trace needs.
@@ -250,10 +256,10 @@ fn recv_bytes(entries: &[&Rc<Entry>], taken: &[u64]) -> Option<Moment> {
         .map(Bytes::len)
         .sum();
     let context = match pieces.as_slice() {
-        [one] => format!("{} called send() with {one}.", side(first)),
+        [one] => format!("{} called send() with {one}.", capital(&side(first))),
         many => format!(
             "{} called send() {} times: {}.",
-            side(first),
+            capital(&side(first)),
             many.len(),
             many.join(", then ")
         ),
@@ -450,12 +456,14 @@ fn recv_after_close(entries: &[&Rc<Entry>]) -> Option<Moment> {
     })
 }
 
+/// The sentence's first letter in capitals ("the server" and "your
+/// server.py" start with ASCII letters; no Unicode tables are needed).
 fn capital(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+    let mut text = text.to_string();
+    if let Some(first) = text.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    text
 }
 
 /// Rule: a server that sent its greeting with two or more `send()`s on a
@@ -514,9 +522,9 @@ fn greeting_in_pieces(entries: &[&Rc<Entry>]) -> Option<Moment> {
             continue;
         };
         let choices = vec![
-            format!("All of it: {whole:?}"),
-            format!("Only the first piece: {first:?}"),
-            format!("Only the last piece: {last:?}"),
+            format!("All of it: \"{whole}\""),
+            format!("Only the first piece: \"{first}\""),
+            format!("Only the last piece: \"{last}\""),
             "Nothing: it waits for a whole message".to_string(),
         ];
         let shown: Vec<String> = pieces.iter().map(|p| py_bytes(p)).collect();
@@ -604,7 +612,8 @@ fn close_order(entries: &[&Rc<Entry>]) -> Option<Moment> {
 /// never restarts in a page, so a new trace's moments are new keys).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PredictState {
-    pub answers: BTreeMap<u64, Given>,
+    /// `(moment, answer)`, a few per trace.
+    pub answers: Vec<(u64, Given)>,
 }
 
 /// What the student does with a question.
@@ -620,7 +629,8 @@ impl Reducible for PredictState {
         let mut next = (*self).clone();
         match action {
             PredictAction::Answer { at, given } => {
-                next.answers.insert(at, given);
+                next.answers.retain(|(a, _)| *a != at);
+                next.answers.push((at, given));
             }
         }
         Rc::new(next)
@@ -628,11 +638,18 @@ impl Reducible for PredictState {
 }
 
 impl PredictState {
+    /// What the student answered to the moment at `at`, if anything.
+    pub fn answer(&self, at: u64) -> Option<Given> {
+        self.answers
+            .iter()
+            .find_map(|(a, given)| (*a == at).then_some(*given))
+    }
+
     /// The moments still waiting for an answer: replay stops before them.
     pub fn holds(&self, moments: &[Moment]) -> Vec<u64> {
         moments
             .iter()
-            .filter(|m| !self.answers.contains_key(&m.at))
+            .filter(|m| self.answer(m.at).is_none())
             .map(|m| m.at)
             .collect()
     }
@@ -1064,9 +1081,13 @@ mod tests {
             Rc::new(LabState::default()).reduce(Action::Import(crate::sample::TRACE.into()));
         let found = moments(&state.trace);
         let hold = found[0].at;
-        let mut state = state.reduce(Action::Hold(Rc::new(vec![hold])));
+        // Playing: it pauses just before the question's event.
+        let mut state = state
+            .reduce(Action::Hold(Rc::new(vec![hold])))
+            .reduce(Action::TogglePlay);
         for _ in 0..state.trace.len() {
-            state = state.reduce(Action::Step(Toward::Next));
+            assert!(state.playing || state.waiting_at().is_some());
+            state = state.reduce(Action::Tick);
         }
         assert_eq!(state.waiting_at(), Some(hold));
         let before = state.selected;
@@ -1082,6 +1103,7 @@ mod tests {
             assert_eq!(moved.selected, before, "{action:?}");
         }
         assert!(!state.clone().reduce(Action::TogglePlay).playing);
+        assert!(!state.playing);
         // Answered: released, and the next step shows it.
         let state = state
             .reduce(Action::Hold(Rc::default()))

@@ -1111,6 +1111,10 @@ impl LabState {
         }
         self.stop_before_hold(before);
         self.replay = self.selected.is_some();
+        // Playing pauses where a question waits.
+        if self.waiting_at().is_some() {
+            self.playing = false;
+        }
     }
 
     /// Predict, then observe: a move forward from `before` that would show

@@ -283,6 +283,13 @@ impl SessionTap {
     /// Records one message the session's writer is sending its page, as
     /// `json` (the very text it sends). Never waits.
     pub fn record(&self, msg: &ServerMsg, json: &Utf8Bytes) {
+        // A program's replies are plumbing for the page's Python runner:
+        // the trace already says what each call did, and the instructor's
+        // page cannot read them (see `ServerMsg::SockReply`). Not kept,
+        // not followed.
+        if matches!(msg, ServerMsg::SockReply { .. }) {
+            return;
+        }
         let at_us = match msg {
             ServerMsg::Trace(event) => event.at_us,
             _ => self.clock.now_us(),

@@ -21,6 +21,7 @@ mod accessibility;
 mod classroom;
 mod code_view;
 mod course;
+mod predict;
 mod python;
 mod remote;
 

@@ -1,52 +1,38 @@
 //! The followed student's own `server.py` and `client.py`, read-only,
 //! beside their trace in the instructor's view.
 
-use crate::browser;
 use crate::lab::split_comment;
 use protocol::Lane;
 use std::rc::Rc;
 use yew::prelude::*;
 
-#[derive(Properties, PartialEq)]
-pub struct FollowCodeProps {
-    /// The student's programs as they are now (`None`: not shared yet).
-    pub server: Option<Rc<str>>,
-    pub client: Option<Rc<str>>,
-    /// The student's line behind the selected event: its file's lane and
-    /// the line (1-based).
-    pub line: Option<(Lane, usize)>,
-    /// The selected event's `seq`, to bring the line into sight again.
-    pub event: Option<u64>,
-}
-
-/// Both of the student's programs as they are now, with the line that
-/// made the selected event highlighted.
-#[component]
-pub fn FollowCode(props: &FollowCodeProps) -> Html {
-    let panel_ref = use_node_ref();
-    {
-        let panel_ref = panel_ref.clone();
-        use_effect_with((props.line, props.event), move |(line, _)| {
-            if let (Some((lane, n)), Some(panel)) = (*line, panel_ref.cast::<web_sys::Element>()) {
-                let title = panel.query_selector("#follow-code-title").ok().flatten();
-                browser::reveal_below(&panel, &line_id(lane, n), title.as_ref());
-            }
-        });
-    }
+/// Both of the student's programs as they are now (`None`: not shared
+/// yet), with `line` (the lane of its file, and the line from 1), the line
+/// that made the selected event, highlighted.
+///
+/// A plain view, not a component: it keeps no state, and each component
+/// adds to the page's download.
+pub fn follow_code(
+    server: &Option<Rc<str>>,
+    client: &Option<Rc<str>>,
+    line: Option<(Lane, usize)>,
+) -> Html {
     let program = |lane: Lane, text: &Option<Rc<str>>| {
         let name = crate::code::file_of(lane);
-        let lit = props.line.filter(|(l, _)| *l == lane).map(|(_, n)| n);
+        let side = crate::format::lane_name(lane);
+        let lit = line.filter(|(l, _)| *l == lane).map(|(_, n)| n);
         html! {
-            <figure class="program" id={format!("follow-{}", crate::format::lane_name(lane))}>
+            <figure class="program" id={format!("follow-{side}")}>
                 <figcaption>{ name }</figcaption>
                 if let Some(text) = text {
                     <pre><code>
                         { for text.lines().enumerate().map(|(i, line)| {
                             let n = i + 1;
                             let (code, comment) = split_comment(line);
+                            // A long line wraps under its own indentation.
                             let indent = line.len() - line.trim_start().len();
                             html! {
-                                <span id={line_id(lane, n)}
+                                <span id={format!("follow-{side}-{n}")}
                                     class={classes!("line", (lit == Some(n)).then_some("highlight"))}
                                     data-line={n.to_string()}
                                     style={format!("--indent: {indent}")}>
@@ -64,22 +50,19 @@ pub fn FollowCode(props: &FollowCodeProps) -> Html {
             </figure>
         }
     };
-    let note = if props.line.is_some() {
+    let note = if line.is_some() {
         "The highlighted line made the selected event (the code is shown as it is now)."
     } else {
         "Their code as it is now, updated as they type. Select one of their events to see its line."
     };
     html! {
-        <section id="follow-code" class="panel code" aria-labelledby="follow-code-title" tabindex="0"
-            ref={panel_ref}>
+        // A tab stop of its own: it scrolls, and a keyboard scrolls only
+        // what has the focus.
+        <section id="follow-code" class="panel code" aria-labelledby="follow-code-title" tabindex="0">
             <h2 id="follow-code-title">{ "The student's code" }</h2>
             <p class="hint">{ note }</p>
-            { program(Lane::Server, &props.server) }
-            { program(Lane::Client, &props.client) }
+            { program(Lane::Server, server) }
+            { program(Lane::Client, client) }
         </section>
     }
-}
-
-fn line_id(lane: Lane, line: usize) -> String {
-    format!("follow-{}-{line}", crate::format::lane_name(lane))
 }

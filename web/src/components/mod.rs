@@ -43,7 +43,7 @@ pub use event_log::EventLog;
 pub use event_row::EventRow;
 pub use export_bar::ExportBar;
 pub use filter_bar::FilterBar;
-pub use follow_code::FollowCode;
+pub use follow_code::follow_code;
 pub use header::Header;
 pub use instructor_header::InstructorHeader;
 pub use lab_controls::LabControls;

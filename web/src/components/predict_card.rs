@@ -24,23 +24,144 @@ pub struct PredictCardProps {
 
 /// Asks before the trace shows (a number, or a few choices), then says
 /// what the student said beside what happened, with one sentence of why.
-/// Keyboard: the focus goes to the question when replay stops for it, and
-/// to "Continue" once it is answered.
+/// One component for both (each costs the page's download): keyboard
+/// focus goes to the question when replay stops for it, and to "Continue"
+/// once it is answered.
 #[component]
 pub fn PredictCard(props: &PredictCardProps) -> Html {
+    let chosen = use_state(|| None::<usize>);
+    let problem = use_state(|| None::<&'static str>);
+    let number = use_node_ref();
+    // A new question takes the focus (the number box, or the first
+    // choice) and starts afresh; an answer gives it to "Continue".
+    let showing = match (&props.asking, &props.revealed) {
+        (Some(m), _) if matches!(m.answer, Answer::Number(_)) => Some((m.at, "predict-number")),
+        (Some(m), _) => Some((m.at, "predict-choice-0")),
+        (None, Some((m, _))) => Some((m.at, "predict-continue")),
+        (None, None) => None,
+    };
+    {
+        let (chosen, problem) = (chosen.clone(), problem.clone());
+        use_effect_with(showing, move |showing| {
+            if let Some((_, id)) = showing {
+                chosen.set(None);
+                problem.set(None);
+                crate::browser::focus(id);
+            }
+        });
+    }
+
     if let Some(moment) = &props.asking {
+        let at = moment.at;
+        let onsubmit = {
+            let (chosen, problem, number, answer) = (
+                chosen.clone(),
+                problem.clone(),
+                number.clone(),
+                moment.answer.clone(),
+            );
+            let onanswer = props.onanswer.clone();
+            Callback::from(move |e: SubmitEvent| {
+                e.prevent_default();
+                let given = match answer {
+                    Answer::Number(_) => number
+                        .cast::<HtmlInputElement>()
+                        .and_then(|i| i.value().trim().parse::<usize>().ok())
+                        .map(Given::Number)
+                        .ok_or("Type a whole number of bytes (0 or more), or press Skip."),
+                    Answer::Choice { .. } => (*chosen)
+                        .map(Given::Choice)
+                        .ok_or("Pick one of the answers, or press Skip."),
+                };
+                match given {
+                    Ok(given) => onanswer.emit((at, given)),
+                    Err(why) => problem.set(Some(why)),
+                }
+            })
+        };
+        let input = match &moment.answer {
+            Answer::Number(_) => html! {
+                <div class="predict-number">
+                    <input id="predict-number" ref={number} type="number" min="0" step="1"
+                        inputmode="numeric" autocomplete="off" aria-describedby="predict-context" />
+                    <label for="predict-number" class="inline">{ "bytes" }</label>
+                </div>
+            },
+            Answer::Choice { choices, .. } => html! {
+                <div class="predict-choices">
+                    { for choices.iter().enumerate().map(|(i, choice)| {
+                        let chosen = chosen.clone();
+                        let id = format!("predict-choice-{i}");
+                        html! {
+                            <div class="predict-choice">
+                                <input type="radio" name="predict-choice" id={id.clone()}
+                                    value={i.to_string()} checked={*chosen == Some(i)}
+                                    onchange={Callback::from(move |_| chosen.set(Some(i)))} />
+                                <label for={id} class="inline">{ choice }</label>
+                            </div>
+                        }
+                    }) }
+                </div>
+            },
+        };
         return html! {
-            // Keyed by the event: a new question starts with empty answers.
-            <PredictQuestion key={moment.at.to_string()} moment={moment.clone()}
-                onanswer={props.onanswer.clone()} />
+            <section id="predict" class="panel predict asking" aria-labelledby="predict-title">
+                <h2 id="predict-title">{ "Predict, then observe" }</h2>
+                <p id="predict-context" class="predict-context">{ &moment.context }</p>
+                <form class="predict-form" {onsubmit}>
+                    <fieldset>
+                        <legend id="predict-question">{ &moment.question }</legend>
+                        { input }
+                    </fieldset>
+                    if let Some(why) = *problem {
+                        <p class="predict-problem" role="alert">{ why }</p>
+                    }
+                    <div class="predict-buttons">
+                        <button type="submit" id="predict-show" class="primary">{ "Show me" }</button>
+                        <button type="button" id="predict-skip"
+                            onclick={props.onanswer.reform(move |_| (at, Given::Skipped))}>{ "Skip" }</button>
+                        <span class="hint">{ "Replay waits here; answers count toward nothing." }</span>
+                    </div>
+                </form>
+            </section>
         };
     }
+
     if let Some((moment, given)) = &props.revealed {
+        let answer = &moment.answer;
+        let right = answer.is_right(given);
+        let verdict = match given {
+            Given::Skipped => format!("The answer: {}.", answer.correct_text()),
+            given if right => format!("You said {}: right.", answer.given_text(given)),
+            given => format!(
+                "You said {}; it was {}.",
+                answer.given_text(given),
+                answer.correct_text()
+            ),
+        };
         return html! {
-            <PredictReveal key={moment.at.to_string()} moment={moment.clone()} given={*given}
-                oncontinue={props.oncontinue.clone()} />
+            <section id="predict" class="panel predict revealed" aria-labelledby="predict-title">
+                <h2 id="predict-title">{ "Predict, then observe" }</h2>
+                <p class="predict-question">{ &moment.question }</p>
+                <p id="predict-verdict" class={classes!("predict-verdict", right.then_some("right"))}>
+                    <span aria-hidden="true">{ if right { "✓ " } else { "→ " } }</span>
+                    { verdict }
+                </p>
+                <p id="predict-why" class="predict-why">{ &moment.why }</p>
+                <div class="predict-buttons">
+                    // Focused when it appears: a screen reader reads the
+                    // verdict and why with it.
+                    <button type="button" id="predict-continue" class="primary"
+                        aria-describedby="predict-verdict predict-why"
+                        onclick={props.oncontinue.reform(|_| ())}>
+                        { "Continue" }<span aria-hidden="true">{ " ▶" }</span>
+                    </button>
+                    <span class="hint">{ "The selected row is the answer, in the trace." }</span>
+                </div>
+            </section>
         };
     }
+
     if !props.replaying {
         return html! {};
     }
@@ -64,160 +185,5 @@ pub fn PredictCard(props: &PredictCardProps) -> Html {
         <p id="predict-count" class="hint predict-note">
             { format!("Predict, then observe: {questions} in this trace; replay stops before each.") }
         </p>
-    }
-}
-
-#[derive(Properties, PartialEq)]
-struct PredictQuestionProps {
-    moment: Moment,
-    onanswer: Callback<(u64, Given)>,
-}
-
-#[component]
-fn PredictQuestion(props: &PredictQuestionProps) -> Html {
-    let moment = &props.moment;
-    let chosen = use_state(|| None::<usize>);
-    let problem = use_state(|| None::<&'static str>);
-    let number = use_node_ref();
-    let first = use_node_ref();
-    // The question takes the focus when replay stops for it.
-    {
-        let (number, first) = (number.clone(), first.clone());
-        use_effect_with(moment.at, move |_| {
-            let input = number
-                .cast::<HtmlInputElement>()
-                .or_else(|| first.cast::<HtmlInputElement>());
-            if let Some(input) = input {
-                let _ = input.focus();
-            }
-        });
-    }
-    let at = moment.at;
-    let onsubmit = {
-        let (chosen, problem, number, answer) = (
-            chosen.clone(),
-            problem.clone(),
-            number.clone(),
-            moment.answer.clone(),
-        );
-        let onanswer = props.onanswer.clone();
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            let given = match answer {
-                Answer::Number(_) => number
-                    .cast::<HtmlInputElement>()
-                    .and_then(|i| i.value().trim().parse::<usize>().ok())
-                    .map(Given::Number)
-                    .ok_or("Type a whole number of bytes (0 or more), or press Skip."),
-                Answer::Choice { .. } => (*chosen)
-                    .map(Given::Choice)
-                    .ok_or("Pick one of the answers, or press Skip."),
-            };
-            match given {
-                Ok(given) => onanswer.emit((at, given)),
-                Err(why) => problem.set(Some(why)),
-            }
-        })
-    };
-    let onskip = props.onanswer.reform(move |_| (at, Given::Skipped));
-    let input = match &moment.answer {
-        Answer::Number(_) => html! {
-            <div class="predict-number">
-                <input id="predict-number" ref={number} type="number" min="0" step="1"
-                    inputmode="numeric" autocomplete="off" aria-describedby="predict-context" />
-                <label for="predict-number" class="inline">{ "bytes" }</label>
-            </div>
-        },
-        Answer::Choice { choices, .. } => html! {
-            <div class="predict-choices">
-                { for choices.iter().enumerate().map(|(i, choice)| {
-                    let chosen = chosen.clone();
-                    let id = format!("predict-choice-{i}");
-                    html! {
-                        <div class="predict-choice">
-                            <input type="radio" name="predict-choice" id={id.clone()}
-                                ref={if i == 0 { first.clone() } else { NodeRef::default() }}
-                                value={i.to_string()} checked={*chosen == Some(i)}
-                                onchange={Callback::from(move |_| chosen.set(Some(i)))} />
-                            <label for={id} class="inline">{ choice }</label>
-                        </div>
-                    }
-                }) }
-            </div>
-        },
-    };
-    html! {
-        <section id="predict" class="panel predict asking" aria-labelledby="predict-title">
-            <h2 id="predict-title">{ "Predict, then observe" }</h2>
-            <p id="predict-context" class="predict-context">{ &moment.context }</p>
-            <form class="predict-form" {onsubmit}>
-                <fieldset>
-                    <legend id="predict-question">{ &moment.question }</legend>
-                    { input }
-                </fieldset>
-                if let Some(why) = *problem {
-                    <p class="predict-problem" role="alert">{ why }</p>
-                }
-                <div class="predict-buttons">
-                    <button type="submit" id="predict-show" class="primary">{ "Show me" }</button>
-                    <button type="button" id="predict-skip" onclick={onskip}>{ "Skip" }</button>
-                    <span class="hint">{ "Replay waits here; answers count toward nothing." }</span>
-                </div>
-            </form>
-        </section>
-    }
-}
-
-#[derive(Properties, PartialEq)]
-struct PredictRevealProps {
-    moment: Moment,
-    given: Given,
-    oncontinue: Callback<()>,
-}
-
-#[component]
-fn PredictReveal(props: &PredictRevealProps) -> Html {
-    let moment = &props.moment;
-    let button = use_node_ref();
-    {
-        let button = button.clone();
-        use_effect_with(moment.at, move |_| {
-            if let Some(button) = button.cast::<web_sys::HtmlElement>() {
-                let _ = button.focus();
-            }
-        });
-    }
-    let answer = &moment.answer;
-    let verdict = match props.given {
-        Given::Skipped => format!("The answer: {}.", answer.correct_text()),
-        given if answer.is_right(&given) => {
-            format!("You said {}: right.", answer.given_text(&given))
-        }
-        given => format!(
-            "You said {}; it was {}.",
-            answer.given_text(&given),
-            answer.correct_text()
-        ),
-    };
-    let right = answer.is_right(&props.given);
-    html! {
-        <section id="predict" class="panel predict revealed" aria-labelledby="predict-title">
-            <h2 id="predict-title">{ "Predict, then observe" }</h2>
-            <p class="predict-question">{ &moment.question }</p>
-            <p id="predict-verdict" class={classes!("predict-verdict", right.then_some("right"))}
-                role="status">
-                <span aria-hidden="true">{ if right { "✓ " } else { "→ " } }</span>
-                { verdict }
-            </p>
-            <p id="predict-why" class="predict-why">{ &moment.why }</p>
-            <div class="predict-buttons">
-                <button type="button" id="predict-continue" class="primary" ref={button}
-                    aria-describedby="predict-verdict predict-why"
-                    onclick={props.oncontinue.reform(|_| ())}>
-                    { "Continue" }<span aria-hidden="true">{ " ▶" }</span>
-                </button>
-                <span class="hint">{ "The highlighted row is the answer, in the trace." }</span>
-            </div>
-        </section>
     }
 }

@@ -22,12 +22,20 @@ use yew::prelude::*;
 /// How often "12 s ago" is brought up to date.
 const AGE_TICK_MS: u32 = 1000;
 
+/// Where the list's order is kept in the browser.
+const SAVED_SORT: &str = "session-sort";
+
 fn initial_state() -> InstructorState {
-    InstructorState::new(
+    let mut state = InstructorState::new(
         browser::load_pref("theme")
             .map(|v| Theme::from_value(&v))
             .unwrap_or_default(),
-    )
+    );
+    // The order the instructor chose last time (by progress, by activity).
+    state.sort = browser::load_pref(SAVED_SORT)
+        .map(|v| crate::instructor::SessionSort::from_value(&v))
+        .unwrap_or_default();
+    state
 }
 
 /// The task whose code the panel shows: that of the server the selected
@@ -110,6 +118,22 @@ pub fn InstructorApp() -> Html {
         }
     }
     use_effect_with((), |_| browser::set_title("Socket Lab · instructor view"));
+    use_effect_with(watch.sort, |sort| {
+        browser::save_pref(SAVED_SORT, sort.value())
+    });
+    // The student's line for the selected event stays in sight in their
+    // code (the pane scrolls).
+    let line = student_line(&lab);
+    use_effect_with((line, lab.selected), |(line, _)| {
+        let pane = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id("follow-code"));
+        if let (Some((lane, n)), Some(pane)) = (line, pane) {
+            let id = format!("follow-{}-{n}", crate::format::lane_name(*lane));
+            let title = pane.query_selector("#follow-code-title").ok().flatten();
+            browser::reveal_below(&pane, &id, title.as_ref());
+        }
+    });
     // Escape leaves projection from anywhere on the page, unless something
     // used the key already (Escape in the event log goes back to live).
     {
@@ -242,7 +266,7 @@ pub fn InstructorApp() -> Html {
                             // The student's own programs once their page
                             // shared them; the lab's otherwise.
                             if followed.server_code.is_some() || followed.client_code.is_some() {
-                                { follow_code(&followed.server_code, &followed.client_code, student_line(&lab)) }
+                                { follow_code(&followed.server_code, &followed.client_code, line) }
                             } else {
                                 <CodePanel task={task_of(&lab)} selected={lab.code_selection()} event={lab.selected} />
                             }

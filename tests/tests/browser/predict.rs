@@ -336,8 +336,9 @@ return {
 /// their trace: the handout's code they start from, then their edit a
 /// moment after they type it (without following again); when they run
 /// server.py and the instructor selects its listen(5), that line of their
-/// server.py is highlighted. axe-core finds nothing; screenshots at three
-/// sizes.
+/// server.py is highlighted (and running it costs the instructor's page
+/// no error). axe-core finds nothing; screenshots at three sizes. The
+/// list's order is kept across a reload.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_instructor_sees_the_students_code_change_live() {
     let _one = ONE_BROWSER.lock().await;
@@ -465,6 +466,29 @@ async fn the_instructor_sees_the_students_code_change_live() {
     .await;
     instructor
         .screenshot(&screenshot_path("follow-code-390"))
+        .await;
+    // The list's order (by progress, by last activity) is kept for the
+    // next lesson.
+    resize(&instructor, 1366, 768).await;
+    instructor
+        .client
+        .find(Locator::Id("session-sort"))
+        .await
+        .expect("#session-sort")
+        .select_by_value("progress")
+        .await
+        .expect("sort by progress");
+    instructor
+        .client
+        .refresh()
+        .await
+        .expect("reload the instructor's page");
+    instructor
+        .wait_until(
+            "the list sorted by progress after a reload",
+            "return document.getElementById('session-sort')?.value ?? null;",
+            |v| v == "progress",
+        )
         .await;
     click(&student, "stop-server").await;
     student.close().await;

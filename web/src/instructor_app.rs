@@ -230,6 +230,7 @@ pub fn InstructorApp() -> Html {
                 (None, 1) => "1 event, live".to_string(),
                 (None, n) => format!("{n} events, live"),
             };
+            let shared = followed.server_code.is_some() || followed.client_code.is_some();
             let empty_text = if followed.streaming {
                 "No events in this session yet."
             } else {
@@ -264,10 +265,13 @@ pub fn InstructorApp() -> Html {
                         <div class="column right">
                             <EventDetail entry={lab.selected_entry()} {number} />
                             // The student's own programs once their page
-                            // shared them; the lab's otherwise.
-                            if followed.server_code.is_some() || followed.client_code.is_some() {
+                            // shared them; the lab's code too, except for
+                            // an event of the student's program (its line
+                            // is in theirs).
+                            if shared {
                                 { follow_code(&followed.server_code, &followed.client_code, line) }
-                            } else {
+                            }
+                            if !shared || line.is_none() {
                                 <CodePanel task={task_of(&lab)} selected={lab.code_selection()} event={lab.selected} />
                             }
                         </div>

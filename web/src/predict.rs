@@ -1110,6 +1110,16 @@ mod tests {
             .reduce(Action::Step(Toward::Next));
         assert_eq!(state.selected, Some(hold));
         assert_eq!(state.waiting_at(), None);
+        // A filter that hides the event: replay goes on past it.
+        let hidden = Rc::new(LabState::default())
+            .reduce(Action::Import(crate::sample::TRACE.into()))
+            .reduce(Action::Hold(Rc::new(vec![hold])))
+            .reduce(Action::FilterKind(crate::filter::KindFilter::Errors));
+        let hidden = hidden
+            .reduce(Action::Step(Toward::First))
+            .reduce(Action::Step(Toward::Last));
+        assert_eq!(hidden.waiting_at(), None);
+        assert!(hidden.selected > Some(hold));
         // Going back and forth again asks nothing.
         let state = state
             .reduce(Action::Step(Toward::Prev))

@@ -1124,15 +1124,16 @@ impl LabState {
         let Some(to) = self.selected else {
             return;
         };
+        let shown = |seq: &u64| self.trace.get(*seq).is_some_and(|e| self.filter.matches(e));
+        // A question about an event the filter hides is not asked.
         let hold = self
             .holds
             .iter()
             .copied()
-            .filter(|&h| before.is_none_or(|b| h > b) && h <= to)
+            .filter(|&h| before.is_none_or(|b| h > b) && h <= to && shown(&h))
             .min();
         if let Some(hold) = hold {
             let first = self.trace.first_seq();
-            let shown = |seq: &u64| self.trace.get(*seq).is_some_and(|e| self.filter.matches(e));
             self.selected = (first..hold).rev().find(shown).or(before);
         }
     }

@@ -495,3 +495,134 @@ async fn the_instructor_sees_the_students_code_change_live() {
     instructor.close().await;
     bridge.stop().await.expect("bridge stops");
 }
+
+/// A student's Task 2 greeting sent in two pieces.
+const TWO_PIECE_SERVER: &str = "import socket\n\
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n\
+s.bind((socket.gethostname(), 1234))\n\
+s.listen(5)\n\
+clientsocket, address = s.accept()\n\
+clientsocket.send(b'Thank you ')\n\
+clientsocket.send(b'for connecting')\n\
+clientsocket.close()\n\
+s.close()\n";
+
+/// A student's Task 2 client: one recv(), then print.
+const ONE_RECV_CLIENT: &str = "import socket\n\
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n\
+s.connect((socket.gethostname(), 1234))\n\
+msg = s.recv(1024)\n\
+print(msg.decode('utf-8'))\n\
+s.close()\n";
+
+/// The student's own programs, run in the page on real sockets: their
+/// server sends its greeting with two send()s, their client calls recv()
+/// once and prints. Replaying their trace asks what the client will print
+/// before its recv() is shown, and the answer is what it really printed.
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_asks_what_the_students_client_prints() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let browser = Browser::start(1366, 768).await;
+    browser
+        .client
+        .goto(&bridge.http_url())
+        .await
+        .expect("open the page");
+    // The student's programs, as the page keeps them in the browser.
+    eval(
+        &browser,
+        &format!(
+            "localStorage.setItem('socket-lab.code.server.py', {TWO_PIECE_SERVER:?}); \
+             localStorage.setItem('socket-lab.code.client.py', {ONE_RECV_CLIENT:?}); return true;"
+        ),
+    )
+    .await;
+    browser
+        .client
+        .goto(&format!("{}?code", bridge.http_url()))
+        .await
+        .expect("open the code view");
+    wait_long(
+        &browser,
+        "the bridge and both editors",
+        "return document.getElementById('ws-status')?.dataset.state === 'open' \
+         && document.querySelectorAll('.editor[data-ready=true] .cm-content').length === 2;",
+        |v| v == true,
+    )
+    .await;
+    click(&browser, "run-server").await;
+    wait_long(
+        &browser,
+        "the student's server in accept()",
+        "return document.querySelector('#event-log .event-row[data-lane=server][data-call=listen]') !== null;",
+        |v| v == true,
+    )
+    .await;
+    click(&browser, "run-client").await;
+    let printed = wait_long(
+        &browser,
+        "the client's print",
+        "const r = document.querySelector('#event-log .event-row[data-lane=client][data-call=print]'); \
+         return r ? r.innerText : null;",
+        |v| v.is_string(),
+    )
+    .await;
+    let printed = printed.as_str().unwrap_or_default().to_string();
+
+    click(&browser, "play").await;
+    // Other questions may come first: each is skipped until this one.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let asked = loop {
+        if tokio::time::Instant::now() >= deadline {
+            let kept = eval(
+                &browser,
+                "return Object.keys(localStorage).filter(k => k.includes('trace')).map(k => localStorage.getItem(k)).join('\\n');",
+            )
+            .await;
+            panic!("no question about the print; the trace: {kept}");
+        }
+        let state = replay_state(&browser).await;
+        match (state["question"].as_str(), state["verdict"].is_string()) {
+            (Some("What will the client print?"), _) => break state,
+            (Some(_), _) => click(&browser, "predict-skip").await,
+            (None, true) => click(&browser, "predict-continue").await,
+            (None, false) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    };
+    assert!(
+        asked["context"].as_str().is_some_and(|c| c.contains(
+            "The server sends its greeting in 2 pieces: b'Thank you ', then b'for connecting'. \
+             Your client.py calls recv() once, then prints what it received."
+        )),
+        "{asked:#}"
+    );
+    assert_eq!(
+        count(&asked, "client:recv"),
+        0,
+        "its recv() is hidden: {asked:#}"
+    );
+    assert_eq!(count(&asked, "client:print"), 0, "{asked:#}");
+    browser
+        .screenshot(&screenshot_path("predict-greeting-1366"))
+        .await;
+    click(&browser, "predict-choice-0").await;
+    click(&browser, "predict-show").await;
+    let revealed = wait_verdict(&browser).await;
+    // The answer is what the client really printed.
+    let verdict = revealed["verdict"].as_str().unwrap_or_default();
+    if printed.contains("Thank you for connecting") {
+        assert!(verdict.contains("right"), "{revealed:#} {printed}");
+    } else {
+        assert!(
+            verdict.contains("it was Only the first piece"),
+            "{revealed:#} {printed}"
+        );
+    }
+    assert_eq!(revealed["selected"], "client:recv");
+    browser
+        .assert_accessible("student page, what the client prints")
+        .await;
+    browser.close().await;
+    bridge.stop().await.expect("bridge stops");
+}

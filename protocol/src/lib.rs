@@ -266,6 +266,47 @@ pub enum ClientMsg {
     /// "Check my task" has run for task 1, 2 or 3: whether every check
     /// passed, for the instructor's list ([`Progress::checked`]).
     TaskChecked { task: u8, passed: bool },
+    /// The current text of one of the student's programs, for an
+    /// instructor who follows them (`/watch`): sent when it changes, a
+    /// moment after the student stops typing. At most [`MAX_CODE_BYTES`]
+    /// of text; the bridge keeps the latest of each file.
+    Code {
+        /// `server.py` is the server's, `client.py` the client's.
+        lane: Lane,
+        /// Its file name as the student sees it (`server.py`).
+        file: String,
+        text: String,
+    },
+}
+
+/// The most bytes of one program's text a page shares ([`ClientMsg::Code`]):
+/// far more than any of the lab's programs, and well under a command's
+/// limit even written as JSON.
+pub const MAX_CODE_BYTES: usize = 16 * 1024;
+
+/// The longest file name of a shared program, in bytes.
+pub const MAX_FILE_NAME_BYTES: usize = 64;
+
+/// Whether a program's text can be shared ([`ClientMsg::Code`]), or why
+/// not: the refusal and a sentence for the student.
+pub fn check_code(file: &str, text: &str) -> Result<(), (Refusal, String)> {
+    if file.is_empty() || file.len() > MAX_FILE_NAME_BYTES || file.chars().any(char::is_control) {
+        return Err((
+            Refusal::BadMessage,
+            format!("a program's file name must be 1 to {MAX_FILE_NAME_BYTES} bytes on one line"),
+        ));
+    }
+    if text.len() > MAX_CODE_BYTES {
+        return Err((
+            Refusal::TooLarge,
+            format!(
+                "{file} is {} bytes; the instructor's view shows programs of at most \
+                 {MAX_CODE_BYTES} bytes, so it keeps showing the last version that fit",
+                text.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// What the bridge knows about the public lab server.

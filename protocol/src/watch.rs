@@ -16,10 +16,12 @@
 //!    bridge answers [`WatchMsg::Following`], then that session's recent
 //!    history and then its live messages, each as [`WatchMsg::Session`]:
 //!    exactly the [`ServerMsg`]s the student's page got, in order.
+//!    The student's programs as they are now come with it, as
+//!    [`WatchMsg::Code`], and again whenever the student changes them.
 //! 3. [`WatchCmd::Unfollow`] (or following another session) stops the
 //!    stream. When the followed session ends: [`WatchMsg::Ended`].
 
-use crate::ServerMsg;
+use crate::{Lane, ServerMsg};
 use serde::{Deserialize, Serialize};
 
 /// The close code of a `/watch` the bridge cannot take now: the most
@@ -177,6 +179,16 @@ pub enum WatchMsg {
     Gap { session: SessionId, missed: u64 },
     /// The followed session has ended.
     Ended { session: SessionId },
+    /// The followed student's current program text
+    /// ([`ClientMsg::Code`](crate::ClientMsg::Code)): each file kept when
+    /// following starts, then each time the student changes it. Never in
+    /// the list's messages.
+    Code {
+        session: SessionId,
+        lane: Lane,
+        file: String,
+        text: String,
+    },
     /// The command could not be done (unknown session, bad JSON).
     Refused { message: String },
 }

@@ -622,3 +622,173 @@ async fn oversize_closes_1009_and_shutdown_1001() {
     assert_eq!(code, CloseCode::Away);
     stops_in_time(bridge).await;
 }
+
+/// The `Code` messages `/watch` sent for `session` among the next ones
+/// (skipping lists and the session's own messages), until `count` came.
+async fn code_of(watcher: &mut Watcher, count: usize) -> Vec<(SessionId, Lane, String, String)> {
+    let mut code = Vec::with_capacity(count);
+    while code.len() < count {
+        if let WatchMsg::Code {
+            session,
+            lane,
+            file,
+            text,
+        } = watcher
+            .until("the student's code", |msg| {
+                matches!(msg, WatchMsg::Code { .. })
+            })
+            .await
+        {
+            code.push((session, lane, file, text));
+        }
+    }
+    code
+}
+
+/// A student's programs reach the instructor who follows them: both files
+/// with the follow, then each change as it comes (a file sent again
+/// unchanged is no change), and a change counts as activity in the list.
+/// A file over the limit is refused with a sentence saying so, the session
+/// goes on, and the instructor keeps the last version that fit; a program
+/// of exactly the limit goes through whole. Following another student
+/// shows theirs, and a student who left still shows their last code.
+#[tokio::test]
+async fn the_followed_students_code_reaches_the_instructor() {
+    use protocol::MAX_CODE_BYTES;
+    let bridge = start(Mode::Echo).await;
+    let mut watcher = Watcher::open(&bridge).await;
+    let mut a = Page::open(&bridge).await;
+    let mut b = Page::open(&bridge).await;
+    let code = |lane, file: &str, text: &str| ClientMsg::Code {
+        lane,
+        file: file.into(),
+        text: text.into(),
+    };
+    a.say(code(Lane::Server, "server.py", "import socket\n# v1\n"))
+        .await;
+    a.say(code(Lane::Client, "client.py", "import socket\n"))
+        .await;
+    b.say(code(Lane::Server, "server.py", "# B's server\n"))
+        .await;
+    // A refusal after them: the bridge has handled them by then.
+    for page in [&mut a, &mut b] {
+        page.say(ClientMsg::SetName { name: " ".into() }).await;
+        page.until_refused().await;
+    }
+
+    assert_eq!(watcher.follow(1).await, 0);
+    let mut first = code_of(&mut watcher, 2).await;
+    first.sort_by_key(|(_, lane, _, _)| *lane == Lane::Client);
+    assert_eq!(
+        first,
+        vec![
+            (
+                1,
+                Lane::Server,
+                "server.py".into(),
+                "import socket\n# v1\n".into()
+            ),
+            (
+                1,
+                Lane::Client,
+                "client.py".into(),
+                "import socket\n".into()
+            ),
+        ]
+    );
+
+    // A change arrives live, and is A's latest activity in the list.
+    let listed = watcher
+        .list_until("A listed", |list| find(list, 1).is_some())
+        .await;
+    let before = find(&listed, 1).expect("listed").last_at_us;
+    a.say(code(Lane::Server, "server.py", "import socket\n# v2\n"))
+        .await;
+    assert_eq!(
+        code_of(&mut watcher, 1).await,
+        vec![(
+            1,
+            Lane::Server,
+            "server.py".into(),
+            "import socket\n# v2\n".into()
+        )]
+    );
+    watcher
+        .list_until("A active again", |list| {
+            find(list, 1).is_some_and(|s| s.last_at_us > before)
+        })
+        .await;
+    // The same text again is no change: the next code is the client's.
+    a.say(code(Lane::Server, "server.py", "import socket\n# v2\n"))
+        .await;
+    a.say(code(Lane::Client, "client.py", "import socket\n# v2\n"))
+        .await;
+    assert_eq!(
+        code_of(&mut watcher, 1).await,
+        vec![(
+            1,
+            Lane::Client,
+            "client.py".into(),
+            "import socket\n# v2\n".into()
+        )]
+    );
+
+    // Over the limit: refused in a sentence, nothing else lost.
+    let over = "x".repeat(MAX_CODE_BYTES + 1);
+    a.say(code(Lane::Server, "server.py", &over)).await;
+    let (reason, message) = a.until_refused().await;
+    assert_eq!(reason, Refusal::TooLarge);
+    assert_eq!(
+        message,
+        format!(
+            "server.py is {} bytes; the instructor's view shows programs of at most {MAX_CODE_BYTES} \
+             bytes, so it keeps showing the last version that fit",
+            MAX_CODE_BYTES + 1
+        )
+    );
+    for bad in ["", "server\n.py", &"s".repeat(65)] {
+        a.say(code(Lane::Server, bad, "x")).await;
+        let (reason, message) = a.until_refused().await;
+        assert_eq!(reason, Refusal::BadMessage, "{bad:?}");
+        assert!(message.contains("file name"), "{message}");
+    }
+    // The session goes on: exactly the limit is shown whole, and it is
+    // the next code the instructor gets (the refused ones never came).
+    let most = "y".repeat(MAX_CODE_BYTES);
+    a.say(code(Lane::Server, "server.py", &most)).await;
+    let got = code_of(&mut watcher, 1).await;
+    assert_eq!(
+        (got[0].0, got[0].1, got[0].3.len()),
+        (1, Lane::Server, MAX_CODE_BYTES)
+    );
+    a.start_server(1, Mode::Echo, Transport::Tcp).await;
+
+    // Following B shows B's code, and no more of A's.
+    watcher.follow(2).await;
+    assert_eq!(
+        code_of(&mut watcher, 1).await,
+        vec![(2, Lane::Server, "server.py".into(), "# B's server\n".into())]
+    );
+    a.say(code(Lane::Client, "client.py", "# A again\n")).await;
+    b.say(code(Lane::Client, "client.py", "# B's client\n"))
+        .await;
+    assert_eq!(
+        code_of(&mut watcher, 1).await,
+        vec![(2, Lane::Client, "client.py".into(), "# B's client\n".into())]
+    );
+
+    // A leaves: following A shows its last code, then that it ended.
+    drop(a);
+    watcher
+        .list_until("A closed", |list| find(list, 1).is_some_and(|s| !s.open))
+        .await;
+    watcher.follow(1).await;
+    let mut last = code_of(&mut watcher, 2).await;
+    last.sort_by_key(|(_, lane, _, _)| *lane == Lane::Client);
+    assert_eq!(last[0].3.len(), MAX_CODE_BYTES);
+    assert_eq!(last[1].3, "# A again\n");
+    watcher
+        .until("ended", |msg| matches!(msg, WatchMsg::Ended { session: 1 }))
+        .await;
+    bridge.stop().await.expect("clean stop");
+}

@@ -7,15 +7,17 @@ use crate::code::CodeAction;
 use crate::code::CodeState;
 use crate::components::{
     CheckPanel, CodePanel, CodeView, Composer, EventDetail, ExportBar, Header, LabControls,
-    Notices, PlaybackBar, StudentCode, StudentName, TaskPanel, TraceViews,
+    Notices, PlaybackBar, PredictCard, StudentCode, StudentName, TaskPanel, TraceViews,
 };
-use crate::hooks::{RunnerLink, use_bridge, use_code_view, use_interval};
+use crate::hooks::{RunnerLink, use_bridge, use_code_view, use_interval, use_share_code};
+use crate::predict::{self, PredictAction, PredictState};
 use crate::prefs::Theme;
 use crate::sample;
 use crate::session::{BridgeStatus, SessionAction};
 use crate::state::{Action, LabState};
-use crate::trace_view::TraceAction;
+use crate::trace_view::{Toward, TraceAction};
 use protocol::{Lane, Transport};
+use std::rc::Rc;
 use yew::prelude::*;
 
 /// The state the page opens with: saved display preferences applied.
@@ -51,6 +53,8 @@ pub fn App() -> Html {
         use_callback((), move |json: String, _| bridge.send_text(&json))
     };
     use_code_view(&lab, &bridge, &programs);
+    // An instructor who follows this student sees their code.
+    use_share_code(&lab, &bridge);
 
     // Components get these callbacks: one for any action, and one for
     // each part of the state a component acts on. Made once, they never
@@ -211,6 +215,67 @@ pub fn App() -> Html {
         },
     );
 
+    // Predict, then observe (see `predict`): while replaying, the trace's
+    // telling moments hold the replay until the student answers.
+    let prediction = use_reducer(PredictState::default);
+    let moments = use_memo(
+        (lab.view.trace.clone(), lab.view.replay),
+        |(trace, replay)| {
+            if *replay {
+                predict::moments(trace)
+            } else {
+                Vec::new()
+            }
+        },
+    );
+    {
+        let holds = Rc::new(prediction.holds(&moments));
+        let ontrace = ontrace.clone();
+        let current = lab.view.holds.clone();
+        use_effect_with(holds, move |holds| {
+            if *holds != current {
+                ontrace.emit(TraceAction::Hold(holds.clone()));
+            }
+        });
+    }
+    let onanswer = {
+        let (prediction, ontrace, moments) = (prediction.clone(), ontrace.clone(), moments.clone());
+        Callback::from(move |(at, given)| {
+            prediction.dispatch(PredictAction::Answer { at, given });
+            let mut holds = prediction.holds(&moments);
+            holds.retain(|&h| h != at);
+            // Released, and shown: the answer is the event, in the trace.
+            ontrace.emit(TraceAction::Hold(Rc::new(holds)));
+            ontrace.emit(TraceAction::Step(Toward::Next));
+        })
+    };
+    // An answer stays on screen until the student continues, even when
+    // the next event is another question's.
+    let continued = use_state(|| None::<u64>);
+    let revealed = lab
+        .view
+        .selected
+        .filter(|seq| lab.view.replay && *continued != Some(*seq))
+        .and_then(|seq| {
+            let moment = moments.iter().find(|m| m.at == seq)?;
+            Some((moment.clone(), prediction.answer(seq)?))
+        });
+    let waiting = lab.view.waiting_at();
+    let asking = waiting
+        .filter(|_| revealed.is_none())
+        .and_then(|at| moments.iter().find(|m| m.at == at).cloned());
+    let oncontinue = {
+        let (continued, ontrace) = (continued.clone(), ontrace.clone());
+        let (selected, waiting) = (lab.view.selected, waiting.is_some());
+        Callback::from(move |()| {
+            continued.set(selected);
+            // Plays on, unless the next question is right there.
+            if !waiting {
+                ontrace.emit(TraceAction::TogglePlay);
+            }
+        })
+    };
+
     let conn = lab.session.conn();
     let can_send = online && conn.is_some_and(|c| c.can_send());
     let can_shutdown = can_send && conn.is_some_and(|c| c.transport == Transport::Tcp);
@@ -313,6 +378,9 @@ pub fn App() -> Html {
                         has_events={!view.trace.is_empty()}
                         onaction={ontrace.clone()}
                     />
+                    <PredictCard {asking} {revealed} replaying={view.replay}
+                        count={moments.len()} missing={predict::missing(&moments)}
+                        {onanswer} {oncontinue} />
                     <TraceViews
                         trace={view.trace.clone()}
                         filter={view.filter.clone()}

@@ -101,6 +101,10 @@ pub struct Followed {
     pub missed: u64,
     /// The student's page has gone.
     pub ended: bool,
+    /// The student's `server.py` and `client.py` as they are now, when
+    /// their page shared them (`WatchMsg::Code`).
+    pub server_code: Option<Rc<str>>,
+    pub client_code: Option<Rc<str>>,
 }
 
 impl Followed {
@@ -112,6 +116,8 @@ impl Followed {
             dropped: 0,
             missed: 0,
             ended: false,
+            server_code: None,
+            client_code: None,
         }
     }
 }
@@ -544,6 +550,20 @@ impl InstructorState {
                     f.ended = true;
                 }
             }
+            WatchMsg::Code {
+                session,
+                lane,
+                text,
+                ..
+            } => {
+                if let Some(f) = self.followed_mut(session) {
+                    let text = Some(Rc::from(text));
+                    match lane {
+                        protocol::Lane::Server => f.server_code = text,
+                        protocol::Lane::Client => f.client_code = text,
+                    }
+                }
+            }
             WatchMsg::Refused { message } => {
                 // The only command that can fail is follow (an unknown or
                 // expired session): then nothing is followed.
@@ -731,6 +751,37 @@ mod tests {
         assert_eq!(cmd(&state), Some(&WatchCmd::Unfollow));
         assert!(state.followed.is_none());
         assert!(!state.projecting);
+    }
+
+    /// The followed student's code is kept as it comes (each file
+    /// replaced by its newer text); another session's is ignored, and
+    /// following another student starts without code.
+    #[test]
+    fn the_followed_students_code() {
+        let code = |session, lane, text: &str| {
+            got(WatchMsg::Code {
+                session,
+                lane,
+                file: "server.py".into(),
+                text: text.into(),
+            })
+        };
+        let state = open()
+            .reduce(WatchAction::Follow(1))
+            .reduce(got(WatchMsg::Following {
+                session: 1,
+                dropped: 0,
+            }))
+            .reduce(code(1, protocol::Lane::Server, "v1"))
+            .reduce(code(1, protocol::Lane::Client, "c1"))
+            .reduce(code(1, protocol::Lane::Server, "v2"))
+            .reduce(code(2, protocol::Lane::Server, "other"));
+        let f = state.followed.as_ref().unwrap();
+        assert_eq!(f.server_code.as_deref(), Some("v2"));
+        assert_eq!(f.client_code.as_deref(), Some("c1"));
+        let state = state.reduce(WatchAction::Follow(2));
+        let f = state.followed.as_ref().unwrap();
+        assert_eq!((f.server_code.clone(), f.client_code.clone()), (None, None));
     }
 
     /// Projector mode needs a followed session.

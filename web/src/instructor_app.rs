@@ -5,13 +5,14 @@
 use crate::browser;
 use crate::components::{
     CodePanel, EventDetail, InstructorHeader, SessionBar, SessionList, TraceViews, WatchProblemBox,
+    follow_code,
 };
 use crate::format;
 use crate::hooks::{use_interval, use_watch};
 use crate::instructor::{InstructorState, WatchAction, WatchProblem};
 use crate::prefs::Theme;
 use crate::session::BridgeStatus;
-use crate::trace_view::TraceAction;
+use crate::trace_view::{TraceAction, TraceView};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::KeyboardEvent;
@@ -20,12 +21,29 @@ use yew::prelude::*;
 /// How often "12 s ago" is brought up to date.
 const AGE_TICK_MS: u32 = 1000;
 
+/// Where the list's order is kept in the browser.
+const SAVED_SORT: &str = "session-sort";
+
 fn initial_state() -> InstructorState {
-    InstructorState::new(
+    let mut state = InstructorState::new(
         browser::load_pref("theme")
             .map(|v| Theme::from_value(&v))
             .unwrap_or_default(),
-    )
+    );
+    // The order the instructor chose last time (by progress, by activity).
+    state.sort = browser::load_pref(SAVED_SORT)
+        .map(|v| crate::instructor::SessionSort::from_value(&v))
+        .unwrap_or_default();
+    state
+}
+
+/// The student's line behind the selected event, for an event of their
+/// own program: its file's lane and the line.
+fn student_line(view: &TraceView) -> Option<(protocol::Lane, usize)> {
+    let entry = view.selected_entry()?;
+    let source = entry.event.source.as_ref()?;
+    let lane = protocol::program::lane_of_file(&source.file);
+    Some((lane, source.line as usize))
 }
 
 #[component]
@@ -76,6 +94,22 @@ pub fn InstructorApp() -> Html {
         }
     }
     use_effect_with((), |_| browser::set_title("Socket Lab · instructor view"));
+    use_effect_with(watch.sort, |sort| {
+        browser::save_pref(SAVED_SORT, sort.value())
+    });
+    // The student's line for the selected event stays in sight in their
+    // code (the pane scrolls).
+    let line = student_line(&watch.view);
+    use_effect_with((line, watch.view.selected), |(line, _)| {
+        let pane = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id("follow-code"));
+        if let (Some((lane, n)), Some(pane)) = (line, pane) {
+            let id = format!("follow-{}-{n}", crate::format::lane_name(*lane));
+            let title = pane.query_selector("#follow-code-title").ok().flatten();
+            browser::reveal_below(&pane, &id, title.as_ref());
+        }
+    });
     // Escape leaves projection from anywhere on the page, unless something
     // used the key already (Escape in the event log goes back to live).
     {
@@ -152,7 +186,7 @@ pub fn InstructorApp() -> Html {
                 <h2 id="followed-title">{ "Pick a session to follow" }</h2>
                 <p class="hint">
                     { "Its trace appears here, live and read-only: the sequence diagram, the event log, \
-                       the selected event and the lab's code. Then project it to the class." }
+                       the selected event and the student's code. Then project it to the class." }
                 </p>
             </div>
         },
@@ -168,6 +202,7 @@ pub fn InstructorApp() -> Html {
                 (None, 1) => "1 event, live".to_string(),
                 (None, n) => format!("{n} events, live"),
             };
+            let shared = followed.server_code.is_some() || followed.client_code.is_some();
             let empty_text = if followed.streaming {
                 "No events in this session yet."
             } else {
@@ -200,7 +235,16 @@ pub fn InstructorApp() -> Html {
                         </div>
                         <div class="column right">
                             <EventDetail entry={view.selected_entry()} {number} />
-                            <CodePanel task={watch.task_shown()} selected={view.code_selection()} event={view.selected} />
+                            // The student's own programs once their page
+                            // shared them; the lab's code too, except for
+                            // an event of the student's program (its line
+                            // is in theirs).
+                            if shared {
+                                { follow_code(&followed.server_code, &followed.client_code, line) }
+                            }
+                            if !shared || line.is_none() {
+                                <CodePanel task={watch.task_shown()} selected={view.code_selection()} event={view.selected} />
+                            }
                         </div>
                     </div>
                 </>

@@ -25,6 +25,8 @@
 //! - [`lazy`]: the parts loaded only when the code view opens: the
 //!   editor (CodeMirror) and the Python runner (Pyodide in Web Workers).
 //! - [`format`]: times, directions and byte previews as the page writes them.
+//! - [`predict`]: predict, then observe: the questions replay asks before
+//!   telling moments of a trace, found by rules in its real events.
 //! - [`sample`]: a small recorded trace (`?demo`).
 //! - [`wire`]: the bridge's messages and trace files read with one small reader.
 //! - [`browser`]: the few browser calls (downloads, files, the address bar).
@@ -51,6 +53,7 @@ pub mod instructor_app;
 pub mod keep;
 pub mod lab;
 pub mod lazy;
+pub mod predict;
 pub mod prefs;
 pub mod sample;
 pub mod session;

@@ -100,6 +100,9 @@ pub enum TraceAction {
     FilterConn(ConnFilter),
     FilterKind(KindFilter),
     Search(String),
+    /// The events a question waits on (see `predict`): replay stops just
+    /// before each until it is answered.
+    Hold(Rc<Vec<u64>>),
 }
 
 /// A trace and how it is being looked at.
@@ -112,6 +115,8 @@ pub struct TraceView {
     pub playing: bool,
     pub speed: Speed,
     pub filter: Filter,
+    /// Predict, then observe: events replay stops before (see `predict`).
+    pub holds: Rc<Vec<u64>>,
 }
 
 impl Default for TraceView {
@@ -123,6 +128,7 @@ impl Default for TraceView {
             playing: false,
             speed: Speed::default(),
             filter: Filter::default(),
+            holds: Rc::default(),
         }
     }
 }
@@ -175,7 +181,11 @@ impl TraceView {
             }
             TraceAction::Move(toward) => {
                 if let Some(seq) = self.neighbour(toward) {
+                    let before = self.selected;
                     self.selected = Some(seq);
+                    if self.replay {
+                        self.stop_before_hold(before);
+                    }
                 }
             }
             TraceAction::Step(toward) => self.step(toward),
@@ -202,6 +212,7 @@ impl TraceView {
             TraceAction::FilterConn(conn) => self.filter.conn = conn,
             TraceAction::FilterKind(kind) => self.filter.kind = kind,
             TraceAction::Search(text) => self.filter.set_search(text),
+            TraceAction::Hold(holds) => self.holds = holds,
         }
     }
 
@@ -258,15 +269,55 @@ impl TraceView {
             (Toward::Next, false) => Toward::First,
             (other, _) => other,
         };
+        let before = self.selected.filter(|_| self.replay);
         if let Some(seq) = self.neighbour(toward) {
             self.selected = Some(seq);
         }
+        self.stop_before_hold(before);
         self.replay = self.selected.is_some();
+        // Playing pauses where a question waits.
+        if self.waiting_at().is_some() {
+            self.playing = false;
+        }
+    }
+
+    /// Predict, then observe: a move forward from `before` that would show
+    /// an event a question waits on stops on the shown event just before
+    /// it (or stays where it was).
+    fn stop_before_hold(&mut self, before: Option<u64>) {
+        let Some(to) = self.selected else {
+            return;
+        };
+        let shown = |seq: &u64| self.trace.get(*seq).is_some_and(|e| self.filter.matches(e));
+        // A question about an event the filter hides is not asked.
+        let hold = self
+            .holds
+            .iter()
+            .copied()
+            .filter(|&h| before.is_none_or(|b| h > b) && h <= to && shown(&h))
+            .min();
+        if let Some(hold) = hold {
+            let first = self.trace.first_seq();
+            self.selected = (first..hold).rev().find(shown).or(before);
+        }
+    }
+
+    /// The event a question waits on, when replay stands just before it.
+    pub fn waiting_at(&self) -> Option<u64> {
+        if !self.replay {
+            return None;
+        }
+        self.neighbour(Toward::Next)
+            .filter(|next| self.holds.contains(next))
     }
 
     fn toggle_play(&mut self) {
         if self.playing {
             self.playing = false;
+            return;
+        }
+        // A question waits: it is answered before playing on.
+        if self.waiting_at().is_some() {
             return;
         }
         let at_end = self.selected.is_some() && self.neighbour(Toward::Next).is_none();

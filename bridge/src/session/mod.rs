@@ -486,6 +486,14 @@ impl RelaySession {
                 Some(tap) => tap.set_checked(task, passed),
                 None => {}
             },
+            ClientMsg::Code { lane, file, text } => match protocol::check_code(&file, &text) {
+                Ok(()) => {
+                    if let Some(tap) = &self.tap {
+                        tap.set_code(lane, file, text);
+                    }
+                }
+                Err((reason, why)) => self.refuse(reason, why, None, None).await,
+            },
         }
     }
 

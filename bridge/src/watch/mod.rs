@@ -16,6 +16,7 @@
 //!
 //! [`WatchMsg::Gap`]: protocol::WatchMsg::Gap
 
+pub mod code;
 pub mod watcher;
 
 use crate::clock::Clock;
@@ -117,6 +118,7 @@ impl Registry {
                 last_at_us: now,
                 ..TapState::default()
             }),
+            code: code::CodeCell::default(),
         });
         sessions.open.insert(id, tap.clone());
         drop(sessions);
@@ -214,6 +216,8 @@ pub struct SessionTap {
     generation: Arc<AtomicU64>,
     history_total: Arc<AtomicUsize>,
     state: Mutex<TapState>,
+    /// The student's programs as they are now, for followers.
+    code: code::CodeCell,
 }
 
 impl Drop for SessionTap {
@@ -280,6 +284,13 @@ impl SessionTap {
     /// Records one message the session's writer is sending its page, as
     /// `json` (the very text it sends). Never waits.
     pub fn record(&self, msg: &ServerMsg, json: &Utf8Bytes) {
+        // A program's replies are plumbing for the page's Python runner:
+        // the trace already says what each call did, and the instructor's
+        // page cannot read them (see `ServerMsg::SockReply`). Not kept,
+        // not followed.
+        if matches!(msg, ServerMsg::SockReply { .. }) {
+            return;
+        }
         let at_us = match msg {
             ServerMsg::Trace(event) => event.at_us,
             _ => self.clock.now_us(),
@@ -379,6 +390,23 @@ impl SessionTap {
         state.last_at_us = state.last_at_us.max(self.clock.now_us());
         drop(state);
         self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The student's program text (already checked with
+    /// [`protocol::check_code`]), kept for followers. A change counts as
+    /// the student's activity.
+    pub fn set_code(&self, lane: Lane, file: String, text: String) {
+        if self.code.set(lane, file, text) {
+            let mut state = lock(&self.state);
+            state.last_at_us = state.last_at_us.max(self.clock.now_us());
+            drop(state);
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// The student's programs, woken at each change.
+    pub fn code(&self) -> tokio::sync::watch::Receiver<code::SharedCode> {
+        self.code.subscribe()
     }
 
     /// The history, and (if the session is open) everything after it.

@@ -20,6 +20,7 @@
 //! Malformed JSON, an unknown command or a binary frame gets
 //! [`WatchMsg::Refused`] and the watcher carries on.
 
+use super::code::{Sent, SharedCode};
 use super::{Registry, session_frame};
 use crate::metrics::Metrics;
 use crate::ws::bridge_version;
@@ -58,6 +59,9 @@ pub struct WatchEnv {
 struct Followed {
     session: SessionId,
     live: broadcast::Receiver<Utf8Bytes>,
+    /// The student's programs, and what of them this page has been sent.
+    code: tokio::sync::watch::Receiver<SharedCode>,
+    code_sent: Sent,
 }
 
 /// What woke the watcher up.
@@ -65,6 +69,8 @@ enum Wake {
     Tick,
     Page(Option<Result<Message, axum::Error>>),
     Live(SessionId, Result<Utf8Bytes, RecvError>),
+    /// The followed student changed their programs.
+    Code(Vec<WatchMsg>),
 }
 
 /// Counts the watcher in the metrics while it runs.
@@ -144,7 +150,7 @@ impl Watch {
             let wake = tokio::select! {
                 _ = tick.tick() => Wake::Tick,
                 message = stream.next() => Wake::Page(message),
-                (session, live) = next_live(&mut self.following) => Wake::Live(session, live),
+                wake = next_followed(&mut self.following) => wake,
             };
             let stall = self.env.stall;
             let done = match wake {
@@ -176,6 +182,7 @@ impl Watch {
                     Message::Ping(_) | Message::Pong(_) => continue,
                 },
                 Wake::Live(session, live) => bounded(stall, self.live(sink, session, live)).await,
+                Wake::Code(news) => bounded(stall, send_all(sink, &news)).await,
             };
             if done.is_err() {
                 return None;
@@ -211,8 +218,22 @@ impl Watch {
                 for json in &follow.history {
                     feed(sink, session_frame(session, json.as_str())).await?;
                 }
+                // The student's programs as they are now (not in the list).
+                let mut code = tap.code();
+                let mut code_sent = Sent::default();
+                let now = code.borrow_and_update().clone();
+                for msg in code_sent.news(session, &now) {
+                    feed(sink, json(&msg)).await?;
+                }
                 match follow.live {
-                    Some(live) => self.following = Some(Followed { session, live }),
+                    Some(live) => {
+                        self.following = Some(Followed {
+                            session,
+                            live,
+                            code,
+                            code_sent,
+                        })
+                    }
                     None => feed(sink, json(&WatchMsg::Ended { session })).await?,
                 }
                 flush(sink).await
@@ -321,12 +342,36 @@ impl Listed {
     }
 }
 
-/// The followed session's next message; never, if none is followed.
-async fn next_live(following: &mut Option<Followed>) -> (SessionId, Result<Utf8Bytes, RecvError>) {
-    match following {
-        Some(followed) => (followed.session, followed.live.recv().await),
-        None => std::future::pending().await,
+/// The followed session's next message, or a change of its programs;
+/// never, if none is followed.
+async fn next_followed(following: &mut Option<Followed>) -> Wake {
+    let Some(followed) = following else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::select! {
+            live = followed.live.recv() => return Wake::Live(followed.session, live),
+            // Fails only when the session is gone from the registry: then
+            // its live messages end it.
+            Ok(()) = followed.code.changed() => {
+                let code = followed.code.borrow_and_update().clone();
+                let news = followed.code_sent.news(followed.session, &code);
+                if !news.is_empty() {
+                    return Wake::Code(news);
+                }
+            }
+        }
     }
+}
+
+async fn send_all<W>(sink: &mut W, messages: &[WatchMsg]) -> Result<(), Gone>
+where
+    W: Sink<Message, Error = axum::Error> + Unpin,
+{
+    for msg in messages {
+        feed(sink, json(msg)).await?;
+    }
+    flush(sink).await
 }
 
 fn json(msg: &WatchMsg) -> String {

@@ -22,6 +22,7 @@ mod checks;
 mod classroom;
 mod code_view;
 mod course;
+mod predict;
 mod python;
 mod remote;
 

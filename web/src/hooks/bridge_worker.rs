@@ -5,8 +5,8 @@
 //!
 //! [`open_socket`] gives an object that behaves as the browser's
 //! `WebSocket` does for [`super::socket::Reconnecting`] (`readyState`,
-//! `send`, `close`, `onopen`, `onmessage`, `onclose` with `code` and
-//! `reason`), backed by the worker. [`program_channel`] is what the
+//! `send`, `close`; `open`, `message` and `close` events, the last with
+//! `code` and `reason`), backed by the worker. [`program_channel`] is what the
 //! runner (`web/py/runner.mjs`) attaches each program's own port and
 //! shared memory to. Where a worker cannot be started, the page uses a
 //! plain `WebSocket` and the runner its slower way through the page.
@@ -37,9 +37,11 @@ function bridgeWorker(script) {
   }
   return worker;
 }
-// The subset of WebSocket the page uses, over the worker.
-class WorkerSocket {
+// The subset of WebSocket the page uses, over the worker: real open,
+// message and close events (the page listens with addEventListener).
+class WorkerSocket extends EventTarget {
   constructor(worker, url) {
+    super();
     this.worker = worker;
     this.id = nextId++;
     this.readyState = 0;
@@ -57,16 +59,21 @@ class WorkerSocket {
     this.worker.postMessage({ t: "close" });
   }
   fromWorker(message) {
+    let event = null;
     if (message.t === "open") {
       this.readyState = 1;
-      if (this.onopen) this.onopen(new Event("open"));
+      event = new Event("open");
     } else if (message.t === "message") {
-      if (this.onmessage) this.onmessage({ data: message.text });
+      event = new MessageEvent("message", { data: message.text });
     } else if (message.t === "close") {
       this.readyState = 3;
       sockets.delete(this.id);
-      if (this.onclose) this.onclose({ code: message.code, reason: message.reason, wasClean: message.code === 1000 });
+      event = new CloseEvent("close", { code: message.code, reason: message.reason, wasClean: message.code === 1000 });
     }
+    if (event === null) return;
+    const handler = this["on" + event.type];
+    if (handler) handler.call(this, event);
+    this.dispatchEvent(event);
   }
 }
 export function open_socket(script, url) {

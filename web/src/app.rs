@@ -338,8 +338,6 @@ pub fn App() -> Html {
                     <StudentName send={send_to_bridge.clone()} />
                     if let Some(task) = crate::workspace::number(lab.session.task) {
                         <TaskPanel {task} origin={*origin} said={(*said).clone()} {onhandout} {ondownload} />
-                        <CheckPanel {task} {online} code={lab.code.clone()} trace={lab.view.trace.clone()}
-                            onaction={onaction.clone()} send={send_to_bridge.clone()} />
                     }
                     <LabControls
                         {online}
@@ -359,6 +357,12 @@ pub fn App() -> Html {
                         sends_queued={lab.session.sends_queued}
                         returned={lab.session.returned_draft.clone()}
                         onaction={onsession.clone()} />
+                    // Below the lab's controls: on a projector (1280x720)
+                    // start, connect and send stay on screen.
+                    if let Some(task) = crate::workspace::number(lab.session.task) {
+                        <CheckPanel {task} {online} code={lab.code.clone()} trace={lab.view.trace.clone()}
+                            onaction={onaction.clone()} send={send_to_bridge.clone()} />
+                    }
                     if let Some(limits) = lab.session.bridge.as_ref().map(|b| &b.limits) {
                         <p class="limits">
                             { format!(

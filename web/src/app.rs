@@ -274,6 +274,7 @@ pub fn App() -> Html {
                     if let Some(task) = crate::workspace::number(lab.session.task) {
                         <TaskPanel {task} origin={*origin} said={(*said).clone()} {onhandout} {ondownload} />
                         <CheckPanel {task} {online} code={lab.code.clone()} trace={lab.view.trace.clone()}
+                            answer={lab.session.task_checks.clone()}
                             onaction={onaction.clone()} send={send_to_bridge.clone()} />
                     }
                     <LabControls

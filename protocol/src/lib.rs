@@ -266,6 +266,20 @@ pub enum ClientMsg {
     /// "Check my task" has run for task 1, 2 or 3: whether every check
     /// passed, for the instructor's list ([`Progress::checked`]).
     TaskChecked { task: u8, passed: bool },
+    /// "Check my task"'s programs have run for task 1, 2 or 3: the bridge
+    /// judges them on its own trace of this session, from `from_us` (the
+    /// run's first event), answers [`ServerMsg::TaskChecks`] and records
+    /// the verdict for the instructor's list. The page sends what the
+    /// bridge does not see: the programs' text and what they printed
+    /// (stderr included, as their terminals show it).
+    CheckTask {
+        task: u8,
+        from_us: u64,
+        server_py: String,
+        client_py: String,
+        server_output: String,
+        client_output: String,
+    },
     /// The current text of one of the student's programs, for an
     /// instructor who follows them (`/watch`): sent when it changes, a
     /// moment after the student stops typing. At most [`MAX_CODE_BYTES`]
@@ -408,6 +422,40 @@ pub enum ServerMsg {
         /// How many sockets the bridge closed for it.
         closed: u32,
     },
+    /// The answer to one [`ClientMsg::CheckTask`]: one check per thing
+    /// the task asks, in the handout's order.
+    TaskChecks { task: u8, checks: Vec<CheckReport> },
+}
+
+/// One thing a task asks, as "Check my task" judged it (the `course`
+/// crate's `Check`, as the page shows it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckReport {
+    /// Whose program it is about: the student's server or client.
+    pub side: Lane,
+    /// What is checked ("Your server accepts a client").
+    pub title: String,
+    pub passed: bool,
+    /// What the task expects, in a sentence.
+    pub expected: String,
+    /// What happened, in a sentence; for a failure, with what to change.
+    pub happened: String,
+    /// The student's line it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// The trace event it is about, by its `at_us`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_us: Option<u64>,
+}
+
+impl CheckReport {
+    /// The student's file it is about.
+    pub fn file(&self) -> &'static str {
+        match self.side {
+            Lane::Server => "server.py",
+            Lane::Client => "client.py",
+        }
+    }
 }
 
 /// Which side of the connection took a step.

@@ -333,6 +333,94 @@ async fn task3_server_with_one_recv_fails_on_real_sockets() {
     bridge.stop().await.expect("clean stop");
 }
 
+/// Asks the bridge to judge the run from `from_us`, and reads its answer.
+async fn ask_bridge(
+    page: &mut Page,
+    task: u8,
+    from_us: u64,
+    student: &Student<'_>,
+) -> Vec<protocol::CheckReport> {
+    page.say(ClientMsg::CheckTask {
+        task,
+        from_us,
+        server_py: student.server_py.into(),
+        client_py: student.client_py.into(),
+        server_output: student.server_output.into(),
+        client_output: student.client_output.into(),
+    })
+    .await;
+    match page
+        .until("task_checks", |m| matches!(m, ServerMsg::TaskChecks { .. }))
+        .await
+    {
+        ServerMsg::TaskChecks {
+            task: answered,
+            checks,
+        } => {
+            assert_eq!(answered, task);
+            checks
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// "Check my task" judged by the bridge over /ws, on its own trace of a
+/// real run: the page asks with `check_task` once the run is over, and the
+/// answer is course::check's verdict on the very events the page got (the
+/// failing close() line, the event each check is about); a task that does
+/// not exist is refused with a clear message and the session goes on.
+#[tokio::test]
+async fn the_bridge_judges_a_check_run_on_its_own_trace() {
+    let bridge = start(Mode::Echo).await;
+    let mut page = Page::open(&bridge).await;
+    task3_server_half(&mut page, false).await;
+    task3_client_half(&mut page).await;
+    let (events, server_output, client_output) = finish(&mut page).await;
+    let student = Student {
+        server_py: ONE_RECV_SERVER,
+        client_py: ECHO_CLIENT,
+        server_output: &server_output,
+        client_output: &client_output,
+    };
+    let expected = course::check(3, &events, &student);
+    let from_us = events.first().expect("the run was traced").at_us;
+    let answer = ask_bridge(&mut page, 3, from_us, &student).await;
+    assert_eq!(answer.len(), expected.len());
+    for (got, want) in answer.iter().zip(&expected) {
+        assert_eq!(got.title, want.title);
+        assert_eq!(got.passed, want.passed, "{}", want.sentence());
+        assert_eq!(got.happened, want.happened);
+        assert_eq!(got.expected, want.expected);
+        assert_eq!(got.line, want.line);
+        assert_eq!(got.side, want.side);
+        assert_eq!(got.at_us, want.event.map(|i| events[i].at_us));
+    }
+    let binary = answer
+        .iter()
+        .find(|c| c.title == "Your server echoes bytes that are not text, unchanged")
+        .expect("the binary echo's check");
+    assert!(!binary.passed);
+    assert_eq!(binary.line, Some(11), "the close() line");
+    assert!(binary.at_us.is_some(), "it points at an event");
+
+    page.say(ClientMsg::CheckTask {
+        task: 7,
+        from_us,
+        server_py: String::new(),
+        client_py: String::new(),
+        server_output: String::new(),
+        client_output: String::new(),
+    })
+    .await;
+    let (reason, message) = page.until_refused().await;
+    assert_eq!(reason, protocol::Refusal::BadMessage);
+    assert!(message.contains("there is no task 7"), "{message}");
+    // The session goes on: the same run is judged again.
+    let again = ask_bridge(&mut page, 3, from_us, &student).await;
+    assert_eq!(again, answer);
+    bridge.stop().await.expect("clean stop");
+}
+
 const ONE_RECV_CLIENT: &str = "import socket
 
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -361,6 +361,7 @@ pub fn App() -> Html {
                     // start, connect and send stay on screen.
                     if let Some(task) = crate::workspace::number(lab.session.task) {
                         <CheckPanel {task} {online} code={lab.code.clone()} trace={lab.view.trace.clone()}
+                            answer={lab.session.task_checks.clone()}
                             onaction={onaction.clone()} send={send_to_bridge.clone()} />
                     }
                     if let Some(limits) = lab.session.bridge.as_ref().map(|b| &b.limits) {

@@ -56,6 +56,21 @@ pub fn download(filename: &str, mime: &str, content: &str) {
     let _ = Url::revoke_object_url(&url);
 }
 
+/// `text` in lower case, for searching without regard to case. In the
+/// page it is the browser's own `toLowerCase()`: Rust's would bring its
+/// Unicode case tables into the page's wasm (about 8 KB gzipped) to do what
+/// the browser already does. Natively (tests) it is Rust's, which agrees.
+pub fn lowercase(text: &str) -> String {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::JsString::from(text).to_lower_case().into()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        text.to_lowercase()
+    }
+}
+
 /// Reads a file the student chose, as text.
 pub async fn read_text(file: File) -> Result<String, String> {
     let text = JsFuture::from(file.text())

@@ -10,8 +10,11 @@
 //! 3. Stop both; run the lab's own server (`lab_server.py`).
 //! 4. Once it listens, run the student's `client.py` against it (an
 //!    `input()` is answered with a line, then an empty one), until it ends.
-//! 5. Stop the lab's server; judge the trace since step 1 with
-//!    [`course::check`].
+//! 5. Stop the lab's server; ask the bridge to judge its own trace of the
+//!    run since step 1 ([`request`]): it runs `course::check` and answers
+//!    with the checks ([`shown`] links them to the page's trace). The
+//!    judging stays out of the page's wasm, and the verdict the
+//!    instructor's list shows is the bridge's.
 //!
 //! The student sees it all happen: their programs' terminals fill, the
 //! diagram draws both sides. [`CheckRun`] is the stages as a plain state
@@ -20,7 +23,7 @@
 use crate::code::{CodeAction, CodeState, Run, Stream};
 use crate::lab::Task;
 use crate::trace::Trace;
-use protocol::Lane;
+use protocol::{CheckReport, ClientMsg, Lane};
 use std::rc::Rc;
 
 /// How long Python may take to start a program and reach `listen()` (the
@@ -146,7 +149,7 @@ impl CheckRun {
     }
 
     /// One step: what to do now, given the code view's state. Returns the
-    /// actions, and true once the run is over (then [`judge`]). `next_seq`:
+    /// actions, and true once the run is over (then [`request`]). `next_seq`:
     /// the trace's [`Trace::next_seq`] now.
     pub fn advance(
         &mut self,
@@ -268,7 +271,7 @@ impl CheckRun {
 /// about (its `seq`), if any.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Shown {
-    pub check: course::Check,
+    pub check: CheckReport,
     pub seq: Option<u64>,
 }
 
@@ -285,24 +288,38 @@ fn printed(run: Option<&Run>) -> String {
     out
 }
 
-/// Judges a finished check run: the trace since it began, the student's
-/// programs and what they printed.
-pub fn judge(task: u8, since: u64, trace: &Trace, code: &CodeState) -> Vec<Shown> {
-    let entries: Vec<_> = trace.iter().filter(|e| e.seq >= since).collect();
-    let events: Vec<_> = entries.iter().map(|e| e.event.clone()).collect();
-    let server_output = printed(code.server.run.as_ref());
-    let client_output = printed(code.client.run.as_ref());
-    let student = course::Student {
-        server_py: &code.server.text,
-        client_py: &code.client.text,
-        server_output: &server_output,
-        client_output: &client_output,
-    };
-    course::check(task, &events, &student)
-        .into_iter()
+/// The request that has the bridge judge a finished check run: the run's
+/// first event (the bridge judges its own trace from there), the
+/// student's programs, and what they printed.
+pub fn request(task: u8, since: u64, trace: &Trace, code: &CodeState) -> ClientMsg {
+    // No event since the run began: nothing for the bridge to read.
+    let from_us = trace
+        .iter()
+        .find(|e| e.seq >= since)
+        .map_or(u64::MAX, |e| e.event.at_us);
+    ClientMsg::CheckTask {
+        task,
+        from_us,
+        server_py: code.server.text.to_string(),
+        client_py: code.client.text.to_string(),
+        server_output: printed(code.server.run.as_ref()),
+        client_output: printed(code.client.run.as_ref()),
+    }
+}
+
+/// The bridge's checks, each linked to the event of the page's trace it is
+/// about (the run's event with its time).
+pub fn shown(checks: &[CheckReport], since: u64, trace: &Trace) -> Vec<Shown> {
+    checks
+        .iter()
         .map(|check| Shown {
-            seq: check.event.and_then(|i| entries.get(i)).map(|e| e.seq),
-            check,
+            seq: check.at_us.and_then(|at_us| {
+                trace
+                    .iter()
+                    .find(|e| e.seq >= since && e.event.at_us == at_us)
+                    .map(|e| e.seq)
+            }),
+            check: check.clone(),
         })
         .collect()
 }

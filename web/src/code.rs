@@ -232,7 +232,7 @@ impl Failure {
     /// shows); a few errors students meet in this lab have their own.
     pub fn explanation(&self) -> Option<&'static str> {
         let errno = self.errno.as_deref().unwrap_or("");
-        let text = format!("{} {}", self.exception, self.message).to_lowercase();
+        let text = crate::browser::lowercase(&format!("{} {}", self.exception, self.message));
         Some(match errno {
             "EBADF" => {
                 "This socket was already closed by your program: a closed socket cannot be used again, so call close() only after its last recv() or send()."

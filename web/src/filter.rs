@@ -120,7 +120,7 @@ pub struct Filter {
 
 impl Filter {
     pub fn set_search(&mut self, search: String) {
-        self.needle = search.trim().to_lowercase();
+        self.needle = crate::browser::lowercase(search.trim());
         self.search = search;
     }
 

@@ -258,9 +258,20 @@ pub enum SessionAction {
     DismissNotice(u64),
 }
 
+/// "Check my task"'s latest answer from the bridge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskChecks {
+    /// Counts the answers, so the same verdicts twice are two answers.
+    pub n: u64,
+    pub task: u8,
+    pub checks: Rc<Vec<protocol::CheckReport>>,
+}
+
 /// The student's session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
+    /// "Check my task"'s latest answer, if any.
+    pub task_checks: Option<TaskChecks>,
     pub status: BridgeStatus,
     pub bridge: Option<BridgeInfo>,
     pub task: Task,
@@ -315,6 +326,7 @@ impl Default for Session {
             sends_queued: 0,
             last_send: None,
             returned_draft: None,
+            task_checks: None,
         }
     }
 }
@@ -556,6 +568,14 @@ impl Session {
             } => self.refused(reason, message, conn, server),
             // A student program's replies go to the program that asked.
             ServerMsg::SockReply { .. } | ServerMsg::ProgramEnded { .. } => {}
+            ServerMsg::TaskChecks { task, checks } => {
+                let n = self.task_checks.as_ref().map_or(1, |c| c.n + 1);
+                self.task_checks = Some(TaskChecks {
+                    n,
+                    task,
+                    checks: Rc::new(checks),
+                });
+            }
         }
     }
 

@@ -406,7 +406,7 @@ fn search_text(event: &TraceEvent) -> String {
         text.push(' ');
         text.push_str(message);
     }
-    text.to_lowercase()
+    crate::browser::lowercase(&text)
 }
 
 /// What [`Flows::observe`] found for a new event.

@@ -13,8 +13,8 @@
 
 use protocol::program::Source;
 use protocol::{
-    Bytes, Call, ConnId, ErrorKind, Family, Lane, Limits, Mode, ProgramId, PublicServer, Refusal,
-    ServerId, ServerMsg, Step, TraceEvent, Transport,
+    Bytes, Call, CheckReport, ConnId, ErrorKind, Family, Lane, Limits, Mode, ProgramId,
+    PublicServer, Refusal, ServerId, ServerMsg, Step, TraceEvent, Transport,
 };
 use serde::Deserialize;
 
@@ -67,6 +67,10 @@ struct PageMsg {
     program: Option<ProgramId>,
     #[serde(default)]
     closed: Option<u32>,
+    #[serde(default)]
+    task: Option<u8>,
+    #[serde(default)]
+    checks: Option<Vec<CheckReport>>,
 }
 
 impl TryFrom<PageMsg> for ServerMsg {
@@ -100,6 +104,10 @@ impl TryFrom<PageMsg> for ServerMsg {
             "program_ended" => ServerMsg::ProgramEnded {
                 program: need(m.program, t, "program")?,
                 closed: need(m.closed, t, "closed")?,
+            },
+            "task_checks" => ServerMsg::TaskChecks {
+                task: need(m.task, t, "task")?,
+                checks: need(m.checks, t, "checks")?,
             },
             other => return Err(format!("unknown message type `{other}`")),
         })
@@ -364,7 +372,8 @@ mod tests {
             | ServerMsg::ServerStopped { .. }
             | ServerMsg::Trace(_)
             | ServerMsg::Refused { .. }
-            | ServerMsg::ProgramEnded { .. } => true,
+            | ServerMsg::ProgramEnded { .. }
+            | ServerMsg::TaskChecks { .. } => true,
             ServerMsg::SockReply { .. } => false,
         }
     }
@@ -420,6 +429,29 @@ mod tests {
             ServerMsg::ProgramEnded {
                 program: 4,
                 closed: 2,
+            },
+            ServerMsg::TaskChecks {
+                task: 2,
+                checks: vec![
+                    CheckReport {
+                        side: Lane::Server,
+                        title: "Your server accepts a client".into(),
+                        passed: true,
+                        expected: "accept()".into(),
+                        happened: "It did.".into(),
+                        line: Some(9),
+                        at_us: Some(1200),
+                    },
+                    CheckReport {
+                        side: Lane::Client,
+                        title: "Your client connects".into(),
+                        passed: false,
+                        expected: "connect()".into(),
+                        happened: "It never called connect().".into(),
+                        line: None,
+                        at_us: None,
+                    },
+                ],
             },
         ]
     }

@@ -59,8 +59,9 @@ use axum::extract::ws::{Message, Utf8Bytes};
 use connection::{COMMAND_QUEUE, SocketBudget};
 use futures_util::{Sink, Stream, StreamExt};
 use protocol::{
-    ClientMsg, ConnId, DEFAULT_GREETING, Data, ErrorKind, Family, Lane, Mode, PROTOCOL_VERSION,
-    PUBLIC_SERVER, PublicServer, Refusal, ServerId, ServerMsg, Step, Target, TraceEvent, Transport,
+    CheckReport, ClientMsg, ConnId, DEFAULT_GREETING, Data, ErrorKind, Family, Lane, Mode,
+    PROTOCOL_VERSION, PUBLIC_SERVER, PublicServer, Refusal, ServerId, ServerMsg, Step, Target,
+    TraceEvent, Transport,
 };
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -118,7 +119,15 @@ pub struct RelaySession {
     /// The student's own programs, whose socket calls the bridge performs
     /// (see [`crate::program`]).
     programs: Programs,
+    /// The latest trace events sent to the page (at most
+    /// [`RECENT_EVENTS`]), recorded by the writer: "Check my task" is
+    /// judged on these, the bridge's own trace, not on the page's.
+    recent: Arc<std::sync::Mutex<VecDeque<TraceEvent>>>,
 }
+
+/// Trace events a session keeps for "Check my task" (a check run of Task 3
+/// makes a few hundred).
+const RECENT_EVENTS: usize = 4096;
 
 /// A private lab server this session started.
 #[derive(Debug)]
@@ -189,6 +198,7 @@ impl RelaySession {
             tap: None,
             public_route: None,
             programs,
+            recent: Arc::default(),
         }
     }
 
@@ -228,6 +238,7 @@ impl RelaySession {
         let _ = self.outbox.send(self.hello()).await;
         let token = self.token.clone();
         let tap = self.tap.clone();
+        let recent = self.recent.clone();
         let writer = write_messages(
             sink,
             queue,
@@ -239,7 +250,7 @@ impl RelaySession {
                 stall: self.env.limits.idle_timeout,
             },
             Wire {
-                encode: |queued: &Queued| encode(queued, tap.as_deref()),
+                encode: |queued: &Queued| encode(queued, tap.as_deref(), &recent),
                 more_follows: |queued: &Queued| moves_bytes_in_process(&queued.msg),
             },
         );
@@ -494,6 +505,53 @@ impl RelaySession {
                 }
                 Err((reason, why)) => self.refuse(reason, why, None, None).await,
             },
+            ClientMsg::CheckTask {
+                task,
+                from_us,
+                server_py,
+                client_py,
+                server_output,
+                client_output,
+            } => {
+                if !(1..=3).contains(&task) {
+                    let why = format!("there is no task {task}: the lab has Tasks 1, 2 and 3");
+                    return self.refuse(Refusal::BadMessage, why, None, None).await;
+                }
+                let events: Vec<TraceEvent> = {
+                    let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+                    recent
+                        .iter()
+                        .filter(|e| e.at_us >= from_us)
+                        .cloned()
+                        .collect()
+                };
+                let student = course::Student {
+                    server_py: &server_py,
+                    client_py: &client_py,
+                    server_output: &server_output,
+                    client_output: &client_output,
+                };
+                let checks: Vec<CheckReport> = course::check(task, &events, &student)
+                    .into_iter()
+                    .map(|c| CheckReport {
+                        side: c.side,
+                        title: c.title.to_string(),
+                        passed: c.passed,
+                        expected: c.expected,
+                        happened: c.happened,
+                        line: c.line,
+                        at_us: c.event.and_then(|i| events.get(i)).map(|e| e.at_us),
+                    })
+                    .collect();
+                let passed = !checks.is_empty() && checks.iter().all(|c| c.passed);
+                if let Some(tap) = &self.tap {
+                    tap.set_checked(task, passed);
+                }
+                let _ = self
+                    .outbox
+                    .send(ServerMsg::TaskChecks { task, checks })
+                    .await;
+            }
         }
     }
 
@@ -918,11 +976,27 @@ fn moves_bytes_in_process(msg: &ServerMsg) -> bool {
 /// records it in the session's tap (the same bytes: no copy, no second
 /// serialization). The hello is the bridge's greeting, not the session's
 /// doing: it is not recorded.
-fn encode(queued: &Queued, tap: Option<&SessionTap>) -> Message {
+fn encode(
+    queued: &Queued,
+    tap: Option<&SessionTap>,
+    recent: &std::sync::Mutex<VecDeque<TraceEvent>>,
+) -> Message {
+    if let ServerMsg::Trace(event) = &queued.msg {
+        let mut recent = recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() == RECENT_EVENTS {
+            recent.pop_front();
+        }
+        recent.push_back(event.clone());
+    }
     // Serializing a ServerMsg cannot fail (no maps with non-string keys).
     let mut json = serde_json::to_string(&queued.msg).unwrap_or_default();
     let json = match tap {
-        Some(tap) if !matches!(queued.msg, ServerMsg::Hello { .. }) => {
+        Some(tap)
+            if !matches!(
+                queued.msg,
+                ServerMsg::Hello { .. } | ServerMsg::TaskChecks { .. }
+            ) =>
+        {
             // Kept in the history: without the spare room the string grew
             // with (up to half of it), so its bound in bytes is its cost.
             json.shrink_to_fit();

@@ -305,7 +305,9 @@ impl SessionTap {
             ServerMsg::ServerStarted { server, .. } => state.servers.push(*server),
             ServerMsg::ServerStopped { server } => state.servers.retain(|s| s != server),
             ServerMsg::Refused { .. } => state.errors = state.errors.saturating_add(1),
-            ServerMsg::SockReply { .. } | ServerMsg::ProgramEnded { .. } => {}
+            ServerMsg::SockReply { .. }
+            | ServerMsg::ProgramEnded { .. }
+            | ServerMsg::TaskChecks { .. } => {}
             ServerMsg::Trace(event) => {
                 state.events += 1;
                 state.last_trace = Some(json.clone());

@@ -2,17 +2,22 @@
 //! sentence, linked to the trace event and the student's line.
 
 use crate::browser;
-use crate::checks::{CheckRun, Shown, judge};
+use crate::checks::{CheckRun, Shown, request, shown};
 use crate::code::{CodeAction, CodeState};
 use crate::hooks::use_interval;
+use crate::session::TaskChecks;
 use crate::state::Action;
 use crate::trace::Trace;
-use protocol::ClientMsg;
 use yew::prelude::*;
 
 /// How often a running check looks at the programs (for its time bounds;
 /// changes in the trace or the runs advance it at once).
 const TICK_MS: u32 = 250;
+/// How long the bridge may take to judge a run before the page says so.
+const ANSWER_MS: f64 = 10_000.0;
+/// What the page says when the bridge did not judge the run.
+const NO_ANSWER: &str =
+    "The bridge did not judge this run (the connection may have dropped): try Check again.";
 
 #[derive(Properties, PartialEq)]
 pub struct CheckPanelProps {
@@ -22,9 +27,19 @@ pub struct CheckPanelProps {
     pub code: CodeState,
     pub trace: Trace,
     pub onaction: Callback<Action>,
-    /// Sends a JSON message to the bridge (the verdict, for the
-    /// instructor's list).
+    /// Sends a JSON message to the bridge (the request to judge a run).
     pub send: Callback<String, bool>,
+    /// The bridge's latest checks.
+    pub answer: Option<TaskChecks>,
+}
+
+/// A run the bridge has been asked to judge.
+struct Asked {
+    task: u8,
+    since: u64,
+    /// The answers there were before (the next one is this run's).
+    after: u64,
+    at_ms: f64,
 }
 
 /// The latest verdicts: of which task, and each check.
@@ -42,34 +57,50 @@ pub fn CheckPanel(props: &CheckPanelProps) -> Html {
     let stage = use_state(|| None::<crate::checks::Stage>);
     let verdicts = use_state(|| None::<Verdicts>);
     let tick = use_state(|| 0u32);
+    let asked = use_mut_ref(|| None::<Asked>);
+    let failure = use_state(|| None::<&'static str>);
+    let answers = props.answer.as_ref().map_or(0, |a| a.n);
 
     // Advance the run on every change of the programs or the trace, and on
     // a tick for its time bounds.
     {
-        let (running, stage, verdicts) = (running.clone(), stage.clone(), verdicts.clone());
+        let (running, stage, failure) = (running.clone(), stage.clone(), failure.clone());
         let (onaction, send) = (props.onaction.clone(), props.send.clone());
         let (code, trace) = (props.code.clone(), props.trace.clone());
+        let asked = asked.clone();
         use_effect_with(
             (props.code.clone(), props.trace.next_seq(), *tick),
             move |_| {
+                let now = browser::now_ms();
                 let mut slot = running.borrow_mut();
+                let overdue = asked
+                    .borrow()
+                    .as_ref()
+                    .is_some_and(|a| now - a.at_ms > ANSWER_MS);
+                if overdue {
+                    *asked.borrow_mut() = None;
+                    stage.set(None);
+                    failure.set(Some(NO_ANSWER));
+                }
                 if let Some(run) = slot.as_mut() {
-                    let (actions, done) = run.advance(&code, trace.next_seq(), browser::now_ms());
+                    let (actions, done) = run.advance(&code, trace.next_seq(), now);
                     if done {
-                        let checks = judge(run.task, run.since, &trace, &code);
-                        let passed = !checks.is_empty() && checks.iter().all(|c| c.check.passed);
-                        if let Ok(json) = serde_json::to_string(&ClientMsg::TaskChecked {
-                            task: run.task,
-                            passed,
-                        }) {
-                            send.emit(json);
+                        // The bridge judges; "Reading the trace…" stays
+                        // until it answers.
+                        let ask = request(run.task, run.since, &trace, &code);
+                        let sent = serde_json::to_string(&ask).is_ok_and(|json| send.emit(json));
+                        if sent {
+                            *asked.borrow_mut() = Some(Asked {
+                                task: run.task,
+                                since: run.since,
+                                after: answers,
+                                at_ms: now,
+                            });
+                        } else {
+                            stage.set(None);
+                            failure.set(Some(NO_ANSWER));
                         }
-                        verdicts.set(Some(Verdicts {
-                            task: run.task,
-                            checks,
-                        }));
                         *slot = None;
-                        stage.set(None);
                     } else if *stage != Some(run.stage) {
                         stage.set(Some(run.stage));
                     }
@@ -80,6 +111,25 @@ pub fn CheckPanel(props: &CheckPanelProps) -> Html {
                 }
             },
         );
+    }
+    // The bridge's answer to the run it was asked to judge.
+    {
+        let (asked, stage, verdicts) = (asked.clone(), stage.clone(), verdicts.clone());
+        let trace = props.trace.clone();
+        use_effect_with(props.answer.clone(), move |answer| {
+            let mut slot = asked.borrow_mut();
+            if let (Some(answer), Some(ask)) = (answer, slot.as_ref())
+                && answer.n > ask.after
+                && answer.task == ask.task
+            {
+                verdicts.set(Some(Verdicts {
+                    task: answer.task,
+                    checks: shown(&answer.checks, ask.since, &trace),
+                }));
+                *slot = None;
+                stage.set(None);
+            }
+        });
     }
     {
         let tick = tick.clone();
@@ -93,12 +143,14 @@ pub fn CheckPanel(props: &CheckPanelProps) -> Html {
     let task = props.task;
     let onclick = {
         let (running, stage, verdicts) = (running.clone(), stage.clone(), verdicts.clone());
+        let (asked, failure) = (asked.clone(), failure.clone());
         let onaction = props.onaction.clone();
         let since = props.trace.next_seq();
         Callback::from(move |_| {
-            if running.borrow().is_some() {
+            if running.borrow().is_some() || asked.borrow().is_some() {
                 return;
             }
+            failure.set(None);
             let (run, actions) = CheckRun::start(task, since, browser::now_ms());
             stage.set(Some(run.stage));
             *running.borrow_mut() = Some(run);
@@ -117,10 +169,11 @@ pub fn CheckPanel(props: &CheckPanelProps) -> Html {
             n => format!("Task {task}: {n} of {} checks fail.", v.checks.len()),
         }
     });
-    let status = match (*stage, &summary) {
-        (Some(stage), _) => Some(stage.doing().to_string()),
-        (None, Some(summary)) => Some(summary.clone()),
-        (None, None) => None,
+    let status = match (*stage, &summary, *failure) {
+        (Some(stage), _, _) => Some(stage.doing().to_string()),
+        (None, _, Some(failure)) => Some(failure.to_string()),
+        (None, Some(summary), None) => Some(summary.clone()),
+        (None, None, None) => None,
     };
     let select = |seq: Option<u64>| {
         let onaction = props.onaction.clone();
@@ -156,7 +209,7 @@ pub fn CheckPanel(props: &CheckPanelProps) -> Html {
                             <li class={classes!("check", verdict)} data-check={i.to_string()} data-passed={c.passed.to_string()}>
                                 <div class="check-head">
                                     <span class="check-mark" aria-hidden="true">{ if c.passed { "✓" } else { "✗" } }</span>
-                                    <strong class="check-title">{ c.title }</strong>
+                                    <strong class="check-title">{ &c.title }</strong>
                                     <span class="sr-only">{ format!(": {verdict}.") }</span>
                                 </div>
                                 <p class="check-happened">{ &c.happened }</p>

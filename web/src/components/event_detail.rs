@@ -71,7 +71,7 @@ pub fn EventDetail(props: &EventDetailProps) -> Html {
             <p class="detail-label"><code>{ event.step.label() }</code></p>
             if let Some(source) = &event.source {
                 <p class="detail-source">
-                    { "Made by your " }<code>{ &source.file }</code>{ format!(", line {}", source.line) }
+                    { "Made by " }<code>{ &source.file }</code>{ format!(", line {}", source.line) }
                 </p>
             }
             <p class="detail-time">

@@ -21,6 +21,7 @@
 const STATE = 0; // 0: no reply; else the number of the call the reply answers
 const LENGTH = 1; // the reply's length in bytes
 const WAITING = 3; // the call the program waits for (0: none)
+const ACKED = 4; // the latest call the bridge has answered (for posted sends)
 // A reply waits at most this long for the program to take the last one
 // (only a stale reply the program has not thrown away yet can be there).
 const HANDOVER_MS = 50;
@@ -56,19 +57,29 @@ function open(id, url) {
   };
 }
 
-// A sock_reply for an attached program: written into its shared memory if
-// it waits for that very call (a reply to a call it gave up on, when it
+// The start of a sock_reply, as the bridge writes it (protocol/src/program.rs).
+const REPLY_HEAD = /^\{"type":"sock_reply","program":(\d+),"call":(\d+),"result":/;
+
+// A sock_reply for an attached program: counted as answered, and written
+// into its shared memory if it waits for that very call (the answer to a
+// posted send is only counted; a reply to a call it gave up on, when it
 // was stopped, is for nobody).
 function deliver(text) {
-  let message;
-  try {
-    message = JSON.parse(text);
-  } catch {
-    return;
+  const head = REPLY_HEAD.exec(text);
+  if (!head) return;
+  const p = programs.get(Number(head[1]));
+  if (!p) return;
+  const call = Number(head[2]);
+  acknowledge(p, call);
+  if (Atomics.load(p.control, WAITING) !== call) return;
+  answer(p, call, text.slice(head[0].length, -1));
+}
+
+function acknowledge(p, call) {
+  if (call > Atomics.load(p.control, ACKED)) {
+    Atomics.store(p.control, ACKED, call);
+    Atomics.notify(p.control, ACKED);
   }
-  const p = programs.get(message.program);
-  if (!p || Atomics.load(p.control, WAITING) !== message.call) return;
-  answer(p, message.call, JSON.stringify(message.result));
 }
 
 function answer(p, call, text) {
@@ -100,14 +111,18 @@ function attach(message) {
   };
   programs.set(message.program, p);
   p.port.onmessage = (event) => {
-    // One sock_call, already JSON: {call, text}.
-    const { call, text } = event.data;
+    // One sock_call, already JSON: {call, text, posted}.
+    const { call, text, posted } = event.data;
     if (socket && socket.readyState === WebSocket.OPEN) {
       socket.send(text);
       return;
     }
     // The page lost its connection to the bridge: the call fails at once
-    // rather than waiting for ever.
+    // rather than waiting for ever (a posted one at the program's next call).
+    if (posted) {
+      acknowledge(p, call);
+      return;
+    }
     const why = "The page lost its connection to the bridge";
     answer(p, call, JSON.stringify({ err: { errno: "ENETDOWN", message: why, kind: "other" } }));
   };

@@ -236,8 +236,10 @@ pub enum ClientMsg {
         /// Its file name as the student sees it (`server.py`).
         file: String,
     },
-    /// One socket call of a running program. At most one per program is
-    /// outstanding: the program waits for the [`ServerMsg::SockReply`].
+    /// One socket call of a running program. The program waits for the
+    /// [`ServerMsg::SockReply`], except for a `posted` call: of those, at
+    /// most [`MAX_POSTED_CALLS`](crate::program::MAX_POSTED_CALLS) may be
+    /// unanswered at once, plus the one call the program waits for.
     SockCall {
         program: ProgramId,
         /// Numbers the program's calls from 1; the reply names it.
@@ -250,6 +252,14 @@ pub enum ClientMsg {
         /// The student's line that made the call.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         line: Option<u32>,
+        /// The program went on without waiting for the reply (a blocking
+        /// TCP `send()`/`sendall()`, which returns once the bytes are
+        /// handed over, as a kernel returns once they are in its buffer). If
+        /// such a call fails, the program's next call on that socket
+        /// raises the error, as a terminal's Python meets a reset
+        /// connection at its next call.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        posted: bool,
     },
     /// A line the program printed, traced in order with its calls.
     ProgramPrint {

@@ -16,8 +16,14 @@
 //!    id, chosen by the page from 1 up, never reused in a session), which
 //!    lane of the diagram it draws in (`server.py` the server lane,
 //!    `client.py` the client lane) and its file name.
-//! 2. `sock_call { program, call, op, ... }`, one at a time per program:
-//!    `call` numbers the program's calls from 1, and the reply names it.
+//! 2. `sock_call { program, call, op, ... }`, in order: `call` numbers the
+//!    program's calls from 1, and the reply names it. The program waits
+//!    for each reply, except for a `posted` call (a blocking TCP send,
+//!    which returns as soon as its bytes are handed over): the bridge
+//!    still answers it, and at most [`MAX_POSTED_CALLS`] may be
+//!    unanswered. The page waits for their answers before the program
+//!    prints, ends or waits for input, so the trace keeps the program's
+//!    order.
 //! 3. `program_print { program, text }` for each line the program prints,
 //!    so the trace (and the instructor) see it in order with the calls.
 //! 4. `program_end { program }` when it finishes, fails or is stopped: the
@@ -51,6 +57,10 @@ pub type SockId = u32;
 /// The name `socket.gethostname()` returns to a student's program; it
 /// resolves to the loopback address, so the handout's code runs as written.
 pub const HOSTNAME: &str = "socket-lab";
+
+/// How many `posted` calls of one program may be unanswered at once (a
+/// send carries at most 16 KiB: this many is the program's send window).
+pub const MAX_POSTED_CALLS: usize = 8;
 
 /// Where in the student's program a step was made.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -232,6 +242,7 @@ mod tests {
             },
             timeout_ms: None,
             line: Some(5),
+            posted: false,
         };
         let json = serde_json::to_string(&call).unwrap();
         assert_eq!(

@@ -555,6 +555,24 @@ impl Page {
         line: u32,
         timeout_ms: Option<u64>,
     ) -> u64 {
+        self.sock_message(program, op, line, timeout_ms, false)
+            .await
+    }
+
+    /// Sends `program`'s next call as the page sends a blocking TCP send:
+    /// `posted`, the program going on without waiting for its reply.
+    pub async fn sock_post(&mut self, program: ProgramId, op: SockOp, line: u32) -> u64 {
+        self.sock_message(program, op, line, None, true).await
+    }
+
+    async fn sock_message(
+        &mut self,
+        program: ProgramId,
+        op: SockOp,
+        line: u32,
+        timeout_ms: Option<u64>,
+        posted: bool,
+    ) -> u64 {
         let call = self.calls.entry(program).or_insert(0);
         *call += 1;
         let call = *call;
@@ -564,6 +582,7 @@ impl Page {
             op,
             timeout_ms,
             line: Some(line),
+            posted,
         })
         .await;
         call

@@ -271,6 +271,112 @@ async fn task3_echo_between_a_students_programs() {
     bridge.stop().await.expect("clean stop");
 }
 
+/// A blocking TCP send is posted: the page goes on without its answer, so
+/// an echo waits for two answers a round trip, not four. The bridge sends
+/// posted bytes in order, all of them, before the program's next call;
+/// one that fails is raised by the next call on that socket; and no more
+/// than the window of calls waits at once.
+#[tokio::test]
+async fn posted_sends_keep_order_and_a_failure_comes_at_the_next_call() {
+    let bridge = start(Mode::Connect).await;
+    let mut page = Page::open(&bridge).await;
+    page.program_start(SERVER, Lane::Server, "server.py").await;
+    page.program_start(CLIENT, Lane::Client, "client.py").await;
+    let (s, _) = listening(&mut page, SERVER, 1234).await;
+    let accept = page
+        .sock_send(SERVER, SockOp::Accept { sock: s }, 8, None)
+        .await;
+    let (c, _) = connected(&mut page, CLIENT, 1234).await;
+    let (conn, _) = accepted(page.sock_reply(SERVER, accept).await);
+
+    // A full window of sends, then a recv, all sent before any answer.
+    let window = protocol::program::MAX_POSTED_CALLS;
+    let mut posted = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..window {
+        let piece = format!("piece {i};").into_bytes();
+        expected.extend_from_slice(&piece);
+        let op = SockOp::Send {
+            sock: c,
+            data: Bytes(piece),
+            all: false,
+        };
+        posted.push(page.sock_post(CLIENT, op, 6).await);
+    }
+    let client_recv = page.sock_send(CLIENT, recv(c, 1024), 7, None).await;
+    for call in posted {
+        match page.sock_reply(CLIENT, call).await {
+            SockResult::Ok(SockValue::Sent { n }) => assert!(n > 0),
+            other => panic!("a posted send's answer: {other:?}"),
+        }
+    }
+    let mut got = Vec::new();
+    while got.len() < expected.len() {
+        let chunk = data_of(page.sock_ok(SERVER, recv(conn, 4096), 10).await);
+        assert!(!chunk.is_empty(), "the client closed early");
+        got.extend(chunk);
+    }
+    assert_eq!(got, expected, "every posted byte, in order");
+    page.sock_ok(SERVER, sendall(conn, b"ok"), 11).await;
+    match page.sock_reply(CLIENT, client_recv).await {
+        SockResult::Ok(value) => assert_eq!(data_of(value), b"ok"),
+        other => panic!("the recv after the posted sends: {other:?}"),
+    }
+
+    // A posted send that fails: its own answer says so, and the program's
+    // next call on that socket raises it (then the socket is as it was).
+    let fresh = sock_of(page.sock_ok(CLIENT, tcp(), 12).await);
+    let failed = page.sock_post(CLIENT, sendall(fresh, b"nobody"), 13).await;
+    match page.sock_reply(CLIENT, failed).await {
+        SockResult::Err(err) => assert_eq!(err.errno, "ENOTCONN"),
+        other => panic!("a send on an unconnected socket: {other:?}"),
+    }
+    let raised = page.sock_err(CLIENT, recv(fresh, 10), 14).await;
+    assert_eq!(raised.errno, "ENOTCONN");
+    assert!(
+        raised
+            .message
+            .contains("an earlier send() on this socket failed"),
+        "{}",
+        raised.message
+    );
+    let again = page.sock_err(CLIENT, recv(fresh, 10), 15).await;
+    assert!(!again.message.contains("earlier"), "{}", again.message);
+    // Another socket of the program was not touched by it.
+    page.sock_ok(CLIENT, sendall(c, b"still fine"), 16).await;
+
+    // The window is bounded: behind an accept() that waits, the bridge
+    // keeps the window's calls and one more (two, if the accept() itself
+    // has not been taken up yet), and refuses the rest at once.
+    page.sock_send(SERVER, SockOp::Accept { sock: s }, 8, None)
+        .await;
+    let mut behind = Vec::new();
+    for _ in 0..window + 2 {
+        behind.push(page.sock_post(SERVER, sendall(conn, b"x"), 11).await);
+    }
+    // Ending the program answers the calls it left waiting (EINTR).
+    assert_eq!(page.program_end(SERVER).await, 2);
+    let mut refused = 0;
+    for (i, &call) in behind.iter().enumerate() {
+        match page.sock_reply(SERVER, call).await {
+            SockResult::Err(err) if err.errno == "EINVAL" => {
+                assert!(i >= window, "call {i} of the window was refused");
+                assert!(
+                    err.message.contains("calls may wait unanswered"),
+                    "{}",
+                    err.message
+                );
+                refused += 1;
+            }
+            SockResult::Err(err) => assert_eq!(err.errno, "EINTR", "call {i}"),
+            SockResult::Ok(value) => panic!("call {i} was performed: {value:?}"),
+        }
+    }
+    assert!((1..=2).contains(&refused), "refused {refused}");
+    page.program_end(CLIENT).await;
+    bridge.stop().await.expect("clean stop");
+}
+
 /// Two students' servers both bind port 1234 at once: each gets its own
 /// real port, and each student's client reaches its own server.
 #[tokio::test]

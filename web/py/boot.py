@@ -39,8 +39,8 @@ WORKDIR = "/home/pyodide/lab"
 _shim = None
 
 
-def _call(op, timeout_ms, line):
-    return _block(js.call(op, timeout_ms, line))
+def _call(op, timeout_ms, line, post=False):
+    return _block(js.call(op, timeout_ms, line, post))
 
 
 class _LineWriter(io.TextIOBase):

@@ -117,7 +117,7 @@ class Interpreter {
       bootUrl: BOOT_URL,
     };
     if (mode === "atomics") {
-      this.control = new Int32Array(new SharedArrayBuffer(4 * 4));
+      this.control = new Int32Array(new SharedArrayBuffer(4 * 8));
       this.data = new Uint8Array(new SharedArrayBuffer(REPLY_BYTES));
       this.interrupt = new Int32Array(new SharedArrayBuffer(4));
       init.control = this.control.buffer;
@@ -185,6 +185,7 @@ class Interpreter {
     Atomics.store(this.interrupt, 0, 2);
     Atomics.notify(this.control, 0);
     Atomics.notify(this.control, 2);
+    Atomics.notify(this.control, 4);
   }
 
   terminate() {

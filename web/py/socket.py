@@ -172,11 +172,15 @@ def _student_line():
     return None
 
 
-def _call(op, timeout=None):
+def _call(op, timeout=None, post=False):
     """Sends one call to the bridge and blocks until it answers; returns the
-    value or raises the exception Python would."""
+    value or raises the exception Python would. With `post` (a blocking TCP
+    send) the page may go on without the answer: then None. If such a send
+    fails, the next call on the socket raises its error."""
     timeout_ms = None if timeout is None else int(round(timeout * 1000))
-    answer = _socketlab.call(_json.dumps(op), timeout_ms, _student_line())
+    answer = _socketlab.call(_json.dumps(op), timeout_ms, _student_line(), post)
+    if answer is None:
+        return None
     reply = _json.loads(answer)
     if reply.get("interrupted"):
         raise KeyboardInterrupt
@@ -334,6 +338,14 @@ class socket:
         self._check_open()
         return _call(op, self._timeout)
 
+    def _send(self, data, all):
+        """A TCP send; a blocking one goes on once its bytes are handed over
+        (all of them, as Linux's blocking send() sends them all)."""
+        self._check_open()
+        post = self._timeout is None and self._type == SOCK_STREAM
+        value = _call({"op": "send", "sock": self._sock, "data": data.hex(), "all": all}, self._timeout, post)
+        return len(data) if value is None else value["n"]
+
     # -- server side --
 
     def bind(self, address):
@@ -374,16 +386,14 @@ class socket:
     # -- data --
 
     def send(self, data, flags=0):
-        data = _bytes_of(data)[:_CHUNK]
-        value = self._timed({"op": "send", "sock": self._sock, "data": data.hex(), "all": False})
-        return value["n"]
+        return self._send(_bytes_of(data)[:_CHUNK], False)
 
     def sendall(self, data, flags=0):
         data = _bytes_of(data)
         start = 0
         while True:
             chunk = data[start : start + _CHUNK]
-            self._timed({"op": "send", "sock": self._sock, "data": chunk.hex(), "all": True})
+            self._send(chunk, True)
             start += len(chunk)
             if start >= len(data):
                 return None

@@ -16,7 +16,13 @@
 // socket worker (web/bridge_socket.js): each call then goes there as the
 // sock_call's JSON, and the reply is written into `data` there, so the
 // page's main thread is not on a call's way (the runner only gets a
-// "sent" note of it).
+// "sent" note of it). There a blocking TCP send() or sendall() is
+// "posted": it returns once its bytes are handed over, as a kernel's
+// returns once they are in its buffer, so an echo's round trip waits for
+// two answers, not four. At most MAX_POSTED of them are unanswered (the
+// socket worker counts answers in ACKED); the program waits for all of
+// them before it prints, asks for input or ends, so the trace keeps its
+// order and its last bytes are sent.
 //
 // Messages in: init, run, and for "jspi" reply and stop.
 // Messages out: ready | init_failed, started, sock_call | sent, output, input, end.
@@ -26,6 +32,9 @@ const POLL_MS = 100;
 const STATE = 0; // 0: no reply; else the tag of the reply in `data` (the call's number, or INPUT_TAG)
 const LENGTH = 1; // its length in bytes
 const WAITING = 3; // the call this program waits for (0: none): a reply to another is not written
+const ACKED = 4; // the latest call the bridge has answered (written by the socket worker)
+// Posted calls that may be unanswered at once (protocol's MAX_POSTED_CALLS).
+const MAX_POSTED = 8;
 const INPUT_TAG = -1;
 const INTERRUPTED = '{"interrupted":true}';
 
@@ -40,6 +49,7 @@ let stopping = false;
 let port = null; // the socket worker's port for this program's calls, if any
 let program = 0;
 let calls = 0; // this program's calls so far: each is numbered from 1
+let lastPosted = 0; // the latest posted call
 
 const decoder = new TextDecoder();
 
@@ -75,6 +85,24 @@ function waitForReply(tag) {
   }
 }
 
+// Atomics: waits until the bridge has answered every call up to `call`;
+// false if the program is being stopped (Python then raises
+// KeyboardInterrupt itself, at its next line).
+function waitAnswered(call) {
+  for (;;) {
+    const acked = Atomics.load(control, ACKED);
+    if (acked >= call) return true;
+    if (Atomics.load(interrupt, 0) !== 0) return false;
+    Atomics.wait(control, ACKED, acked, POLL_MS);
+  }
+}
+
+// Before the program does something the trace shows in order with its
+// calls (a print, input(), its end): its posted sends are answered.
+function settlePosted() {
+  if (lastPosted !== 0 && control !== null) waitAnswered(lastPosted);
+}
+
 // jspi: a promise the runner's `reply` message (or Stop) settles.
 function replyPromise() {
   return new Promise((resolve) => {
@@ -92,8 +120,11 @@ function ask(message, tag) {
 const hooks = {
   mode: "atomics",
   hostname: "socket-lab",
-  // One socket call: the op as JSON, settimeout()'s value, the student's line.
-  call(op, timeoutMs, line) {
+  // One socket call: the op as JSON, settimeout()'s value, the student's
+  // line, and whether the program may go on without the answer (a
+  // blocking TCP send). Returns the answer's JSON, or undefined (None in
+  // Python; null would be JsNull) for a call that was posted.
+  call(op, timeoutMs, line, post) {
     calls += 1;
     const call = calls;
     if (port !== null) {
@@ -101,6 +132,15 @@ const hooks = {
       let text = `{"type":"sock_call","program":${program},"call":${call},"op":${op}`;
       if (timeoutMs != null) text += `,"timeout_ms":${timeoutMs}`;
       if (line != null) text += `,"line":${line}`;
+      if (post) {
+        // The send window: at most MAX_POSTED calls unanswered.
+        if (!waitAnswered(call - MAX_POSTED)) return INTERRUPTED;
+        text += `,"posted":true}`;
+        lastPosted = call;
+        port.postMessage({ call, text, posted: true });
+        postMessage({ type: "sent", call, text });
+        return undefined;
+      }
       text += "}";
       Atomics.store(control, WAITING, call);
       port.postMessage({ call, text });
@@ -112,12 +152,16 @@ const hooks = {
     return ask(message, call) ?? INTERRUPTED;
   },
   output(stream, text, line) {
-    if (mode === "atomics") keepPace();
+    if (mode === "atomics") {
+      settlePosted();
+      keepPace();
+    }
     postMessage({ type: "output", stream, text, line: line ?? null });
   },
   input(prompt) {
     const answer = (text) => (text === null ? "\u0000interrupted" : text);
     if (mode === "jspi") return ask({ type: "input", prompt }).then(answer);
+    settlePosted();
     return answer(ask({ type: "input", prompt }, INPUT_TAG));
   },
   // time.sleep(): true if Stop ended it.
@@ -244,6 +288,9 @@ async function run(message) {
         : boot.run(message.file, message.source);
     result = proxy.toJs({ dict_converter: Object.fromEntries });
     proxy.destroy();
+    // Its last sends reach the bridge before its end closes its sockets
+    // (as a kernel still sends what a program wrote before it exited).
+    if (result.state !== "stopped") settlePosted();
   } catch (err) {
     // Only the runner's own failures land here (the program's are
     // caught in boot.py), or a second KeyboardInterrupt while stopping.

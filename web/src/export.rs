@@ -3,7 +3,6 @@
 
 use crate::trace::Trace;
 use protocol::{Lane, ServerMsg, Step, TraceEvent};
-use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
 /// The `format` field of an exported trace.
@@ -13,28 +12,21 @@ pub const FORMAT: &str = "socket-lab-trace";
 /// a few megabytes).
 pub const MAX_IMPORT_BYTES: usize = 16 * 1024 * 1024;
 
-#[derive(Serialize)]
-struct TraceFileOut<'a> {
-    format: &'a str,
-    version: u32,
-    events: Vec<&'a TraceEvent>,
-}
-
-#[derive(Deserialize)]
-struct TraceFileIn {
-    format: String,
-    events: Vec<crate::wire::TraceEventWire>,
-}
-
 /// The trace as JSON: `{"format":"socket-lab-trace","version":1,"events":[...]}`,
-/// each event exactly as the bridge sent it.
+/// each event exactly as the bridge sent it, one to a line (easy to read
+/// and to compare; and one JSON writer in the page, not a second, pretty
+/// one).
 pub fn to_json(trace: &Trace) -> String {
-    let file = TraceFileOut {
-        format: FORMAT,
-        version: protocol::PROTOCOL_VERSION,
-        events: trace.iter().map(|e| &e.event).collect(),
-    };
-    serde_json::to_string_pretty(&file).unwrap_or_default()
+    let mut out = format!(
+        "{{\"format\":\"{FORMAT}\",\"version\":{},\"events\":[",
+        protocol::PROTOCOL_VERSION
+    );
+    for (i, entry) in trace.iter().enumerate() {
+        out.push_str(if i == 0 { "\n" } else { ",\n" });
+        out.push_str(&serde_json::to_string(&entry.event).unwrap_or_default());
+    }
+    out.push_str("\n]}\n");
+    out
 }
 
 /// Reads a trace back: the export format, a bare array of events, or the
@@ -50,14 +42,12 @@ pub fn parse_json(text: &str) -> Result<Vec<TraceEvent>, String> {
     if trimmed.starts_with('[') {
         return crate::wire::events_from_json(trimmed);
     }
-    if let Ok(file) = serde_json::from_str::<TraceFileIn>(trimmed) {
-        if file.format != FORMAT {
-            return Err(format!(
-                "expected format \"{FORMAT}\", found \"{}\"",
-                file.format
-            ));
+    if let Some(file) = crate::wire::trace_file(trimmed) {
+        let (format, events) = file?;
+        if format != FORMAT {
+            return Err(format!("expected format \"{FORMAT}\", found \"{format}\""));
         }
-        return crate::wire::events_from_wire(file.events);
+        return Ok(events);
     }
     let mut events = Vec::new();
     for (i, line) in trimmed.lines().enumerate() {
@@ -65,7 +55,7 @@ pub fn parse_json(text: &str) -> Result<Vec<TraceEvent>, String> {
             continue;
         }
         // A program's sock_reply is the runner's business, not the trace's.
-        let peek = serde_json::from_str::<crate::wire::Peek>(line).map_err(|e| e.to_string());
+        let peek = crate::wire::peek(line);
         if peek.is_ok_and(|peek| peek.kind == "sock_reply") {
             continue;
         }
@@ -249,8 +239,9 @@ mod tests {
     fn json_round_trips() {
         let trace = sample();
         let json = to_json(&trace);
-        assert!(json.contains("\"format\": \"socket-lab-trace\""));
-        assert!(json.contains("\"data\": \"613b6223\""));
+        assert!(json.starts_with("{\"format\":\"socket-lab-trace\",\"version\":"));
+        assert!(json.contains("\"data\":\"613b6223\""));
+        assert_eq!(json.lines().count(), trace.len() + 2, "an event a line");
         let events = parse_json(&json).unwrap();
         let original: Vec<TraceEvent> = trace.iter().map(|e| e.event.clone()).collect();
         assert_eq!(events, original);
@@ -258,7 +249,7 @@ mod tests {
         // first event, which the file does not need.
         let last = trace.last().unwrap();
         assert!(last.since_start_us < last.event.at_us || last.event.at_us == 0);
-        assert!(json.contains(&format!("\"at_us\": {}", last.event.at_us)));
+        assert!(json.contains(&format!("\"at_us\":{}", last.event.at_us)));
         assert!(!json.contains("since_start"));
 
         let array = serde_json::to_string(&original).unwrap();

@@ -1,275 +1,439 @@
-//! Reading trace events (the bridge's `trace` messages, a trace file's
-//! events, the trace kept in the browser) with one small reader.
+//! Reading what comes from the bridge, and trace files, with one small
+//! reader.
 //!
-//! serde's derived reader for an internally tagged enum such as
-//! [`Step`] (`{"call":"send","data":"..."}`) first copies every message
-//! into a buffer of its own and then has a reader per variant: that was
-//! the largest single part of the page's wasm. Here a step is read as one
-//! flat struct of optional fields ([`StepWire`]) and then checked for the
-//! fields its `call` needs, which gives the same events, and the same
-//! refusals of malformed ones. The bridge's other messages are read with
-//! [`PageMsg`], `ServerMsg` without its `trace` (and the `sock_reply` the
-//! page hands on unread), so the page links no second reader of steps.
+//! serde's derived readers were the largest part of the page's wasm
+//! (about 31 KB of its gzipped weight): every message and step type had a
+//! reader of its own, generic over serde_json's parser. Here the text is
+//! parsed once by miniserde (a JSON parser built to be small: one
+//! parser, no code per type) into a [`Value`], and each message is then
+//! picked out of it field by field, checked for the fields its `type` (a
+//! step: its `call`) needs. That gives the same messages and events as
+//! the protocol's own serde reader, and refuses the same malformed ones:
+//! the tests below hold the two readers to each other.
 
+use miniserde::json::{self, Number, Object, Value};
 use protocol::program::Source;
-use protocol::{
-    Bytes, Call, CheckReport, ConnId, ErrorKind, Family, Lane, Limits, Mode, ProgramId,
-    PublicServer, Refusal, ServerId, ServerMsg, Step, TraceEvent, Transport,
-};
-use serde::Deserialize;
+use protocol::{Bytes, CheckReport, Limits, ProgramId, PublicServer, ServerMsg, Step, TraceEvent};
+use protocol::{Call, ErrorKind, Family, Lane, Mode, Refusal, Transport};
+
+/// Parses JSON text.
+fn parse(json: &str) -> Result<Value, String> {
+    json::from_str(json).map_err(|_| "not valid JSON".to_string())
+}
+
+/// An object's fields, named for messages about them (`in \`send\``).
+struct Fields<'a> {
+    of: &'a Object,
+    what: &'a str,
+}
+
+impl<'a> Fields<'a> {
+    fn of(value: &'a Value, what: &'a str) -> Result<Fields<'a>, String> {
+        match value {
+            Value::Object(of) => Ok(Fields { of, what }),
+            _ => Err(format!("`{what}` must be an object")),
+        }
+    }
+
+    /// A field that is there and not `null`.
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.of.get(key).filter(|v| !matches!(v, Value::Null))
+    }
+
+    fn wrong(&self, key: &str, kind: &str) -> String {
+        format!("field `{key}` in `{}` must be {kind}", self.what)
+    }
+
+    fn missing(&self, key: &str) -> String {
+        format!("missing field `{key}` in `{}`", self.what)
+    }
+
+    fn opt_str(&self, key: &str) -> Result<Option<String>, String> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(self.wrong(key, "a string")),
+        }
+    }
+
+    fn str(&self, key: &str) -> Result<String, String> {
+        self.opt_str(key)?.ok_or_else(|| self.missing(key))
+    }
+
+    fn opt_u64(&self, key: &str) -> Result<Option<u64>, String> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Number(Number::U64(n))) => Ok(Some(*n)),
+            Some(_) => Err(self.wrong(key, "a whole number of 0 or more")),
+        }
+    }
+
+    fn u64(&self, key: &str) -> Result<u64, String> {
+        self.opt_u64(key)?.ok_or_else(|| self.missing(key))
+    }
+
+    fn opt_u32(&self, key: &str) -> Result<Option<u32>, String> {
+        self.opt_u64(key)?
+            .map(|n| u32::try_from(n).map_err(|_| self.wrong(key, "a smaller number")))
+            .transpose()
+    }
+
+    fn u32(&self, key: &str) -> Result<u32, String> {
+        self.opt_u32(key)?.ok_or_else(|| self.missing(key))
+    }
+
+    fn bool(&self, key: &str) -> Result<bool, String> {
+        match self.get(key) {
+            None => Err(self.missing(key)),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(self.wrong(key, "true or false")),
+        }
+    }
+
+    /// One of the protocol's named values (`"client"`, `"tcp"`, ...).
+    fn opt_name<T: Named>(&self, key: &str) -> Result<Option<T>, String> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => T::ALL
+                .iter()
+                .find(|(_, name)| name == s)
+                .map(|&(value, _)| Some(value))
+                .ok_or_else(|| format!("unknown `{key}` \"{s}\" in `{}`", self.what)),
+            Some(_) => Err(self.wrong(key, "a string")),
+        }
+    }
+
+    fn name<T: Named>(&self, key: &str) -> Result<T, String> {
+        self.opt_name(key)?.ok_or_else(|| self.missing(key))
+    }
+
+    fn bytes(&self, key: &str) -> Result<Bytes, String> {
+        Bytes::from_hex(&self.str(key)?)
+            .map_err(|e| format!("field `{key}` in `{}`: {e}", self.what))
+    }
+
+    fn opt_object(&self, key: &'a str) -> Result<Option<Fields<'a>>, String> {
+        self.get(key).map(|v| Fields::of(v, key)).transpose()
+    }
+
+    fn object(&self, key: &'a str) -> Result<Fields<'a>, String> {
+        self.opt_object(key)?.ok_or_else(|| self.missing(key))
+    }
+
+    fn array(&self, key: &str) -> Result<&'a [Value], String> {
+        match self.get(key) {
+            None => Err(self.missing(key)),
+            Some(Value::Array(items)) => Ok(items),
+            Some(_) => Err(self.wrong(key, "an array")),
+        }
+    }
+}
+
+/// A protocol enum whose values are written as names: each value and its
+/// name in JSON (a table is smaller than serde's reader per enum; the
+/// tests hold each table to serde's names).
+trait Named: Copy + 'static {
+    const ALL: &'static [(Self, &'static str)];
+}
+
+macro_rules! named {
+    ($($t:ident { $($v:ident = $n:literal),* $(,)? })*) => {$(
+        impl Named for $t {
+            const ALL: &'static [(Self, &'static str)] = &[$(($t::$v, $n)),*];
+        }
+    )*
+        /// Fails to compile when a protocol enum gains a value the table
+        /// does not have.
+        #[cfg(test)]
+        #[allow(dead_code)]
+        mod every_value_named {
+            use super::*;
+            $(
+                #[allow(non_snake_case)]
+                fn $t(value: $t) {
+                    match value {
+                        $($t::$v)|* => {}
+                    }
+                }
+            )*
+        }
+    };
+}
+
+named! {
+    Lane { Server = "server", Client = "client" }
+    Family { Ipv4 = "ipv4", Ipv6 = "ipv6" }
+    Transport { Tcp = "tcp", Udp = "udp" }
+    Mode { Connect = "connect", Greet = "greet", Echo = "echo" }
+    Refusal {
+        BadMessage = "bad_message", Version = "version", TooLarge = "too_large",
+        NotAllowed = "not_allowed", Unknown = "unknown", InUse = "in_use", Limit = "limit",
+        State = "state",
+    }
+    Call {
+        Socket = "socket", Bind = "bind", Listen = "listen", Accept = "accept",
+        Connect = "connect", Send = "send", Recv = "recv", SendTo = "send_to",
+        RecvFrom = "recv_from", Shutdown = "shutdown", Close = "close",
+    }
+    ErrorKind {
+        ConnectionRefused = "connection_refused", TimedOut = "timed_out",
+        ConnectionReset = "connection_reset", ConnectionAborted = "connection_aborted",
+        BrokenPipe = "broken_pipe", AddrInUse = "addr_in_use",
+        AddrNotAvailable = "addr_not_available", Unreachable = "unreachable",
+        NotAllowed = "not_allowed", Idle = "idle", BadAddress = "bad_address", Other = "other",
+    }
+}
 
 /// What the page reads of every message first: its type, and the program
 /// and call it is for (a `sock_reply` or `program_ended`).
-#[derive(Deserialize)]
-pub struct Peek<'a> {
-    #[serde(rename = "type", borrow)]
-    pub kind: &'a str,
-    #[serde(default)]
+pub struct Peek {
+    pub kind: String,
     pub program: Option<ProgramId>,
     /// The call a `sock_reply` answers.
-    #[serde(default)]
     pub call: Option<u64>,
 }
 
-/// `ServerMsg` as the page reads it, but for `trace` (read by
-/// [`event_from_json`]) and `sock_reply` (which the runner reads): like a
-/// step, one flat struct of every field, checked for those its `type`
-/// needs. Its variants and fields are `ServerMsg`'s own: see the test below.
-#[derive(Deserialize)]
-struct PageMsg {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    version: Option<u32>,
-    #[serde(default)]
-    bridge: Option<String>,
-    #[serde(default)]
-    public_server: Option<PublicServer>,
-    #[serde(default)]
-    limits: Option<Limits>,
-    #[serde(default)]
-    submission: Option<String>,
-    #[serde(default)]
-    server: Option<ServerId>,
-    #[serde(default)]
-    addr: Option<String>,
-    #[serde(default)]
-    mode: Option<Mode>,
-    #[serde(default)]
-    transport: Option<Transport>,
-    #[serde(default)]
-    reason: Option<Refusal>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    conn: Option<ConnId>,
-    #[serde(default)]
-    program: Option<ProgramId>,
-    #[serde(default)]
-    closed: Option<u32>,
-    #[serde(default)]
-    task: Option<u8>,
-    #[serde(default)]
-    checks: Option<Vec<CheckReport>>,
+/// A message from the bridge as the page takes it.
+pub enum Incoming {
+    /// For a student's program: a `sock_reply` (handed to the runner as it
+    /// came) or its `program_ended`.
+    Program {
+        program: ProgramId,
+        call: Option<u64>,
+        ended: bool,
+    },
+    /// Any other message, read.
+    Msg(ServerMsg),
 }
 
-impl TryFrom<PageMsg> for ServerMsg {
-    type Error = String;
-
-    fn try_from(m: PageMsg) -> Result<ServerMsg, String> {
-        let t = m.kind.as_str();
-        Ok(match t {
-            "hello" => ServerMsg::Hello {
-                version: need(m.version, t, "version")?,
-                bridge: need(m.bridge, t, "bridge")?,
-                public_server: m.public_server,
-                limits: need(m.limits, t, "limits")?,
-                submission: m.submission,
-            },
-            "server_started" => ServerMsg::ServerStarted {
-                server: need(m.server, t, "server")?,
-                addr: need(m.addr, t, "addr")?,
-                mode: need(m.mode, t, "mode")?,
-                transport: need(m.transport, t, "transport")?,
-            },
-            "server_stopped" => ServerMsg::ServerStopped {
-                server: need(m.server, t, "server")?,
-            },
-            "refused" => ServerMsg::Refused {
-                reason: need(m.reason, t, "reason")?,
-                message: need(m.message, t, "message")?,
-                conn: m.conn,
-                server: m.server,
-            },
-            "program_ended" => ServerMsg::ProgramEnded {
-                program: need(m.program, t, "program")?,
-                closed: need(m.closed, t, "closed")?,
-            },
-            "task_checks" => ServerMsg::TaskChecks {
-                task: need(m.task, t, "task")?,
-                checks: need(m.checks, t, "checks")?,
-            },
-            other => return Err(format!("unknown message type `{other}`")),
-        })
+/// Reads a message from the bridge, parsing its text once.
+pub fn incoming(json: &str) -> Result<Incoming, String> {
+    let value = parse(json)?;
+    let m = Fields::of(&value, "message")?;
+    let kind = m.str("type")?;
+    let ended = kind == "program_ended";
+    if (ended || kind == "sock_reply")
+        && let Some(program) = m.opt_u32("program")?
+    {
+        return Ok(Incoming::Program {
+            program,
+            call: m.opt_u64("call")?,
+            ended,
+        });
     }
+    message(&m, &kind).map(Incoming::Msg)
+}
+
+/// The type of a message, and the program and call it is for.
+pub fn peek(json: &str) -> Result<Peek, String> {
+    let value = parse(json)?;
+    let m = Fields::of(&value, "message")?;
+    Ok(Peek {
+        kind: m.str("type")?,
+        program: m.opt_u32("program")?,
+        call: m.opt_u64("call")?,
+    })
 }
 
 /// One message from the bridge, as the page reads it (a `sock_reply` is
 /// not read here: it goes to the runner as it came).
 pub fn server_msg(json: &str) -> Result<ServerMsg, String> {
-    let peek: Peek = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    if peek.kind == "trace" {
-        return event_from_json(json).map(ServerMsg::Trace);
-    }
-    let msg: PageMsg = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    ServerMsg::try_from(msg)
+    let value = parse(json)?;
+    let m = Fields::of(&value, "message")?;
+    message(&m, &m.str("type")?)
 }
 
-/// A trace event as JSON (a `trace` message's extra `type` field is
-/// ignored).
-#[derive(Deserialize)]
-pub struct TraceEventWire {
-    at_us: u64,
-    lane: Lane,
-    #[serde(default)]
-    server: Option<ServerId>,
-    #[serde(default)]
-    conn: Option<ConnId>,
-    #[serde(default)]
-    server_conn: Option<u64>,
-    #[serde(default)]
-    source: Option<Source>,
-    step: StepWire,
+fn message(m: &Fields, kind: &str) -> Result<ServerMsg, String> {
+    let m = Fields {
+        of: m.of,
+        what: kind,
+    };
+    Ok(match kind {
+        "trace" => ServerMsg::Trace(event(&m)?),
+        "hello" => ServerMsg::Hello {
+            version: m.u32("version")?,
+            bridge: m.str("bridge")?,
+            public_server: m
+                .opt_object("public_server")?
+                .map(|p| public_server(&p))
+                .transpose()?,
+            limits: limits(&m.object("limits")?)?,
+            submission: m.opt_str("submission")?,
+        },
+        "server_started" => ServerMsg::ServerStarted {
+            server: m.u32("server")?,
+            addr: m.str("addr")?,
+            mode: m.name("mode")?,
+            transport: m.name("transport")?,
+        },
+        "server_stopped" => ServerMsg::ServerStopped {
+            server: m.u32("server")?,
+        },
+        "refused" => ServerMsg::Refused {
+            reason: m.name("reason")?,
+            message: m.str("message")?,
+            conn: m.opt_u32("conn")?,
+            server: m.opt_u32("server")?,
+        },
+        "program_ended" => ServerMsg::ProgramEnded {
+            program: m.u32("program")?,
+            closed: m.u32("closed")?,
+        },
+        "task_checks" => ServerMsg::TaskChecks {
+            task: u8::try_from(m.u32("task")?).map_err(|_| m.wrong("task", "a task's number"))?,
+            checks: m
+                .array("checks")?
+                .iter()
+                .map(|c| check_report(&Fields::of(c, "checks")?))
+                .collect::<Result<_, String>>()?,
+        },
+        other => return Err(format!("unknown message type `{other}`")),
+    })
 }
 
-/// Every field any step has; `call` says which step it is.
-#[derive(Deserialize)]
-struct StepWire {
-    call: String,
-    #[serde(default)]
-    family: Option<Family>,
-    #[serde(default)]
-    transport: Option<Transport>,
-    #[serde(default)]
-    addr: Option<String>,
-    #[serde(default)]
-    asked: Option<String>,
-    #[serde(default)]
-    backlog: Option<u32>,
-    #[serde(default)]
-    peer: Option<String>,
-    #[serde(default)]
-    local: Option<String>,
-    #[serde(default)]
-    target: Option<String>,
-    #[serde(default)]
-    data: Option<Bytes>,
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    kind: Option<ErrorKind>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    failed: Option<Call>,
+fn public_server(p: &Fields) -> Result<PublicServer, String> {
+    Ok(PublicServer {
+        addr: p.str("addr")?,
+        mode: p.name("mode")?,
+        transport: p.name("transport")?,
+    })
 }
 
-fn need<T>(value: Option<T>, what: &str, field: &str) -> Result<T, String> {
-    value.ok_or_else(|| format!("missing field `{field}` in `{what}`"))
+fn limits(l: &Fields) -> Result<Limits, String> {
+    Ok(Limits {
+        max_servers: l.u32("max_servers")?,
+        max_connections: l.u32("max_connections")?,
+        max_message_bytes: l.u32("max_message_bytes")?,
+        idle_timeout_secs: l.u32("idle_timeout_secs")?,
+        max_programs: l.opt_u32("max_programs")?.unwrap_or_default(),
+        max_program_sockets: l.opt_u32("max_program_sockets")?.unwrap_or_default(),
+    })
 }
 
-impl TryFrom<StepWire> for Step {
-    type Error = String;
-
-    fn try_from(w: StepWire) -> Result<Step, String> {
-        let c = w.call.as_str();
-        Ok(match c {
-            "socket" => Step::Socket {
-                family: need(w.family, c, "family")?,
-                transport: need(w.transport, c, "transport")?,
-            },
-            "bind" => Step::Bind {
-                addr: need(w.addr, c, "addr")?,
-                asked: w.asked,
-            },
-            "listen" => Step::Listen {
-                backlog: need(w.backlog, c, "backlog")?,
-            },
-            "accept_paused" => Step::AcceptPaused,
-            "accept_resumed" => Step::AcceptResumed,
-            "accept" => Step::Accept {
-                peer: need(w.peer, c, "peer")?,
-                local: need(w.local, c, "local")?,
-            },
-            "connect" => Step::Connect {
-                target: need(w.target, c, "target")?,
-            },
-            "connected" => Step::Connected {
-                local: need(w.local, c, "local")?,
-                peer: need(w.peer, c, "peer")?,
-            },
-            "send" => Step::Send {
-                data: need(w.data, c, "data")?,
-            },
-            "recv" => Step::Recv {
-                data: need(w.data, c, "data")?,
-            },
-            "recv_eof" => Step::RecvEof,
-            "send_to" => Step::SendTo {
-                peer: need(w.peer, c, "peer")?,
-                data: need(w.data, c, "data")?,
-            },
-            "recv_from" => Step::RecvFrom {
-                peer: need(w.peer, c, "peer")?,
-                data: need(w.data, c, "data")?,
-            },
-            "shutdown" => Step::Shutdown,
-            "close" => Step::Close,
-            "print" => Step::Print {
-                text: need(w.text, c, "text")?,
-            },
-            "error" => Step::Error {
-                kind: need(w.kind, c, "kind")?,
-                message: need(w.message, c, "message")?,
-                failed: w.failed,
-            },
-            other => return Err(format!("unknown step `{other}`")),
-        })
-    }
+fn check_report(c: &Fields) -> Result<CheckReport, String> {
+    Ok(CheckReport {
+        side: c.name("side")?,
+        title: c.str("title")?,
+        passed: c.bool("passed")?,
+        expected: c.str("expected")?,
+        happened: c.str("happened")?,
+        line: c.opt_u32("line")?,
+        at_us: c.opt_u64("at_us")?,
+    })
 }
 
-impl TryFrom<TraceEventWire> for TraceEvent {
-    type Error = String;
+/// A trace event (a `trace` message's extra `type` field is ignored).
+fn event(e: &Fields) -> Result<TraceEvent, String> {
+    let source = match e.opt_object("source")? {
+        Some(s) => Some(Source {
+            program: s.u32("program")?,
+            file: s.str("file")?,
+            line: s.u32("line")?,
+        }),
+        None => None,
+    };
+    Ok(TraceEvent {
+        at_us: e.u64("at_us")?,
+        lane: e.name("lane")?,
+        server: e.opt_u32("server")?,
+        conn: e.opt_u32("conn")?,
+        server_conn: e.opt_u64("server_conn")?,
+        source,
+        step: step(&e.object("step")?)?,
+    })
+}
 
-    fn try_from(w: TraceEventWire) -> Result<TraceEvent, String> {
-        Ok(TraceEvent {
-            at_us: w.at_us,
-            lane: w.lane,
-            server: w.server,
-            conn: w.conn,
-            server_conn: w.server_conn,
-            source: w.source,
-            step: Step::try_from(w.step)?,
-        })
-    }
+fn step(w: &Fields) -> Result<Step, String> {
+    let call = w.str("call")?;
+    let w = Fields {
+        of: w.of,
+        what: &call,
+    };
+    Ok(match call.as_str() {
+        "socket" => Step::Socket {
+            family: w.name("family")?,
+            transport: w.name("transport")?,
+        },
+        "bind" => Step::Bind {
+            addr: w.str("addr")?,
+            asked: w.opt_str("asked")?,
+        },
+        "listen" => Step::Listen {
+            backlog: w.u32("backlog")?,
+        },
+        "accept_paused" => Step::AcceptPaused,
+        "accept_resumed" => Step::AcceptResumed,
+        "accept" => Step::Accept {
+            peer: w.str("peer")?,
+            local: w.str("local")?,
+        },
+        "connect" => Step::Connect {
+            target: w.str("target")?,
+        },
+        "connected" => Step::Connected {
+            local: w.str("local")?,
+            peer: w.str("peer")?,
+        },
+        "send" => Step::Send {
+            data: w.bytes("data")?,
+        },
+        "recv" => Step::Recv {
+            data: w.bytes("data")?,
+        },
+        "recv_eof" => Step::RecvEof,
+        "send_to" => Step::SendTo {
+            peer: w.str("peer")?,
+            data: w.bytes("data")?,
+        },
+        "recv_from" => Step::RecvFrom {
+            peer: w.str("peer")?,
+            data: w.bytes("data")?,
+        },
+        "shutdown" => Step::Shutdown,
+        "close" => Step::Close,
+        "print" => Step::Print {
+            text: w.str("text")?,
+        },
+        "error" => Step::Error {
+            kind: w.name("kind")?,
+            message: w.str("message")?,
+            failed: w.opt_name("failed")?,
+        },
+        other => return Err(format!("unknown step `{other}`")),
+    })
 }
 
 /// One trace event from its JSON (or a `trace` message's).
 pub fn event_from_json(json: &str) -> Result<TraceEvent, String> {
-    let wire: TraceEventWire = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    TraceEvent::try_from(wire)
+    let value = parse(json)?;
+    event(&Fields::of(&value, "event")?)
+}
+
+/// Events from a JSON array of them.
+fn events_of(items: &[Value]) -> Result<Vec<TraceEvent>, String> {
+    items
+        .iter()
+        .map(|item| event(&Fields::of(item, "event")?))
+        .collect()
 }
 
 /// A JSON array of trace events (a trace file's, or the one kept in the
 /// browser).
 pub fn events_from_json(json: &str) -> Result<Vec<TraceEvent>, String> {
-    let wires: Vec<TraceEventWire> = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    wires.into_iter().map(TraceEvent::try_from).collect()
+    match parse(json)? {
+        Value::Array(items) => events_of(&items),
+        _ => Err("expected an array of events".into()),
+    }
 }
 
-/// Events read from a trace file's `events`.
-pub fn events_from_wire(wires: Vec<TraceEventWire>) -> Result<Vec<TraceEvent>, String> {
-    wires.into_iter().map(TraceEvent::try_from).collect()
+/// A trace file's `format` and its events (`{"format":...,"events":[...]}`);
+/// `None` if the text is not such an object.
+pub fn trace_file(json: &str) -> Option<Result<(String, Vec<TraceEvent>), String>> {
+    let value = parse(json).ok()?;
+    let file = Fields::of(&value, "trace file").ok()?;
+    let format = file.str("format").ok()?;
+    let events = file.array("events").ok()?;
+    Some(events_of(events).map(|events| (format, events)))
 }
 
 #[cfg(test)]
@@ -277,8 +441,26 @@ mod tests {
     use super::*;
     use protocol::ServerMsg;
 
+    fn names_are_serdes<T: Named + serde::Serialize>() {
+        for (value, name) in T::ALL {
+            assert_eq!(serde_json::to_string(value).unwrap(), format!("\"{name}\""));
+        }
+    }
+
+    /// Each enum's table says the names serde writes.
+    #[test]
+    fn the_tables_of_names_are_the_protocols() {
+        names_are_serdes::<Lane>();
+        names_are_serdes::<Family>();
+        names_are_serdes::<Transport>();
+        names_are_serdes::<Mode>();
+        names_are_serdes::<Refusal>();
+        names_are_serdes::<Call>();
+        names_are_serdes::<ErrorKind>();
+    }
+
     /// The `call` of each step as the protocol writes it. A step added to
-    /// the protocol fails to compile here: add it to [`StepWire`] and to
+    /// the protocol fails to compile here: add it to [`step`] and to
     /// [`every_step`] too.
     fn call_of(step: &Step) -> &'static str {
         match step {
@@ -363,7 +545,7 @@ mod tests {
     }
 
     /// Whether the page reads this message with [`server_msg`]. A message
-    /// added to the protocol fails to compile here: add it to [`PageMsg`]
+    /// added to the protocol fails to compile here: add it to [`server_msg`]
     /// (and to [`every_message`]) too.
     fn read_by_page(msg: &ServerMsg) -> bool {
         match msg {

@@ -71,9 +71,9 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// How many calls may wait for one program. A program makes one call and
-/// waits for its reply, so a well-behaved page never has more than one.
-pub const CALL_QUEUE: usize = 2;
+/// How many calls may wait for one program: its posted sends (see
+/// [`protocol::program::MAX_POSTED_CALLS`]) and the one call it waits for.
+pub const CALL_QUEUE: usize = protocol::program::MAX_POSTED_CALLS + 1;
 
 /// Connection ids of programs' connections start above this, far from the
 /// page's own (which count from 1), so the two never collide.
@@ -245,6 +245,7 @@ impl Programs {
             end: end.clone(),
             line: line.clone(),
             sockets: Default::default(),
+            deferred: Default::default(),
         };
         tasks.spawn(runner.run(receiver));
         self.running.insert(
@@ -270,9 +271,9 @@ impl Programs {
             Some(handle) if handle.end.is_cancelled() => errno::interrupted(),
             Some(handle) => match handle.calls.try_send(request) {
                 Ok(()) => return,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    errno::invalid("one call at a time: wait for the reply to the call before")
-                }
+                Err(mpsc::error::TrySendError::Full(_)) => errno::invalid(&format!(
+                    "at most {CALL_QUEUE} calls may wait unanswered: wait for the replies first"
+                )),
                 Err(mpsc::error::TrySendError::Closed(_)) => errno::interrupted(),
             },
         };

@@ -51,6 +51,9 @@ pub struct CallRequest {
     pub timeout_ms: Option<u64>,
     /// The student's line that made the call.
     pub line: Option<u32>,
+    /// The program did not wait for the reply (a blocking TCP send): a
+    /// failure is kept for its next call on the socket.
+    pub posted: bool,
 }
 
 /// One running program.
@@ -72,6 +75,9 @@ pub struct ProgramRunner {
     /// The program's open sockets, by number (ordered, so they close in
     /// the order they were made).
     pub(super) sockets: BTreeMap<SockId, ProgramSocket>,
+    /// Failures of posted calls the program has not yet been told of: its
+    /// next call on the socket raises it.
+    pub(super) deferred: BTreeMap<SockId, SockError>,
 }
 
 /// A failed call: its error, and the connection it belongs to when the
@@ -100,7 +106,13 @@ impl ProgramRunner {
                 },
             };
             let call = request.call;
+            let posted = request.posted.then(|| request.op.sock()).flatten();
             let result = self.perform(request).await;
+            if let (Some(sock), Err(err)) = (posted, &result)
+                && err.errno != "EINTR"
+            {
+                self.deferred.insert(sock, err.clone());
+            }
             if !self.reply(call, result).await {
                 // The page has gone: nobody is left to answer.
                 break;
@@ -142,23 +154,22 @@ impl ProgramRunner {
         let timeout = request.timeout_ms.map(Duration::from_millis);
         let call = call_of(&request.op);
         let sock = request.op.sock();
-        let outcome = match request.op {
-            SockOp::Socket { family, transport } => self.socket(family, transport).await,
-            SockOp::Bind { sock, host, port } => self.bind(sock, &host, port).await,
-            SockOp::Listen { sock, backlog } => self.listen(sock, backlog).await,
-            SockOp::Accept { sock } => self.accept(sock, timeout).await,
-            SockOp::Connect { sock, host, port } => self.connect(sock, &host, port, timeout).await,
-            SockOp::Send { sock, data, all } => self.send(sock, data, all, timeout).await,
-            SockOp::Recv { sock, max } => self.recv(sock, max, timeout, false).await,
-            SockOp::SendTo {
-                sock,
-                data,
-                host,
-                port,
-            } => self.send_to(sock, data, &host, port, timeout).await,
-            SockOp::RecvFrom { sock, max } => self.recv(sock, max, timeout, true).await,
-            SockOp::Shutdown { sock, how } => self.shutdown(sock, how).await,
-            SockOp::Close { sock } => self.close(sock).await,
+        let earlier = match (&request.op, sock) {
+            (SockOp::Close { sock }, _) => {
+                self.deferred.remove(sock);
+                None
+            }
+            (_, Some(sock)) => self.deferred.remove(&sock),
+            _ => None,
+        };
+        let outcome = if let Some(mut err) = earlier {
+            // A posted send on this socket failed after the program went
+            // on: this call raises it, as a kernel reports a reset
+            // connection at the next call.
+            err.message = format!("{} (an earlier send() on this socket failed)", err.message);
+            Err(Failed(err, None))
+        } else {
+            self.dispatch(request.op, timeout, request.posted).await
         };
         match outcome {
             Ok(value) => Ok(value),
@@ -179,6 +190,30 @@ impl ProgramRunner {
                 }
                 Err(err)
             }
+        }
+    }
+
+    /// Performs one call's operation. A posted `send()` sends all its
+    /// bytes, as a blocking one does on Linux (the program has gone on,
+    /// counting on it).
+    async fn dispatch(&mut self, op: SockOp, timeout: Option<Duration>, posted: bool) -> Outcome {
+        match op {
+            SockOp::Socket { family, transport } => self.socket(family, transport).await,
+            SockOp::Bind { sock, host, port } => self.bind(sock, &host, port).await,
+            SockOp::Listen { sock, backlog } => self.listen(sock, backlog).await,
+            SockOp::Accept { sock } => self.accept(sock, timeout).await,
+            SockOp::Connect { sock, host, port } => self.connect(sock, &host, port, timeout).await,
+            SockOp::Send { sock, data, all } => self.send(sock, data, all || posted, timeout).await,
+            SockOp::Recv { sock, max } => self.recv(sock, max, timeout, false).await,
+            SockOp::SendTo {
+                sock,
+                data,
+                host,
+                port,
+            } => self.send_to(sock, data, &host, port, timeout).await,
+            SockOp::RecvFrom { sock, max } => self.recv(sock, max, timeout, true).await,
+            SockOp::Shutdown { sock, how } => self.shutdown(sock, how).await,
+            SockOp::Close { sock } => self.close(sock).await,
         }
     }
 

@@ -466,12 +466,14 @@ impl RelaySession {
                 op,
                 timeout_ms,
                 line,
+                posted,
             } => {
                 let request = CallRequest {
                     call,
                     op,
                     timeout_ms,
                     line,
+                    posted,
                 };
                 self.programs.call(program, request).await
             }

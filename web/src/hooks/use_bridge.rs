@@ -170,24 +170,22 @@ impl Events for Bridge {
     }
 
     fn message(&self, text: &str) {
-        // A program's reply goes to the runner as it came: only its type
-        // and program are read here (see `ServerMsg::SockReply`).
-        if let Ok(peek) = serde_json::from_str::<crate::wire::Peek>(text) {
-            let ended = match peek.kind {
-                "sock_reply" => Some(false),
-                "program_ended" => Some(true),
-                _ => None,
-            };
-            if let (Some(ended), Some(program)) = (ended, peek.program) {
+        // A program's reply goes to the runner as it came: only its type,
+        // program and call are read here (see `ServerMsg::SockReply`).
+        let action = match crate::wire::incoming(text) {
+            Ok(crate::wire::Incoming::Program {
+                program,
+                call,
+                ended,
+            }) => {
                 self.programs
-                    .deliver(program, ended, peek.call, text, browser::now_ms());
+                    .deliver(program, ended, call, text, browser::now_ms());
                 return;
             }
-        }
-        self.batch.push(match crate::wire::server_msg(text) {
-            Ok(msg) => Action::FromBridge(msg),
+            Ok(crate::wire::Incoming::Msg(msg)) => Action::FromBridge(msg),
             Err(why) => Action::Session(SessionAction::BadMessage(why)),
-        });
+        };
+        self.batch.push(action);
     }
 
     fn closed(&self, opened: bool, event: Option<&CloseEvent>) -> bool {

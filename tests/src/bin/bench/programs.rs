@@ -81,6 +81,7 @@ impl Session {
             op,
             timeout_ms: None,
             line: Some(1),
+            posted: false,
         };
         self.say(&msg).await?;
         Ok(call)

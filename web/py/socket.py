@@ -195,7 +195,8 @@ def _call(op, timeout=None, post=False):
         else:
             exc = TimeoutError("timed out")
     elif name.startswith("EAI_"):
-        exc = gaierror(-2, message)
+        # Linux's numbers: EAI_AGAIN -3 (no answer), EAI_NONAME -2.
+        exc = gaierror(-3 if name == "EAI_AGAIN" else -2, message)
     else:
         exc = _os_error(name, message)
     # For the page: which socket error this was, and what it means to a

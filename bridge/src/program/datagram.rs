@@ -95,7 +95,7 @@ impl ProgramRunner {
                 }
                 Destination::Nowhere { shown } => (None, shown),
                 Destination::Allowed(target) => {
-                    let addr = resolve(&target, family).await?;
+                    let addr = resolve(&target, family, self.env.limits.connect_timeout).await?;
                     (Some(addr), target)
                 }
             },

@@ -25,6 +25,7 @@ use crate::targets::connect_addr;
 use crate::trace::Tracer;
 use protocol::{Family, SockError, Transport};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Where a `connect()` or `sendto()` goes.
 pub enum Destination {
@@ -100,8 +101,13 @@ pub fn destination(
     Ok(Destination::Nowhere { shown })
 }
 
-/// Looks up an allowed `HOST:PORT`, an address of the socket's family.
-pub async fn resolve(target: &str, family: Family) -> Result<SocketAddr, SockError> {
+/// Looks up an allowed `HOST:PORT`, an address of the socket's family,
+/// waiting at most `limit` for the name server.
+pub async fn resolve(
+    target: &str,
+    family: Family,
+    limit: Duration,
+) -> Result<SocketAddr, SockError> {
     let unknown = || {
         errno::named(
             "EAI_NONAME",
@@ -109,8 +115,18 @@ pub async fn resolve(target: &str, family: Family) -> Result<SocketAddr, SockErr
             protocol::ErrorKind::BadAddress,
         )
     };
-    let addrs = tokio::net::lookup_host(target)
+    let addrs = tokio::time::timeout(limit, tokio::net::lookup_host(target))
         .await
+        .map_err(|_| {
+            errno::named(
+                "EAI_AGAIN",
+                format!(
+                    "Temporary failure in name resolution ({target}: no answer in {} s)",
+                    limit.as_secs()
+                ),
+                protocol::ErrorKind::BadAddress,
+            )
+        })?
         .map_err(|_| unknown())?;
     addrs
         .into_iter()

@@ -186,7 +186,7 @@ impl ProgramRunner {
                 } => (addr, shown, public),
                 Destination::Nowhere { .. } => return Err(failed(errno::refused())),
                 Destination::Allowed(target) => {
-                    let lookup = resolve(&target, family);
+                    let lookup = resolve(&target, family, limit);
                     let addr = bounded(&self.end, Some((limit, expired.clone())), async {
                         Ok(lookup.await)
                     })

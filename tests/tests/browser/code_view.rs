@@ -456,6 +456,67 @@ async fn students_task2_and_task3_in_the_page() {
     bridge.stop().await.expect("bridge stops");
 }
 
+/// A blocking `sendall()` goes on without waiting for the bridge's answer
+/// (it is posted, as a kernel's send returns once the bytes are in its
+/// buffer), yet nothing changes for the student: a print after the sends
+/// shows after them in the trace, and a program that ends without
+/// `close()` still has every byte it sent reach its peer.
+#[tokio::test(flavor = "multi_thread")]
+async fn sends_that_do_not_wait_keep_their_order_and_their_bytes() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let browser = open_code_view(&bridge, 1366, 768).await;
+    let server = r#"import socket
+
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind((socket.gethostname(), 1234))
+s.listen(5)
+conn, address = s.accept()
+total = 0
+while True:
+    data = conn.recv(4096)
+    if not data:
+        break
+    total += len(data)
+print(f"got {total} bytes")
+"#;
+    let client = r#"import socket
+
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.connect((socket.gethostname(), 1234))
+for i in range(40):
+    s.sendall(b"x" * 1000)
+print("sent 40000 bytes")
+"#;
+    type_program(&browser, "server", server).await;
+    type_program(&browser, "client", client).await;
+    click(&browser, "run-server").await;
+    wait_text(&browser, "state-server", "accept()").await;
+    click(&browser, "run-client").await;
+    wait_text(&browser, "output-client", "sent 40000 bytes").await;
+    wait_state(&browser, "client", "exited").await;
+    wait_text(&browser, "output-server", "got 40000 bytes").await;
+    // In the log, the client's print comes after each of its sends.
+    let calls = browser
+        .client
+        .execute(
+            "return Array.from(document.querySelectorAll('#event-log .event-row[data-lane=client]'))\
+             .map(row => row.dataset.call);",
+            vec![],
+        )
+        .await
+        .expect("the client's rows");
+    let calls: Vec<String> = serde_json::from_value(calls).expect("a list of calls");
+    let print = calls.iter().position(|c| c == "print");
+    let last_send = calls.iter().rposition(|c| c == "send");
+    assert!(
+        print.is_some() && last_send.is_some() && last_send < print,
+        "the client's rows: {calls:?}"
+    );
+    browser.close().await;
+    bridge.stop().await.expect("bridge stops");
+}
+
 /// Two students (two sessions) both bind port 1234 at once: each server
 /// gets its own real port, and each student's client reaches its own.
 #[tokio::test(flavor = "multi_thread")]

@@ -11,8 +11,9 @@
 //
 // A student's program run in the page (web/py/worker.mjs, "atomics"
 // mode) is attached here with a MessagePort of its own and the shared
-// memory it waits on: its sock_call messages come straight from its
-// worker on the port and go on the socket, and the bridge's sock_reply to
+// memory it waits on: its sock_call and program_print messages come
+// straight from its worker on the port, in the program's order, and go on
+// the socket, and the bridge's sock_reply to
 // it goes straight into its shared memory (Atomics.notify wakes it). The
 // page still gets every message (sock_reply included) to trace and show;
 // it just is no longer on the way.
@@ -111,12 +112,14 @@ function attach(message) {
   };
   programs.set(message.program, p);
   p.port.onmessage = (event) => {
-    // One sock_call, already JSON: {call, text, posted}.
-    const { call, text, posted } = event.data;
+    // One sock_call, already JSON: {call, text, posted}; or a line the
+    // program printed: {print: true, text}.
+    const { call, text, posted, print } = event.data;
     if (socket && socket.readyState === WebSocket.OPEN) {
       socket.send(text);
       return;
     }
+    if (print) return;
     // The page lost its connection to the bridge: the call fails at once
     // rather than waiting for ever (a posted one at the program's next call).
     if (posted) {

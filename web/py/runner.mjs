@@ -350,7 +350,9 @@ class Runner {
       }
       case "output": {
         this.onOutput(p.id, message.stream, message.text);
-        if (message.stream === "stdout") {
+        // A program attached to the socket worker traced the line itself,
+        // in order with its calls.
+        if (message.stream === "stdout" && !message.traced) {
           let text = message.text.replace(/\n$/, "");
           if (text.length > TRACED_LINE_CHARS) {
             const more = text.length - TRACED_LINE_CHARS;

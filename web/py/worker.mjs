@@ -156,7 +156,11 @@ const hooks = {
       settlePosted();
       keepPace();
     }
-    postMessage({ type: "output", stream, text, line: line ?? null });
+    // A printed line is traced in order with the program's calls: it goes
+    // to the bridge on the calls' own port, never behind a later call.
+    const traced = port !== null && stream === "stdout";
+    if (traced) port.postMessage({ print: true, text: printMessage(text, line) });
+    postMessage({ type: "output", stream, text, line: line ?? null, traced });
   },
   input(prompt) {
     const answer = (text) => (text === null ? "\u0000interrupted" : text);
@@ -191,6 +195,22 @@ const hooks = {
     }
   },
 };
+
+// The longest printed line the trace gets (the student's output shows it
+// all): the bridge reads messages of at most 64 KiB.
+const TRACED_LINE_CHARS = 4096;
+
+// The program_print message for a line the program printed.
+function printMessage(text, line) {
+  let shown = text.replace(/\n$/, "");
+  if (shown.length > TRACED_LINE_CHARS) {
+    const more = shown.length - TRACED_LINE_CHARS;
+    shown = `${shown.slice(0, TRACED_LINE_CHARS)}… (${more} more characters)`;
+  }
+  const print = { type: "program_print", program, text: shown };
+  if (line != null) print.line = line;
+  return JSON.stringify(print);
+}
 
 // A terminal makes a program that prints faster than it can show wait;
 // so does the page: `while True: print(x)` gets LINES_PER_SECOND lines a

@@ -458,9 +458,9 @@ async fn students_task2_and_task3_in_the_page() {
 
 /// A blocking `sendall()` goes on without waiting for the bridge's answer
 /// (it is posted, as a kernel's send returns once the bytes are in its
-/// buffer), yet nothing changes for the student: a print after the sends
-/// shows after them in the trace, and a program that ends without
-/// `close()` still has every byte it sent reach its peer.
+/// buffer), yet nothing changes for the student: every byte reaches the
+/// peer, and the trace keeps the program's order (its sends, then its
+/// print, then its `close()`).
 #[tokio::test(flavor = "multi_thread")]
 async fn sends_that_do_not_wait_keep_their_order_and_their_bytes() {
     let _one = ONE_BROWSER.lock().await;
@@ -487,6 +487,7 @@ s.connect((socket.gethostname(), 1234))
 for i in range(40):
     s.sendall(b"x" * 1000)
 print("sent 40000 bytes")
+s.close()
 "#;
     type_program(&browser, "server", server).await;
     type_program(&browser, "client", client).await;
@@ -496,7 +497,8 @@ print("sent 40000 bytes")
     wait_text(&browser, "output-client", "sent 40000 bytes").await;
     wait_state(&browser, "client", "exited").await;
     wait_text(&browser, "output-server", "got 40000 bytes").await;
-    // In the log, the client's print comes after each of its sends.
+    // In the log, the client's print comes after each of its sends, and
+    // before its close().
     let calls = browser
         .client
         .execute(
@@ -509,8 +511,9 @@ print("sent 40000 bytes")
     let calls: Vec<String> = serde_json::from_value(calls).expect("a list of calls");
     let print = calls.iter().position(|c| c == "print");
     let last_send = calls.iter().rposition(|c| c == "send");
+    let close = calls.iter().position(|c| c == "close");
     assert!(
-        print.is_some() && last_send.is_some() && last_send < print,
+        print.is_some() && last_send.is_some() && last_send < print && print < close,
         "the client's rows: {calls:?}"
     );
     browser.close().await;

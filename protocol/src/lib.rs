@@ -273,9 +273,6 @@ pub enum ClientMsg {
     /// The student's name or student number, for the instructor's list
     /// (at most [`MAX_NAME_CHARS`] characters, on one line).
     SetName { name: String },
-    /// "Check my task" has run for task 1, 2 or 3: whether every check
-    /// passed, for the instructor's list ([`Progress::checked`]).
-    TaskChecked { task: u8, passed: bool },
     /// "Check my task"'s programs have run for task 1, 2 or 3: the bridge
     /// judges them on its own trace of this session, from `from_us` (the
     /// run's first event), answers [`ServerMsg::TaskChecks`] and records

@@ -249,4 +249,17 @@ mod tests {
         let back: WatchMsg = serde_json::from_str(&json).unwrap();
         assert_eq!(back, msg);
     }
+
+    /// A task counts when it has been seen working or its check passes;
+    /// a failing check takes nothing away, and adds nothing.
+    #[test]
+    fn a_failing_check_is_not_progress() {
+        let mut progress = Progress::default();
+        progress.checked = [CheckStatus::Failing; 3];
+        assert_eq!(progress.count(), 0);
+        progress.checked[1] = CheckStatus::Passing;
+        assert_eq!(progress.count(), 1);
+        progress.task3 = true;
+        assert_eq!(progress.count(), 2, "seen working, though its check fails");
+    }
 }

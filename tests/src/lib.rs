@@ -18,3 +18,4 @@ pub mod browser;
 pub mod page;
 pub mod remote;
 pub mod soak;
+pub mod watch;

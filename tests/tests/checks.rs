@@ -6,10 +6,11 @@
 
 use course::{Check, LAB_CLIENT, LAB_SERVER, STUDENT_CLIENT, STUDENT_SERVER, Student};
 use e2e::page::{Page, start};
+use e2e::watch::Instructor;
 use protocol::program::HOSTNAME;
 use protocol::{
-    Bytes, ClientMsg, Family, Lane, Mode, ServerMsg, SockId, SockOp, SockResult, SockValue,
-    TraceEvent, Transport,
+    Bytes, CheckStatus, ClientMsg, Family, Lane, Mode, ServerMsg, SockId, SockOp, SockResult,
+    SockValue, TraceEvent, Transport,
 };
 
 const STUDENT_SERVER_ID: u32 = 1;
@@ -418,6 +419,54 @@ async fn the_bridge_judges_a_check_run_on_its_own_trace() {
     // The session goes on: the same run is judged again.
     let again = ask_bridge(&mut page, 3, from_us, &student).await;
     assert_eq!(again, answer);
+    bridge.stop().await.expect("clean stop");
+}
+
+/// The bridge's verdicts reach the instructor's list live, for that task
+/// alone: a check of a window with no run in it fails, the same right
+/// programs' run passes. Only the bridge judges: the page has no message
+/// that could claim a pass.
+#[tokio::test]
+async fn the_instructor_sees_the_bridges_verdicts_live() {
+    let bridge = start(Mode::Echo).await;
+    let mut instructor = Instructor::open(&bridge).await;
+    let mut page = Page::open(&bridge).await;
+    instructor.until("the student", 1, |_| true).await;
+    task3_server_half(&mut page, true).await;
+    task3_client_half(&mut page).await;
+    let (events, server_output, client_output) = finish(&mut page).await;
+    let student = Student {
+        server_py: ECHO_SERVER,
+        client_py: ECHO_CLIENT,
+        server_output: &server_output,
+        client_output: &client_output,
+    };
+    let after = events.last().expect("the run was traced").at_us + 1;
+    let nothing = ask_bridge(&mut page, 3, after, &student).await;
+    assert!(nothing.iter().any(|c| !c.passed), "{nothing:#?}");
+    let failing = instructor
+        .until("Task 3 failing", 1, |s| {
+            s.progress.checked[2] == CheckStatus::Failing
+        })
+        .await;
+    assert_eq!(
+        failing.progress.checked,
+        [
+            CheckStatus::NotRun,
+            CheckStatus::NotRun,
+            CheckStatus::Failing
+        ]
+    );
+
+    let from_us = events.first().expect("the run was traced").at_us;
+    let run = ask_bridge(&mut page, 3, from_us, &student).await;
+    assert!(run.iter().all(|c| c.passed), "{run:#?}");
+    let passing = instructor
+        .until("Task 3 passing", 1, |s| {
+            s.progress.checked[2] == CheckStatus::Passing
+        })
+        .await;
+    assert_eq!(passing.progress.checked[..2], [CheckStatus::NotRun; 2]);
     bridge.stop().await.expect("clean stop");
 }
 

@@ -8,82 +8,16 @@
 //! `/watch`; real sockets behind them. Every wait is for a message,
 //! bounded.
 
-use e2e::page::{Page, WAIT, Ws, receive, start};
+use e2e::page::{Page, start};
+use e2e::watch::Instructor;
 use protocol::program::HOSTNAME;
 use protocol::{
-    Bytes, CheckStatus, ClientMsg, Family, Lane, Mode, Refusal, SessionId, SessionSummary, SockId,
-    SockOp, SockResult, SockValue, Transport, WatchMsg,
+    Bytes, ClientMsg, Family, Lane, Mode, Refusal, SockId, SockOp, SockResult, SockValue,
+    Transport, WatchMsg,
 };
-use tokio_tungstenite::connect_async;
 
 const SERVER: u32 = 1;
 const CLIENT: u32 = 2;
-
-/// The instructor's page: the list as it would show it (the first list,
-/// with every change applied), and every list message received.
-struct Instructor {
-    ws: Ws,
-    log: Vec<WatchMsg>,
-    list: Vec<SessionSummary>,
-}
-
-impl Instructor {
-    async fn open(bridge: &bridge::app::RunningBridge) -> Instructor {
-        let (ws, _) = connect_async(bridge.watch_url())
-            .await
-            .expect("watch opens");
-        let mut instructor = Instructor {
-            ws,
-            log: Vec::new(),
-            list: Vec::new(),
-        };
-        assert!(matches!(instructor.receive().await, WatchMsg::Hello { .. }));
-        assert!(
-            matches!(instructor.receive().await, WatchMsg::Sessions { .. }),
-            "the whole list comes first"
-        );
-        instructor
-    }
-
-    async fn receive(&mut self) -> WatchMsg {
-        let msg: WatchMsg = receive(&mut self.ws, &mut self.log).await;
-        match &msg {
-            WatchMsg::Sessions { sessions } => self.list = sessions.clone(),
-            WatchMsg::Changed { sessions, gone } => {
-                self.list.retain(|s| !gone.contains(&s.id));
-                for summary in sessions {
-                    match self.list.iter_mut().find(|s| s.id == summary.id) {
-                        Some(old) => *old = summary.clone(),
-                        None => self.list.push(summary.clone()),
-                    }
-                }
-            }
-            _ => {}
-        }
-        msg
-    }
-
-    /// Reads lists until `want` holds for session `id`; returns it.
-    async fn until(
-        &mut self,
-        what: &str,
-        id: SessionId,
-        want: impl Fn(&SessionSummary) -> bool,
-    ) -> SessionSummary {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            if let Some(found) = self.list.iter().find(|s| s.id == id && want(s)) {
-                return found.clone();
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no {what} in time; list: {:#?}",
-                self.list
-            );
-            self.receive().await;
-        }
-    }
-}
 
 fn sock_of(value: SockValue) -> SockId {
     match value {
@@ -217,61 +151,4 @@ async fn the_instructor_sees_names_and_progress_as_changes() {
     assert_eq!(done.name.as_deref(), Some("E18123"), "the name stays");
     let b = instructor.list.iter().find(|s| s.id == 2).expect("B");
     assert_eq!((b.name.as_deref(), b.progress.count()), (None, 0));
-}
-
-/// "Check my task"'s verdict, as the page sends it, reaches the
-/// instructor's list live (failing, then passing, for that task alone);
-/// a task the lab does not have is refused with a sentence.
-#[tokio::test]
-async fn the_instructor_sees_check_my_task_live() {
-    let bridge = start(Mode::Echo).await;
-    let mut instructor = Instructor::open(&bridge).await;
-    let mut page = Page::open(&bridge).await;
-    instructor.until("the student", 1, |_| true).await;
-
-    page.say(ClientMsg::TaskChecked {
-        task: 3,
-        passed: false,
-    })
-    .await;
-    let failing = instructor
-        .until("Task 3 failing", 1, |s| {
-            s.progress.checked[2] == CheckStatus::Failing
-        })
-        .await;
-    assert_eq!(
-        failing.progress.checked,
-        [
-            CheckStatus::NotRun,
-            CheckStatus::NotRun,
-            CheckStatus::Failing
-        ]
-    );
-    assert_eq!(
-        failing.progress.count(),
-        0,
-        "a failing check is not progress"
-    );
-
-    page.say(ClientMsg::TaskChecked {
-        task: 3,
-        passed: true,
-    })
-    .await;
-    let passing = instructor
-        .until("Task 3 passing", 1, |s| {
-            s.progress.checked[2] == CheckStatus::Passing
-        })
-        .await;
-    assert_eq!(passing.progress.count(), 1);
-
-    page.say(ClientMsg::TaskChecked {
-        task: 4,
-        passed: true,
-    })
-    .await;
-    let (reason, message) = page.until_refused().await;
-    assert_eq!(reason, Refusal::BadMessage);
-    assert!(message.contains("Tasks 1, 2 and 3"), "{message}");
-    bridge.stop().await.expect("clean stop");
 }

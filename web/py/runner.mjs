@@ -17,9 +17,9 @@
 // the code view opens: the student's first Run is then warm too. After
 // each Run the runner keeps one spare interpreter ready by itself.
 //
-// The runner builds the program_start, sock_call, program_print and
-// program_end messages itself (protocol/src/program.rs); the page only
-// passes them on. With a `channel` (the page's socket worker,
+// The runner builds the program_start, sock_call and program_end messages
+// itself, and the worker each program_print (protocol/src/program.rs); the
+// page only passes them on. With a `channel` (the page's socket worker,
 // web/bridge_socket.js) a program's sock_call and sock_reply skip the
 // page: its worker hands each call to the socket worker on a port of its
 // own, and the reply is written into its shared memory there; `onSent`
@@ -42,11 +42,6 @@ const REPLY_BYTES = 1 << 20;
 // A spare interpreter is started this long after a program's first socket
 // call at the latest, so loading it does not slow that program's start.
 const SPARE_DELAY_MS = 1500;
-// The longest printed line the trace gets (the student's output shows it
-// all): the bridge reads messages of at most 64 KiB, and a longer one
-// would end the session.
-const TRACED_LINE_CHARS = 4096;
-
 const encoder = new TextEncoder();
 // What the shared STATE word holds for input()'s answer (a socket call's
 // reply is tagged with the call's own number, from 1).
@@ -350,18 +345,9 @@ class Runner {
       }
       case "output": {
         this.onOutput(p.id, message.stream, message.text);
-        // A program attached to the socket worker traced the line itself,
-        // in order with its calls.
-        if (message.stream === "stdout" && !message.traced) {
-          let text = message.text.replace(/\n$/, "");
-          if (text.length > TRACED_LINE_CHARS) {
-            const more = text.length - TRACED_LINE_CHARS;
-            text = `${text.slice(0, TRACED_LINE_CHARS)}… (${more} more characters)`;
-          }
-          const print = { type: "program_print", program: p.id, text };
-          if (message.line !== null) print.line = message.line;
-          this.post(print);
-        }
+        // The program_print for the trace, when the worker has no port of
+        // its own to send it on (see worker.mjs).
+        if (message.print) this.send(message.print);
         break;
       }
       case "input": {

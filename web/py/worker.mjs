@@ -158,9 +158,13 @@ const hooks = {
     }
     // A printed line is traced in order with the program's calls: it goes
     // to the bridge on the calls' own port, never behind a later call.
-    const traced = port !== null && stream === "stdout";
-    if (traced) port.postMessage({ print: true, text: printMessage(text, line) });
-    postMessage({ type: "output", stream, text, line: line ?? null, traced });
+    // (Without that port, the runner sends `print` on.)
+    let print = stream === "stdout" ? printMessage(text, line) : null;
+    if (print !== null && port !== null) {
+      port.postMessage({ print: true, text: print });
+      print = null;
+    }
+    postMessage({ type: "output", stream, text, print });
   },
   input(prompt) {
     const answer = (text) => (text === null ? "\u0000interrupted" : text);

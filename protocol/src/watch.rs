@@ -254,8 +254,10 @@ mod tests {
     /// a failing check takes nothing away, and adds nothing.
     #[test]
     fn a_failing_check_is_not_progress() {
-        let mut progress = Progress::default();
-        progress.checked = [CheckStatus::Failing; 3];
+        let mut progress = Progress {
+            checked: [CheckStatus::Failing; 3],
+            ..Progress::default()
+        };
         assert_eq!(progress.count(), 0);
         progress.checked[1] = CheckStatus::Passing;
         assert_eq!(progress.count(), 1);

@@ -904,7 +904,7 @@ async fn programs_sockets_and_reads_are_bounded() {
         .sock_send(SERVER, SockOp::Accept { sock: s }, 15, None)
         .await;
     let mut busy = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..protocol::program::MAX_POSTED_CALLS + 2 {
         busy.push(page.sock_send(SERVER, tcp(), 16, None).await);
     }
     page.say(ClientMsg::ProgramEnd { program: SERVER }).await;

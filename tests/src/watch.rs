@@ -35,19 +35,7 @@ impl Instructor {
 
     pub async fn receive(&mut self) -> WatchMsg {
         let msg: WatchMsg = receive(&mut self.ws, &mut self.log).await;
-        match &msg {
-            WatchMsg::Sessions { sessions } => self.list = sessions.clone(),
-            WatchMsg::Changed { sessions, gone } => {
-                self.list.retain(|s| !gone.contains(&s.id));
-                for summary in sessions {
-                    match self.list.iter_mut().find(|s| s.id == summary.id) {
-                        Some(old) => *old = summary.clone(),
-                        None => self.list.push(summary.clone()),
-                    }
-                }
-            }
-            _ => {}
-        }
+        apply(&mut self.list, &msg);
         msg
     }
 
@@ -70,5 +58,23 @@ impl Instructor {
             );
             self.receive().await;
         }
+    }
+}
+
+/// Applies a list message to the list as the instructor's page keeps it:
+/// `sessions` replaces it, `changed` updates, adds and drops sessions.
+pub fn apply(list: &mut Vec<SessionSummary>, msg: &WatchMsg) {
+    match msg {
+        WatchMsg::Sessions { sessions } => *list = sessions.clone(),
+        WatchMsg::Changed { sessions, gone } => {
+            list.retain(|s| !gone.contains(&s.id));
+            for summary in sessions {
+                match list.iter_mut().find(|s| s.id == summary.id) {
+                    Some(old) => *old = summary.clone(),
+                    None => list.push(summary.clone()),
+                }
+            }
+        }
+        _ => {}
     }
 }

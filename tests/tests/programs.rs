@@ -129,6 +129,21 @@ fn accepted(result: SockResult) -> (SockId, String) {
     }
 }
 
+/// The student's `server.py` listening on the session's port 1234 and
+/// `client.py` connected to it: the listening socket, the accepted
+/// connection and the client's socket.
+async fn server_and_client(page: &mut Page) -> (SockId, SockId, SockId) {
+    page.program_start(SERVER, Lane::Server, "server.py").await;
+    page.program_start(CLIENT, Lane::Client, "client.py").await;
+    let (s, _) = listening(page, SERVER, 1234).await;
+    let accept = page
+        .sock_send(SERVER, SockOp::Accept { sock: s }, 8, None)
+        .await;
+    let (c, _) = connected(page, CLIENT, 1234).await;
+    let (conn, _) = accepted(page.sock_reply(SERVER, accept).await);
+    (s, conn, c)
+}
+
 /// The first event of `program` whose step is `name`.
 fn event(page: &Page, program: u32, name: StepKind) -> &TraceEvent {
     page.program_events(program)
@@ -224,14 +239,7 @@ async fn task1_server_and_client_meet_on_the_sessions_port_1234() {
 async fn task3_echo_between_a_students_programs() {
     let bridge = start(Mode::Connect).await;
     let mut page = Page::open(&bridge).await;
-    page.program_start(SERVER, Lane::Server, "server.py").await;
-    page.program_start(CLIENT, Lane::Client, "client.py").await;
-    let (s, _) = listening(&mut page, SERVER, 1234).await;
-    let accept = page
-        .sock_send(SERVER, SockOp::Accept { sock: s }, 8, None)
-        .await;
-    let (c, _) = connected(&mut page, CLIENT, 1234).await;
-    let (conn, _) = accepted(page.sock_reply(SERVER, accept).await);
+    let (_, conn, c) = server_and_client(&mut page).await;
 
     let message = b"Hello, echo server!\n";
     page.sock_ok(CLIENT, sendall(c, message), 5).await;
@@ -280,14 +288,7 @@ async fn task3_echo_between_a_students_programs() {
 async fn posted_sends_keep_order_and_a_failure_comes_at_the_next_call() {
     let bridge = start(Mode::Connect).await;
     let mut page = Page::open(&bridge).await;
-    page.program_start(SERVER, Lane::Server, "server.py").await;
-    page.program_start(CLIENT, Lane::Client, "client.py").await;
-    let (s, _) = listening(&mut page, SERVER, 1234).await;
-    let accept = page
-        .sock_send(SERVER, SockOp::Accept { sock: s }, 8, None)
-        .await;
-    let (c, _) = connected(&mut page, CLIENT, 1234).await;
-    let (conn, _) = accepted(page.sock_reply(SERVER, accept).await);
+    let (s, conn, c) = server_and_client(&mut page).await;
 
     // A full window of sends, then a recv, all sent before any answer.
     let window = protocol::program::MAX_POSTED_CALLS;

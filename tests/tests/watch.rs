@@ -85,19 +85,9 @@ impl Watcher {
     /// The next message from the bridge, logged.
     async fn receive(&mut self) -> WatchMsg {
         let msg: WatchMsg = receive(&mut self.ws, &mut self.log).await;
-        match &msg {
-            WatchMsg::Sessions { sessions } => self.list = sessions.clone(),
-            WatchMsg::Changed { sessions, gone } => {
-                self.list.retain(|s| !gone.contains(&s.id));
-                for summary in sessions {
-                    match self.list.iter_mut().find(|s| s.id == summary.id) {
-                        Some(old) => *old = summary.clone(),
-                        None => self.list.push(summary.clone()),
-                    }
-                }
-                self.list.sort_by_key(|s| (!s.open, s.id));
-            }
-            _ => {}
+        e2e::watch::apply(&mut self.list, &msg);
+        if matches!(msg, WatchMsg::Changed { .. }) {
+            self.list.sort_by_key(|s| (!s.open, s.id));
         }
         msg
     }

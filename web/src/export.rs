@@ -2,6 +2,7 @@
 //! again), a Mermaid `sequenceDiagram`, and (in [`crate::diagram`]) SVG.
 
 use crate::trace::Trace;
+use crate::wire::Incoming;
 use protocol::{Lane, ServerMsg, Step, TraceEvent};
 use std::fmt::Write;
 
@@ -55,12 +56,8 @@ pub fn parse_json(text: &str) -> Result<Vec<TraceEvent>, String> {
             continue;
         }
         // A program's sock_reply is the runner's business, not the trace's.
-        let peek = crate::wire::peek(line);
-        if peek.is_ok_and(|peek| peek.kind == "sock_reply") {
-            continue;
-        }
-        match crate::wire::server_msg(line) {
-            Ok(ServerMsg::Trace(event)) => events.push(event),
+        match crate::wire::incoming(line) {
+            Ok(Incoming::Msg(ServerMsg::Trace(event))) => events.push(event),
             Ok(_) => {}
             Err(e) => return Err(format!("line {}: {e}", i + 1)),
         }
@@ -256,6 +253,7 @@ mod tests {
         assert_eq!(parse_json(&array).unwrap(), original);
 
         let lines = r#"{"type":"server_stopped","server":1}
+{"type":"sock_reply","program":1,"call":2,"result":{"ok":{"value":"done"}}}
 {"type":"trace","at_us":9,"lane":"client","step":{"call":"close"}}"#;
         let events = parse_json(lines).unwrap();
         assert_eq!(events.len(), 1);

@@ -184,15 +184,6 @@ named! {
     }
 }
 
-/// What the page reads of every message first: its type, and the program
-/// and call it is for (a `sock_reply` or `program_ended`).
-pub struct Peek {
-    pub kind: String,
-    pub program: Option<ProgramId>,
-    /// The call a `sock_reply` answers.
-    pub call: Option<u64>,
-}
-
 /// A message from the bridge as the page takes it.
 pub enum Incoming {
     /// For a student's program: a `sock_reply` (handed to the runner as it
@@ -222,17 +213,6 @@ pub fn incoming(json: &str) -> Result<Incoming, String> {
         });
     }
     message(&m, &kind).map(Incoming::Msg)
-}
-
-/// The type of a message, and the program and call it is for.
-pub fn peek(json: &str) -> Result<Peek, String> {
-    let value = parse(json)?;
-    let m = Fields::of(&value, "message")?;
-    Ok(Peek {
-        kind: m.str("type")?,
-        program: m.opt_u32("program")?,
-        call: m.opt_u64("call")?,
-    })
 }
 
 /// One message from the bridge, as the page reads it (a `sock_reply` is

@@ -33,9 +33,9 @@ use yew::prelude::*;
 /// The longest a message from the bridge waits before it is shown.
 const BATCH_MS: u32 = 100;
 /// ... while they flood in: after a batch of [`FLOOD`] messages or more.
-/// Drawing half as often as that leaves a student's echo loop in the page
-/// about 15% more of the page's main thread (measured: 320 round trips a
-/// second at 100 ms, 360-388 at 1 s).
+/// Drawing less often leaves a student's echo loop in the page more of the
+/// page's main thread (measured: 307-338 round trips a second at 100 ms,
+/// 351-374 at 500 ms, 360-388 at 1 s).
 const FLOOD_MS: u32 = 500;
 const FLOOD: usize = 50;
 

@@ -69,11 +69,24 @@ pub async fn stops_in_time(bridge: RunningBridge) {
         .expect("clean stop");
 }
 
-/// A port where nothing listens (bound, then closed), as `IP:PORT`.
+/// The loopback address of the tests' own peers and closed ports. A bridge
+/// in the tests binds its lab servers on 127.0.0.1, so a listener here can
+/// never be confused with one of them, even when the kernel hands out a
+/// port number a test's listener already holds (seen once in CI: a target
+/// and a lab server shared a port, and the target's connection reached the
+/// lab server).
+pub const OUTSIDE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+
+/// A listener for a test's own peer (a target the bridge may be allowed to
+/// reach), on [`OUTSIDE`].
+pub async fn outside_listener() -> TcpListener {
+    TcpListener::bind((OUTSIDE, 0)).await.expect("binds")
+}
+
+/// A port where nothing listens (bound, then closed) on [`OUTSIDE`], as
+/// `IP:PORT`.
 pub async fn closed_port() -> String {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("binds");
+    let listener = outside_listener().await;
     let addr = listener.local_addr().expect("addr").to_string();
     drop(listener);
     addr

@@ -7,8 +7,8 @@
 
 use bridge::config::{AllowList, BridgeConfig, SessionLimits};
 use e2e::page::{
-    Page, WAIT, closed_port, http_get, refused_upgrade, start, start_with, stops_in_time,
-    with_origin,
+    Page, WAIT, closed_port, http_get, outside_listener, refused_upgrade, start, start_with,
+    stops_in_time, with_origin,
 };
 use futures_util::{SinkExt, StreamExt};
 use protocol::{
@@ -19,7 +19,7 @@ use rand::RngCore;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -530,9 +530,7 @@ async fn udp_echo_on_a_private_server() {
 /// the rule, on both the reply and the client lane; an allowed one works.
 #[tokio::test]
 async fn only_allowed_targets_are_reachable() {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("binds");
+    let listener = outside_listener().await;
     let allowed = listener.local_addr().expect("addr").to_string();
     let config = BridgeConfig {
         allow_targets: AllowList::new([allowed.as_str()]),
@@ -748,9 +746,7 @@ async fn limits_are_enforced() {
 #[tokio::test]
 async fn a_stalled_browser_gets_backpressure_not_buffering() {
     // An allowed target that streams bytes for as long as anyone reads.
-    let source = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("binds");
+    let source = outside_listener().await;
     let target = source.local_addr().expect("addr").to_string();
     let (stalled_tx, stalled_rx) = tokio::sync::oneshot::channel();
     let streamer = tokio::spawn(async move {

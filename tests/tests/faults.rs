@@ -9,7 +9,7 @@
 
 use bridge::config::{AllowList, BridgeConfig, SessionLimits};
 use bridge::lab::LabArgs;
-use e2e::page::{Page, WAIT, start, start_with};
+use e2e::page::{Page, WAIT, outside_listener, start, start_with};
 use futures_util::{SinkExt, StreamExt};
 use protocol::{ClientMsg, Data, Lane, Mode, ServerMsg, Step, StepKind, Target};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::process::Command;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_tungstenite::tungstenite::Message;
@@ -69,9 +69,7 @@ fn lab_connections(bridge: &bridge::app::RunningBridge) -> Arc<AtomicI64> {
 /// bytes (as fast as they are taken, or none), and the returned channel
 /// says when the bridge closed its end (the write failed, or EOF).
 async fn target(stream: bool) -> (String, tokio::sync::mpsc::Receiver<&'static str>) {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("binds");
+    let listener = outside_listener().await;
     let addr = listener.local_addr().expect("addr").to_string();
     let (closed_tx, closed_rx) = tokio::sync::mpsc::channel(16);
     tokio::spawn(async move {
@@ -203,9 +201,7 @@ async fn peers_that_reset() {
     .await;
 
     // A target that answers a connection with a reset.
-    let resetter = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("binds");
+    let resetter = outside_listener().await;
     let addr = resetter.local_addr().expect("addr").to_string();
     tokio::spawn(async move {
         while let Ok((socket, _)) = resetter.accept().await {

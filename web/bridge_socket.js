@@ -49,7 +49,15 @@ function open(id, url) {
   ws.onmessage = (event) => {
     const text = event.data;
     if (typeof text !== "string") return;
-    if (text.startsWith('{"type":"sock_reply"')) deliver(text);
+    // The page asks for several of the bridge's messages a frame
+    // (`/ws?lines=true`), one to a line; the page splits them the same way.
+    let start = 0;
+    for (;;) {
+      const end = text.indexOf("\n", start);
+      if (text.startsWith('{"type":"sock_reply"', start)) deliver(end < 0 ? text.slice(start) : text.slice(start, end));
+      if (end < 0) break;
+      start = end + 1;
+    }
     postMessage({ t: "message", id, text });
   };
   ws.onclose = (event) => {

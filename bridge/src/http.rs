@@ -209,11 +209,19 @@ async fn metrics(State(state): State<AppState>) -> Response {
     axum::Json(page).into_response()
 }
 
+#[derive(Debug, Deserialize)]
+struct SessionQuery {
+    /// Several messages a frame, one to a line ([`protocol::LINES_QUERY`]).
+    #[serde(default)]
+    lines: bool,
+}
+
 /// `/ws`: one [`RelaySession`] per WebSocket, registered for the
 /// instructor's view with the student's address.
 async fn ws(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<SessionQuery>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -233,6 +241,7 @@ async fn ws(
     let registry = state.registry();
     // The student's address: behind a trusted proxy, the one it forwards.
     let client = state.client_address(peer, &headers);
+    let lines = query.lines;
     configure(upgrade, limits, 4096, SESSION_WRITE_BUFFER).on_upgrade(move |socket| async move {
         // Held for the session's life: its place among --max-sessions,
         // and the task tracker's count that shutdown waits on.
@@ -241,6 +250,7 @@ async fn ws(
         let registration = registry.register(client);
         RelaySession::new(env, &shutdown)
             .watched(registration.tap())
+            .lines(lines)
             .run(socket, shutdown)
             .await;
         drop(registration);

@@ -46,6 +46,19 @@ pub use watch::{
 /// that speaks another version, with a clear error rather than confusion.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// The query a page adds to `/ws` (`/ws?lines=true`) to take several of
+/// the bridge's messages in one frame, one JSON message to a line (`\n`
+/// between them; JSON text has none of its own). A client that does not
+/// ask gets one message per frame. A burst of trace events and replies
+/// then costs the browser one message event, not one each. (A query, not
+/// a WebSocket subprotocol: `trunk serve`'s proxy does not pass a
+/// subprotocol back to the browser, which then fails the upgrade.)
+pub const LINES_QUERY: &str = "lines=true";
+
+/// The most bytes of messages the bridge joins into one frame for a page
+/// that asked for them ([`LINES_QUERY`]; a larger message goes alone).
+pub const MAX_LINES_FRAME_BYTES: usize = 256 * 1024;
+
 /// The id of the public lab server (the one on the lab's port, 1234, shared
 /// by everyone). Private servers get ids the page chooses, from 1 up.
 pub const PUBLIC_SERVER: ServerId = 0;

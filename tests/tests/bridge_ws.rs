@@ -1103,3 +1103,82 @@ async fn a_stopped_server_refuses_like_a_closed_port() {
     );
     bridge.stop().await.expect("clean stop");
 }
+
+/// A page that asks for lines (`/ws?lines=true`) gets a burst of the
+/// bridge's messages (an echo's events on both lanes) in one frame, one
+/// JSON message to a line, each readable on its own. (A client that does
+/// not ask, as every other test here, gets one message a frame.)
+#[tokio::test]
+async fn a_page_that_asks_for_lines_gets_a_burst_in_one_frame() {
+    let bridge = start(Mode::Echo).await;
+    let url = format!("{}?{}", bridge.ws_url(), protocol::LINES_QUERY);
+    let (mut ws, _) = connect_async(url).await.expect("ws opens");
+    let say = |msg: ClientMsg| Message::text(serde_json::to_string(&msg).expect("json"));
+    ws.send(say(ClientMsg::Hello {
+        version: protocol::PROTOCOL_VERSION,
+    }))
+    .await
+    .expect("sends");
+    ws.send(say(ClientMsg::StartServer {
+        server: 1,
+        mode: Mode::Echo,
+        transport: Transport::Tcp,
+        family: Family::Ipv4,
+        backlog: None,
+        greeting: None,
+    }))
+    .await
+    .expect("sends");
+    ws.send(say(ClientMsg::Connect {
+        conn: 1,
+        target: Target::Server { id: 1 },
+        transport: Transport::Tcp,
+    }))
+    .await
+    .expect("sends");
+    // Echo until one frame has held two messages or more (an echo's four
+    // events mostly leave in one write); every line must read as a message.
+    let mut most_lines = 0;
+    let mut round = 0;
+    let mut seen = Vec::new();
+    while most_lines < 2 && round < 100 {
+        round += 1;
+        let text = format!("round {round}");
+        ws.send(say(ClientMsg::Send {
+            conn: 1,
+            data: Data::Text(text.clone()),
+        }))
+        .await
+        .expect("sends");
+        // Until the client lane's recv of this round is in.
+        'round: loop {
+            let frame = tokio::time::timeout(WAIT, ws.next())
+                .await
+                .expect("a frame in time")
+                .expect("open")
+                .expect("a good frame");
+            let Message::Text(frame) = frame else {
+                continue;
+            };
+            let lines: Vec<&str> = frame.split('\n').collect();
+            most_lines = most_lines.max(lines.len());
+            for line in lines {
+                let msg: ServerMsg = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("not one message a line: {e}: {line}"));
+                let done = matches!(&msg, ServerMsg::Trace(event)
+                    if event.lane == Lane::Client
+                        && event.step.data().is_some_and(|d| d.0 == text.as_bytes())
+                        && event.step.kind() == StepKind::Recv);
+                seen.push(msg);
+                if done {
+                    break 'round;
+                }
+            }
+        }
+    }
+    assert!(
+        most_lines >= 2,
+        "{round} echoes, never two messages in a frame; seen: {seen:#?}"
+    );
+    bridge.stop().await.expect("clean stop");
+}

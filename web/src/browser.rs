@@ -88,9 +88,11 @@ pub fn query(name: &str) -> Option<String> {
 }
 
 /// The page's `/ws` socket: `ws:` or, under https, `wss:`, beside the page
-/// (`https://host/co223/` talks to `wss://host/co223/ws`).
+/// (`https://host/co223/` talks to `wss://host/co223/ws`), asking for
+/// several messages a frame ([`protocol::LINES_QUERY`]; `use_bridge.rs`
+/// and the socket worker split them).
 pub fn bridge_url() -> Option<String> {
-    socket_url("ws")
+    socket_url(&format!("ws?{}", protocol::LINES_QUERY))
 }
 
 /// The instructor's `/watch` socket for `token`, beside the page.

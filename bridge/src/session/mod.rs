@@ -123,6 +123,8 @@ pub struct RelaySession {
     /// [`RECENT_EVENTS`]), recorded by the writer: "Check my task" is
     /// judged on these, the bridge's own trace, not on the page's.
     recent: Arc<std::sync::Mutex<VecDeque<TraceEvent>>>,
+    /// The page asked for several messages a frame ([`protocol::LINES_QUERY`]).
+    lines: bool,
 }
 
 /// Trace events a session keeps for "Check my task" (a check run of Task 3
@@ -199,7 +201,15 @@ impl RelaySession {
             public_route: None,
             programs,
             recent: Arc::default(),
+            lines: false,
         }
+    }
+
+    /// Writes several messages to a frame, one to a line, when `lines` (the
+    /// page asked for them, [`protocol::LINES_QUERY`]).
+    pub fn lines(mut self, lines: bool) -> RelaySession {
+        self.lines = lines;
+        self
     }
 
     /// Records every message the page gets after its hello into `tap`
@@ -252,6 +262,7 @@ impl RelaySession {
             Wire {
                 encode: |queued: &Queued| encode(queued, tap.as_deref(), &recent),
                 more_follows: |queued: &Queued| moves_bytes_in_process(&queued.msg),
+                lines: self.lines.then_some(protocol::MAX_LINES_FRAME_BYTES),
             },
         );
         let reader = async {

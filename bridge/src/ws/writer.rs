@@ -7,7 +7,7 @@
 //! fill: the first message is written as soon as it is queued.
 
 use super::close::{self, Ending};
-use axum::extract::ws::Message;
+use axum::extract::ws::{Message, Utf8Bytes};
 use futures_util::{FutureExt, Sink, SinkExt};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -33,6 +33,10 @@ pub struct Wire<E, F> {
     /// Whether more is about to follow a queued message (see
     /// [`write_messages`]).
     pub more_follows: F,
+    /// Joins a burst's text messages into frames of at most this many
+    /// bytes, one message to a line (see [`protocol::LINES_QUERY`]);
+    /// `None`: one message per frame.
+    pub lines: Option<usize>,
 }
 
 /// How many times the writer steps aside for more before a write (see
@@ -70,6 +74,7 @@ pub async fn write_messages<W, T>(
     let Wire {
         encode,
         more_follows,
+        lines,
     } = wire;
     // Each wait below is one future for the session's whole life, not a new
     // one per message: a cancellation future registers with its token's
@@ -127,9 +132,14 @@ pub async fn write_messages<W, T>(
             tokio::task::yield_now().await;
         }
         let batch = async {
-            sink.feed(encode(&queued)).await?;
-            for next in &held {
-                sink.feed(encode(next)).await?;
+            let mut frames = Frames::new(lines);
+            for message in std::iter::once(&queued).chain(&held) {
+                for frame in frames.add(encode(message)) {
+                    sink.feed(frame).await?;
+                }
+            }
+            if let Some(frame) = frames.finish() {
+                sink.feed(frame).await?;
             }
             sink.flush().await
         };
@@ -159,4 +169,124 @@ pub async fn write_messages<W, T>(
     // Tell the reader (and every task of the session) we are done.
     token.cancel();
     close::goodbye(sink, ending, &shutdown, bounds.grace).await;
+}
+
+/// A burst's messages made into frames: each message its own frame, or
+/// (with a byte bound) text messages joined a line each, up to the bound.
+/// A burst of one message is sent as it is, not copied.
+struct Frames {
+    bound: Option<usize>,
+    /// The first text message of a frame, while it is the only one.
+    first: Option<Utf8Bytes>,
+    /// Two or more joined.
+    joined: String,
+}
+
+impl Frames {
+    fn new(bound: Option<usize>) -> Frames {
+        Frames {
+            bound,
+            first: None,
+            joined: String::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.first
+            .as_ref()
+            .map_or(self.joined.len(), |first| first.len())
+    }
+
+    /// The frames ready to go once `message` is added (none while the
+    /// frame being joined has room for it).
+    fn add(&mut self, message: Message) -> impl Iterator<Item = Message> + use<> {
+        let (bound, text) = match (self.bound, message) {
+            (Some(bound), Message::Text(text)) => (bound, text),
+            (_, message) => return self.finish().into_iter().chain(Some(message)),
+        };
+        let ready = if self.len() > 0 && self.len() + 1 + text.len() > bound {
+            self.finish()
+        } else {
+            None
+        };
+        if let Some(first) = self.first.take() {
+            self.joined.reserve(first.len() + 1 + text.len());
+            self.joined.push_str(first.as_str());
+        }
+        if self.joined.is_empty() {
+            self.first = Some(text);
+        } else {
+            self.joined.push('\n');
+            self.joined.push_str(text.as_str());
+        }
+        ready.into_iter().chain(None)
+    }
+
+    /// What was added since the last frame, as one frame.
+    fn finish(&mut self) -> Option<Message> {
+        if let Some(first) = self.first.take() {
+            return Some(Message::Text(first));
+        }
+        (!self.joined.is_empty()).then(|| Message::text(std::mem::take(&mut self.joined)))
+    }
+}
+
+#[cfg(test)]
+mod frames {
+    use super::*;
+
+    fn frames(bound: Option<usize>, messages: &[Message]) -> Vec<Message> {
+        let mut frames = Frames::new(bound);
+        let mut out: Vec<Message> = Vec::new();
+        for message in messages {
+            out.extend(frames.add(message.clone()));
+        }
+        out.extend(frames.finish());
+        out
+    }
+
+    #[test]
+    fn without_a_bound_each_message_is_a_frame() {
+        let burst = [Message::text("{\"a\":1}"), Message::text("{\"b\":2}")];
+        assert_eq!(frames(None, &burst), burst);
+    }
+
+    #[test]
+    fn with_a_bound_a_burst_is_joined_a_line_each_up_to_the_bound() {
+        let burst = [
+            Message::text("{\"a\":1}"),
+            Message::text("{\"b\":2}"),
+            Message::text("{\"c\":3}"),
+        ];
+        assert_eq!(
+            frames(Some(1024), &burst),
+            [Message::text("{\"a\":1}\n{\"b\":2}\n{\"c\":3}")]
+        );
+        // 7 + 1 + 7 fits in 15; the third starts the next frame.
+        assert_eq!(
+            frames(Some(15), &burst),
+            [
+                Message::text("{\"a\":1}\n{\"b\":2}"),
+                Message::text("{\"c\":3}")
+            ]
+        );
+        // A message larger than the bound goes alone, whole.
+        let big = Message::text(format!("{{\"d\":\"{}\"}}", "x".repeat(40)));
+        assert_eq!(
+            frames(Some(15), &[burst[0].clone(), big.clone(), burst[1].clone()]),
+            [burst[0].clone(), big, burst[1].clone()]
+        );
+    }
+
+    #[test]
+    fn a_single_message_and_other_kinds_go_as_they_are() {
+        let one = [Message::text("{\"a\":1}")];
+        assert_eq!(frames(Some(1024), &one), one);
+        let mixed = [
+            Message::text("{\"a\":1}"),
+            Message::Ping(vec![1].into()),
+            Message::text("{\"b\":2}"),
+        ];
+        assert_eq!(frames(Some(1024), &mixed), mixed);
+    }
 }

@@ -498,16 +498,16 @@ s.close()
     wait_state(&browser, "client", "exited").await;
     wait_text(&browser, "output-server", "got 40000 bytes").await;
     // In the log, the client's print comes after each of its sends, and
-    // before its close().
+    // before its close() (once the log has drawn the close: while events
+    // flood in it is drawn every half second).
     let calls = browser
-        .client
-        .execute(
-            "return Array.from(document.querySelectorAll('#event-log .event-row[data-lane=client]'))\
-             .map(row => row.dataset.call);",
-            vec![],
+        .wait_until(
+            "the client's close() in the log",
+            "const calls = Array.from(document.querySelectorAll('#event-log .event-row[data-lane=client]'))\
+             .map(row => row.dataset.call); return calls.includes('close') ? calls : null;",
+            |v| v.is_array(),
         )
-        .await
-        .expect("the client's rows");
+        .await;
     let calls: Vec<String> = serde_json::from_value(calls).expect("a list of calls");
     let print = calls.iter().position(|c| c == "print");
     let last_send = calls.iter().rposition(|c| c == "send");

@@ -158,6 +158,27 @@ struct Bridge {
     batch: Rc<Batch>,
 }
 
+impl Bridge {
+    fn one_message(&self, text: &str) {
+        // A program's reply goes to the runner as it came: only its type,
+        // program and call are read here (see `ServerMsg::SockReply`).
+        let action = match crate::wire::incoming(text) {
+            Ok(crate::wire::Incoming::Program {
+                program,
+                call,
+                ended,
+            }) => {
+                self.programs
+                    .deliver(program, ended, call, text, browser::now_ms());
+                return;
+            }
+            Ok(crate::wire::Incoming::Msg(msg)) => Action::FromBridge(msg),
+            Err(why) => Action::Session(SessionAction::BadMessage(why)),
+        };
+        self.batch.push(action);
+    }
+}
+
 impl Events for Bridge {
     fn connecting(&self) {
         self.batch.flush();
@@ -189,22 +210,11 @@ impl Events for Bridge {
     }
 
     fn message(&self, text: &str) {
-        // A program's reply goes to the runner as it came: only its type,
-        // program and call are read here (see `ServerMsg::SockReply`).
-        let action = match crate::wire::incoming(text) {
-            Ok(crate::wire::Incoming::Program {
-                program,
-                call,
-                ended,
-            }) => {
-                self.programs
-                    .deliver(program, ended, call, text, browser::now_ms());
-                return;
-            }
-            Ok(crate::wire::Incoming::Msg(msg)) => Action::FromBridge(msg),
-            Err(why) => Action::Session(SessionAction::BadMessage(why)),
-        };
-        self.batch.push(action);
+        // One or more of the bridge's messages, one to a line (the socket
+        // asks for them: `protocol::LINES_QUERY`).
+        for line in text.split('\n') {
+            self.one_message(line);
+        }
     }
 
     fn closed(&self, opened: bool, event: Option<&CloseEvent>) -> bool {

@@ -42,6 +42,10 @@ const REPLY_BYTES = 1 << 20;
 // A spare interpreter is started this long after a program's first socket
 // call at the latest, so loading it does not slow that program's start.
 const SPARE_DELAY_MS = 1500;
+// ... and only once no reply has come for this long (the programs are
+// quiet), or at the latest this long after it was asked for.
+const SPARE_QUIET_MS = 300;
+const SPARE_MAX_WAIT_MS = 10000;
 const encoder = new TextEncoder();
 // What the shared STATE word holds for input()'s answer (a socket call's
 // reply is tagged with the call's own number, from 1).
@@ -200,6 +204,8 @@ class Runner {
     this.programs = new Map();
     this.spare = null;
     this.spareTimer = null;
+    // When a reply last came (see spareSoon).
+    this.lastCallAt = -Infinity;
     // The code view is open, so a Run will come: fetch and compile the
     // interpreter now (it is what takes longest on a slow network).
     if (this.capability.mode !== "none") compiledInterpreter();
@@ -295,8 +301,16 @@ class Runner {
     p.hardStop = setTimeout(() => this.finish(p, "stopped", null), HARD_STOP_MS);
   }
 
-  /// The page passes every sock_reply and program_ended here (JSON text).
-  deliver(json) {
+  /// The page passes every sock_reply and program_ended here (JSON text),
+  /// with the program and the call it answers (none for program_ended).
+  deliver(json, program, call) {
+    this.lastCallAt = performance.now();
+    const p = this.programs.get(program);
+    // A reply for a program that has ended (Stop's EINTR), for a call it
+    // no longer waits for, or for a program whose replies go straight to
+    // it from the socket worker (no call waits here) has nobody to go to:
+    // it is not even read.
+    if (!p || p.ended || call == null || call !== p.waitingFor) return;
     let message;
     try {
       message = typeof json === "string" ? JSON.parse(json) : json;
@@ -304,10 +318,6 @@ class Runner {
       return;
     }
     if (!message || message.type !== "sock_reply") return;
-    const p = this.programs.get(message.program);
-    // A reply for a program that has ended (Stop's EINTR) or for a call it
-    // no longer waits for has nobody to go to.
-    if (!p || p.ended || message.call !== p.waitingFor) return;
     p.waitingFor = null;
     p.interpreter.reply(JSON.stringify(message.result), message.call);
   }
@@ -397,13 +407,24 @@ class Runner {
     this.post({ type: "program_end", program: p.id });
   }
 
-  // After the first run, one initialized interpreter is kept ready.
+  // After the first run, one initialized interpreter is kept ready. It is
+  // loaded while the programs are quiet (no reply for SPARE_QUIET_MS): a
+  // load takes a core for a second or more, which a running echo would
+  // lose. A program that never pauses gets one after SPARE_MAX_WAIT_MS.
   spareSoon(delay) {
     if (this.spare || this.spareTimer !== null) return;
-    this.spareTimer = setTimeout(() => {
+    const asked = performance.now();
+    const load = () => {
+      const now = performance.now();
+      const quietFor = now - this.lastCallAt;
+      if (quietFor < SPARE_QUIET_MS && now - asked < SPARE_MAX_WAIT_MS) {
+        this.spareTimer = setTimeout(load, SPARE_QUIET_MS - quietFor);
+        return;
+      }
       this.spareTimer = null;
       this.warm();
-    }, delay);
+    };
+    this.spareTimer = setTimeout(load, delay);
   }
 
   post(message) {

@@ -138,7 +138,9 @@ const hooks = {
         text += `,"posted":true}`;
         lastPosted = call;
         port.postMessage({ call, text, posted: true });
-        postMessage({ type: "sent", call, text });
+        // The page is not told (its "sent" note is what shows a program
+        // waiting in a call, and this one does not wait): a message to its
+        // busy main thread saved on every send of an echo.
         return undefined;
       }
       text += "}";

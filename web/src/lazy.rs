@@ -120,9 +120,15 @@ extern "C" {
     pub fn run(this: &Runner, options: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch)]
     pub fn stop(this: &Runner, program: u32) -> Result<JsValue, JsValue>;
-    /// Hands the runner a `sock_reply` or `program_ended` from the bridge.
+    /// Hands the runner a `sock_reply` (to `call`) or `program_ended` (no
+    /// call) from the bridge, for `program`.
     #[wasm_bindgen(method, catch)]
-    pub fn deliver(this: &Runner, json: &str) -> Result<JsValue, JsValue>;
+    pub fn deliver(
+        this: &Runner,
+        json: &str,
+        program: protocol::ProgramId,
+        call: Option<f64>,
+    ) -> Result<JsValue, JsValue>;
     /// Starts a spare interpreter now, so the student's first Run starts
     /// warm (a promise; a failure shows at Run, where it is explained).
     #[wasm_bindgen(method, catch)]

@@ -40,7 +40,7 @@ const hello = new Promise((resolve, reject) => {
     if (message.type === "hello") resolve();
     if (message.type === "sock_reply" || message.type === "program_ended") {
       py.replies.push(message);
-      runner.deliver(event.data);
+      runner.deliver(event.data, message.program, message.type === "sock_reply" ? message.call : null);
     }
   };
 });

@@ -76,7 +76,7 @@ impl RunnerLink {
         };
         // Outside the borrow: the runner may call back into the page.
         if let Some(runner) = runner {
-            let _ = runner.deliver(text);
+            let _ = runner.deliver(text, program, call.map(|call| call as f64));
         }
     }
 

@@ -205,7 +205,7 @@ class Runner {
     this.spare = null;
     this.spareTimer = null;
     // When a reply last came (see spareSoon).
-    this.lastCallAt = -Infinity;
+    this.lastReplyAt = -Infinity;
     // The code view is open, so a Run will come: fetch and compile the
     // interpreter now (it is what takes longest on a slow network).
     if (this.capability.mode !== "none") compiledInterpreter();
@@ -304,7 +304,7 @@ class Runner {
   /// The page passes every sock_reply and program_ended here (JSON text),
   /// with the program and the call it answers (none for program_ended).
   deliver(json, program, call) {
-    this.lastCallAt = performance.now();
+    this.lastReplyAt = performance.now();
     const p = this.programs.get(program);
     // A reply for a program that has ended (Stop's EINTR), for a call it
     // no longer waits for, or for a program whose replies go straight to
@@ -416,7 +416,7 @@ class Runner {
     const asked = performance.now();
     const load = () => {
       const now = performance.now();
-      const quietFor = now - this.lastCallAt;
+      const quietFor = now - this.lastReplyAt;
       if (quietFor < SPARE_QUIET_MS && now - asked < SPARE_MAX_WAIT_MS) {
         this.spareTimer = setTimeout(load, SPARE_QUIET_MS - quietFor);
         return;

@@ -18,6 +18,8 @@ pub struct Metrics {
     peak_session_queued_to_page: AtomicUsize,
     queued_to_sockets: AtomicUsize,
     dropped_events: AtomicU64,
+    messages_to_pages: AtomicU64,
+    frames_to_pages: AtomicU64,
 }
 
 /// A copy of [`Metrics`] at one moment.
@@ -40,6 +42,12 @@ pub struct MetricsSnapshot {
     pub queued_to_sockets_bytes: usize,
     /// Server-lane events dropped because a browser fell behind.
     pub dropped_events: u64,
+    /// Messages written to `/ws` pages, all sessions, ever.
+    pub messages_to_pages: u64,
+    /// The WebSocket frames they went in (fewer than the messages where a
+    /// page takes several a frame, `/ws?lines=true`): each frame is a
+    /// wake-up for the browser, so the fewer, the better.
+    pub frames_to_pages: u64,
 }
 
 impl Metrics {
@@ -56,6 +64,8 @@ impl Metrics {
                 .load(Ordering::Relaxed),
             queued_to_sockets_bytes: self.queued_to_sockets.load(Ordering::Relaxed),
             dropped_events: self.dropped_events.load(Ordering::Relaxed),
+            messages_to_pages: self.messages_to_pages.load(Ordering::Relaxed),
+            frames_to_pages: self.frames_to_pages.load(Ordering::Relaxed),
         }
     }
 
@@ -101,6 +111,14 @@ impl Metrics {
 
     pub(crate) fn written_to_socket(&self, bytes: usize) {
         self.queued_to_sockets.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// A page was written `messages` messages in `frames` frames.
+    pub(crate) fn written_to_page(&self, messages: usize, frames: usize) {
+        self.messages_to_pages
+            .fetch_add(messages as u64, Ordering::Relaxed);
+        self.frames_to_pages
+            .fetch_add(frames as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn dropped_events(&self, count: u64) {

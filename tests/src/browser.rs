@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 /// How long a page may take to show what a test waits for.
 pub const PATIENCE: Duration = Duration::from_secs(20);
+/// How many chromedrivers a test starts before it gives up on one.
+const DRIVER_STARTS: usize = 2;
 
 /// A chromedriver process and a WebDriver session with Chromium.
 pub struct Browser {
@@ -63,18 +65,31 @@ impl Browser {
         });
         let chromium = which("chromium").unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
         // Port 0: chromedriver binds a free port itself and says which;
-        // no port is picked here and then raced for.
-        let mut driver = Command::new(chromedriver)
-            .arg("--port=0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let Some(port) = driver_port(&mut driver) else {
-            let _ = driver.kill();
-            let _ = driver.wait();
-            panic!("chromedriver did not say which port it listens on within {PATIENCE:?}");
-        };
+        // no port is picked here and then raced for. Once in a full run it
+        // said nothing within PATIENCE: a second one is started then.
+        let (mut driver, port) = (1..=DRIVER_STARTS)
+            .find_map(|_| {
+                let mut driver = Command::new(&chromedriver)
+                    .arg("--port=0")
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("start chromedriver");
+                match driver_port(&mut driver) {
+                    Some(port) => Some((driver, port)),
+                    None => {
+                        let _ = driver.kill();
+                        let _ = driver.wait();
+                        None
+                    }
+                }
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "chromedriver did not say which port it listens on within {PATIENCE:?}, \
+                     {DRIVER_STARTS} times"
+                )
+            });
         let profile = TempDir::new("socket-lab-chromium");
         let args = vec![
             "--headless=new".to_string(),

@@ -374,13 +374,7 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, Error> {
 /// it does not say).
 async fn allocator_stats(http: SocketAddr) -> (u64, u64) {
     let read = async {
-        let mut tcp = TcpStream::connect(http).await.ok()?;
-        let request = format!("GET /metrics HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n");
-        tcp.write_all(request.as_bytes()).await.ok()?;
-        let mut response = String::new();
-        tcp.read_to_string(&mut response).await.ok()?;
-        let body = response.split("\r\n\r\n").nth(1)?;
-        let json: serde_json::Value = serde_json::from_str(body).ok()?;
+        let json = metrics(http).await?;
         let memory = json.get("memory")?;
         Some((
             memory.get("allocated")?.as_u64()?,
@@ -388,6 +382,17 @@ async fn allocator_stats(http: SocketAddr) -> (u64, u64) {
         ))
     };
     read.await.unwrap_or((0, 0))
+}
+
+/// The bridge's `/metrics` at `http`, if it answers.
+pub async fn metrics(http: SocketAddr) -> Option<serde_json::Value> {
+    let mut tcp = TcpStream::connect(http).await.ok()?;
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.ok()?;
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.ok()?;
+    let body = response.split("\r\n\r\n").nth(1)?;
+    serde_json::from_str(body).ok()
 }
 
 /// Reads a process's fds and RSS without holding it.

@@ -58,6 +58,7 @@ use crate::ws::writer::{Bounds, Wire, write_messages};
 use axum::extract::ws::{Message, Utf8Bytes};
 use connection::{COMMAND_QUEUE, SocketBudget};
 use futures_util::{Sink, Stream, StreamExt};
+use protocol::program::{SockResult, SockValue};
 use protocol::{
     CheckReport, ClientMsg, ConnId, DEFAULT_GREETING, Data, ErrorKind, Family, Lane, Mode,
     PROTOCOL_VERSION, PUBLIC_SERVER, PublicServer, Refusal, ServerId, ServerMsg, Step, Target,
@@ -261,8 +262,9 @@ impl RelaySession {
             },
             Wire {
                 encode: |queued: &Queued| encode(queued, tap.as_deref(), &recent),
-                more_follows: |queued: &Queued| moves_bytes_in_process(&queued.msg),
+                more_follows: |queued: &Queued| more_follows(&queued.msg),
                 lines: self.lines.then_some(protocol::MAX_LINES_FRAME_BYTES),
+                written: |messages, frames| metrics.written_to_page(messages, frames),
             },
         );
         let reader = async {
@@ -969,12 +971,24 @@ struct Aim {
     route: Option<ServerRoute>,
 }
 
-/// A step that moved bytes on a connection to one of this bridge's lab
-/// servers: its other end is in this process and acts on them at once, so
-/// the writer steps aside for the steps that follow (see
-/// [`write_messages`]).
-fn moves_bytes_in_process(msg: &ServerMsg) -> bool {
-    matches!(msg, ServerMsg::Trace(event) if event.server.is_some() && event.step.data().is_some())
+/// A message after which more comes at once, so the writer steps aside
+/// for it (see [`write_messages`]): a step that moved bytes on a
+/// connection to one of this bridge's lab servers (its other end is in
+/// this process and acts on them at once), and the answer to a program's
+/// `send()`, which nobody waits for (a page's program goes on once its
+/// send is handed over), while the bytes it sent may already be bringing
+/// the peer's `recv()` answer. In a student's echo, both programs in the
+/// page, each send's answer then shares a frame with the peer's `recv()`
+/// answer: two frames a round trip, not four.
+fn more_follows(msg: &ServerMsg) -> bool {
+    match msg {
+        ServerMsg::Trace(event) => event.server.is_some() && event.step.data().is_some(),
+        ServerMsg::SockReply {
+            result: SockResult::Ok(SockValue::Sent { .. }),
+            ..
+        } => true,
+        _ => false,
+    }
 }
 
 /// Makes a queued message into the WebSocket message the page gets, and
@@ -1018,7 +1032,51 @@ fn encode(
 mod tests {
     use super::*;
     use axum::extract::ws::CloseFrame;
+    use protocol::Bytes;
+    use protocol::program::SockError;
     use tokio_util::sync::PollSender;
+
+    #[test]
+    fn the_writer_waits_for_more_only_after_a_send_or_a_lab_servers_bytes() {
+        let reply = |result| ServerMsg::SockReply {
+            program: 1,
+            call: 2,
+            result,
+        };
+        // A send's answer: the peer's recv() answer is on its way.
+        assert!(more_follows(&reply(SockResult::Ok(SockValue::Sent {
+            n: 32
+        }))));
+        // An answer a program waits for goes at once.
+        let data = SockValue::Data {
+            data: Bytes(b"hi".to_vec()),
+        };
+        assert!(!more_follows(&reply(SockResult::Ok(data))));
+        assert!(!more_follows(&reply(SockResult::Ok(SockValue::Done))));
+        let failed = SockError {
+            errno: "EPIPE".into(),
+            message: "Broken pipe".into(),
+            kind: ErrorKind::BrokenPipe,
+        };
+        assert!(!more_follows(&reply(SockResult::Err(failed))));
+        // Bytes on a connection to a lab server: its answer is on its way;
+        // on a connection elsewhere, nothing is known to follow.
+        let event = |server| {
+            ServerMsg::Trace(TraceEvent {
+                at_us: 0,
+                lane: Lane::Client,
+                server,
+                conn: Some(10001),
+                server_conn: None,
+                source: None,
+                step: Step::Send {
+                    data: Bytes(b"hi".to_vec()),
+                },
+            })
+        };
+        assert!(more_follows(&event(Some(PUBLIC_SERVER))));
+        assert!(!more_follows(&event(None)));
+    }
 
     /// The page's ends of a session run on in-memory channels, as in axum's
     /// testing-websockets example: what the page sends, what it receives.

@@ -27,7 +27,7 @@ pub struct Bounds {
 }
 
 /// How the writer makes queued messages into WebSocket messages.
-pub struct Wire<E, F> {
+pub struct Wire<E, F, C> {
     /// The WebSocket message the page gets for a queued one.
     pub encode: E,
     /// Whether more is about to follow a queued message (see
@@ -37,6 +37,8 @@ pub struct Wire<E, F> {
     /// bytes, one message to a line (see [`protocol::LINES_QUERY`]);
     /// `None`: one message per frame.
     pub lines: Option<usize>,
+    /// Told of each burst written: its messages and the frames they took.
+    pub written: C,
 }
 
 /// How many times the writer steps aside for more before a write (see
@@ -55,11 +57,13 @@ pub const STEP_ASIDE: usize = 3;
 ///
 /// When the newest message is one that `wire.more_follows` (bytes moving
 /// between two sockets of this process, say), the writer steps aside
-/// before writing (`yield_now` lets the runtime run what became ready), as
-/// long as that brings more and at most [`STEP_ASIDE`] times: the steps
-/// those bytes cause a moment later join this write instead of each
-/// costing a system call. A WebSocket write that wakes the browser is the
-/// most expensive thing a session does.
+/// before writing (`yield_now` lets the runtime run what became ready), at
+/// most [`STEP_ASIDE`] times, and no more once a step brought nothing (the
+/// first step excepted: the task those bytes wake may not have run yet on
+/// the other worker thread): the steps those bytes cause a moment later
+/// join this write instead of each costing a system call. A WebSocket
+/// write that wakes the browser is the most expensive thing a session
+/// does.
 pub async fn write_messages<W, T>(
     mut sink: W,
     mut queue: mpsc::Receiver<T>,
@@ -67,7 +71,7 @@ pub async fn write_messages<W, T>(
     token: CancellationToken,
     shutdown: CancellationToken,
     bounds: Bounds,
-    wire: Wire<impl Fn(&T) -> Message, impl Fn(&T) -> bool>,
+    wire: Wire<impl Fn(&T) -> Message, impl Fn(&T) -> bool, impl Fn(usize, usize)>,
 ) where
     W: Sink<Message> + Unpin,
 {
@@ -75,6 +79,7 @@ pub async fn write_messages<W, T>(
         encode,
         more_follows,
         lines,
+        written,
     } = wire;
     // Each wait below is one future for the session's whole life, not a new
     // one per message: a cancellation future registers with its token's
@@ -123,7 +128,7 @@ pub async fn write_messages<W, T>(
             let newest = held.last().unwrap_or(&queued);
             if held.len() + 1 >= WRITE_BATCH
                 || asides == STEP_ASIDE
-                || (asides > 0 && !brought)
+                || (asides > 1 && !brought)
                 || !more_follows(newest)
             {
                 break;
@@ -133,14 +138,18 @@ pub async fn write_messages<W, T>(
         }
         let batch = async {
             let mut frames = Frames::new(lines);
+            let mut fed = 0;
             for message in std::iter::once(&queued).chain(&held) {
                 for frame in frames.add(encode(message)) {
                     sink.feed(frame).await?;
+                    fed += 1;
                 }
             }
             if let Some(frame) = frames.finish() {
                 sink.feed(frame).await?;
+                fed += 1;
             }
+            written(held.len() + 1, fed);
             sink.flush().await
         };
         let mut batch = std::pin::pin!(batch);

@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 const ROUND_TRIPS: u32 = 1000;
 /// Loading Python on a busy two-core machine can take a while.
 const PATIENCE: Duration = Duration::from_secs(120);
+/// How often a wait looks at the page. Every look takes the page's main
+/// thread, which the echo shares two cores with, so looks are few and
+/// cheap (`textContent`, which needs no layout); no figure waits for a
+/// look (the echo is timed in Python, a run by a MutationObserver).
+const POLL: Duration = Duration::from_millis(100);
 
 const ECHO_SERVER: &str = r#"import socket
 
@@ -82,7 +87,7 @@ async fn wait(browser: &Browser, what: &str, script: &str) -> Result<Value, Stri
         if Instant::now() > deadline {
             return Err(format!("waited {PATIENCE:?} for {what}"));
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(POLL).await;
     }
 }
 
@@ -160,10 +165,11 @@ async fn measure(browser: &Browser, ep: Endpoints, report: &mut Value) -> Result
     tokio::time::sleep(Duration::from_secs(5)).await;
     report["warm_run_to_first_call_ms"] = json!(run_to_first_call(browser, "client").await?);
 
+    let before = written_to_pages(ep).await;
     let line = wait(
         browser,
         "the echo client's round trips",
-        "const t = document.getElementById('output-client')?.innerText ?? '';
+        "const t = document.getElementById('output-client')?.textContent ?? '';
          const m = t.match(/ROUNDS (\\d+) SECONDS ([0-9.]+)/);
          return m ? [Number(m[1]), Number(m[2])] : (document.getElementById('state-client')?.dataset.state === 'failed' ? t : null);",
     )
@@ -173,6 +179,15 @@ async fn measure(browser: &Browser, ep: Endpoints, report: &mut Value) -> Result
         _ => return Err(format!("the echo client failed: {line}")),
     };
     report["echo_seconds"] = json!(seconds);
+    // How many messages the bridge wrote the page per round trip, and in
+    // how many WebSocket frames (each one a wake-up for the browser's
+    // network service, the page's socket worker and its main thread);
+    // from just after the client started to its end (its close is in).
+    if let (Some(before), Some(after)) = (before, written_to_pages(ep).await) {
+        let per_round = |i: usize| round((after[i] - before[i]) as f64 / rounds);
+        report["messages_to_page_per_round_trip"] = json!(per_round(0));
+        report["frames_to_page_per_round_trip"] = json!(per_round(1));
+    }
     report["echo_round_trips_per_s"] = json!(round(rounds / seconds));
     let _ = eval(
         browser,
@@ -180,6 +195,13 @@ async fn measure(browser: &Browser, ep: Endpoints, report: &mut Value) -> Result
     )
     .await;
     Ok(())
+}
+
+/// The messages and frames the bridge has written to pages so far.
+async fn written_to_pages(ep: Endpoints) -> Option<[u64; 2]> {
+    let metrics = e2e::soak::metrics(ep.http).await?;
+    let count = |key: &str| metrics.get(key).and_then(Value::as_u64);
+    Some([count("messages_to_pages")?, count("frames_to_pages")?])
 }
 
 fn round(value: f64) -> f64 {

@@ -9,7 +9,7 @@
 //! wait is for a message, bounded.
 
 use bridge::config::{AllowList, BridgeConfig, SessionLimits};
-use e2e::page::{Page, WAIT, start, start_with};
+use e2e::page::{Page, WAIT, outside_listener, start, start_with};
 use protocol::program::{HOSTNAME, Shut};
 use protocol::{
     Bytes, Call, ClientMsg, ErrorKind, Family, Lane, Mode, Refusal, ServerMsg, SockId, SockOp,
@@ -18,7 +18,7 @@ use protocol::{
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::process::Command;
 
 /// The program ids the page would give `server.py` and `client.py`.
@@ -631,7 +631,8 @@ async fn bad_calls_get_errors_and_the_session_goes_on() {
 /// allowed targets: anything else is refused, as an error, not a proxy.
 #[tokio::test]
 async fn a_program_is_not_an_open_proxy() {
-    let allowed = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    // On 127.0.0.2: never the address of a lab server on 127.0.0.1.
+    let allowed = outside_listener().await;
     let allowed_addr = allowed.local_addr().expect("addr");
     let config = BridgeConfig {
         allow_targets: AllowList::new([allowed_addr.to_string()]),

@@ -9,7 +9,7 @@
 //   const runner = await createRunner({ send, onOutput, onInput, onState, channel, onSent });
 //   runner.run({ program: 1, file: "server.py", source, lane: "server" });
 //   runner.stop(1);          // within 0.5 s, even in accept() or `while True: pass`
-//   runner.deliver(json);    // every sock_reply and program_ended from /ws
+//   runner.deliver(json, program, call);  // every sock_reply (and program_ended, call null) from /ws
 //   runner.warm();           // optional: start a spare interpreter now
 //
 // Starting Python takes seconds (a 9.6 MB interpreter); a program then

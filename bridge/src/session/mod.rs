@@ -975,11 +975,13 @@ struct Aim {
 /// for it (see [`write_messages`]): a step that moved bytes on a
 /// connection to one of this bridge's lab servers (its other end is in
 /// this process and acts on them at once), and the answer to a program's
-/// `send()`, which nobody waits for (a page's program goes on once its
-/// send is handed over), while the bytes it sent may already be bringing
-/// the peer's `recv()` answer. In a student's echo, both programs in the
-/// page, each send's answer then shares a frame with the peer's `recv()`
-/// answer: two frames a round trip, not four.
+/// `send()`, which mostly nobody waits for (a page's program goes on once
+/// a TCP send is handed over; where one does wait, a JSPI page or a UDP
+/// `sendto()`, the steps aside cost it microseconds), while the bytes it
+/// sent may already be bringing the peer's `recv()` answer. In a
+/// student's echo, both programs in the page, each send's answer then
+/// shares a frame with the peer's `recv()` answer: two frames a round
+/// trip, not four.
 fn more_follows(msg: &ServerMsg) -> bool {
     match msg {
         ServerMsg::Trace(event) => event.server.is_some() && event.step.data().is_some(),

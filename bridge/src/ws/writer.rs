@@ -228,6 +228,7 @@ impl Frames {
             self.joined.push('\n');
             self.joined.push_str(text.as_str());
         }
+        // (The same iterator type as the other arm's.)
         ready.into_iter().chain(None)
     }
 

@@ -14,10 +14,6 @@ use protocol::ServerMsg;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
-/// How many messages may wait, whatever their size: the byte budget is the
-/// real bound, this only caps the bookkeeping for many tiny messages.
-const MAX_QUEUED_MESSAGES: usize = 1024;
-
 /// A message waiting for the browser, holding its share of the budget.
 #[derive(Debug)]
 pub struct Queued {
@@ -42,8 +38,11 @@ impl Drop for Room {
 /// The sending side of a session's queue. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Outbox {
-    /// Messages in the order they were queued; the session's writer drains it.
-    tx: mpsc::Sender<Queued>,
+    /// Messages in the order they were queued; the session's writer drains
+    /// it. Unbounded as a channel: the byte budget bounds it, the count
+    /// too (a message costs at least [`cost`]'s fixed allowance), and a
+    /// second, per-message bound would cost a lock for every message read.
+    tx: mpsc::UnboundedSender<Queued>,
     /// One permit per byte the queue may hold. Taking permits before
     /// queueing is what bounds the bytes (a bounded channel alone bounds
     /// only the count of messages).
@@ -58,9 +57,12 @@ pub struct Closed;
 
 impl Outbox {
     /// A queue holding at most `capacity` bytes, and its receiving side.
-    pub fn new(capacity: usize, metrics: Arc<Metrics>) -> (Outbox, mpsc::Receiver<Queued>) {
+    pub fn new(
+        capacity: usize,
+        metrics: Arc<Metrics>,
+    ) -> (Outbox, mpsc::UnboundedReceiver<Queued>) {
         let capacity = capacity.clamp(1, Semaphore::MAX_PERMITS);
-        let (tx, rx) = mpsc::channel(MAX_QUEUED_MESSAGES);
+        let (tx, rx) = mpsc::unbounded_channel();
         let outbox = Outbox {
             tx,
             budget: Arc::new(Semaphore::new(capacity)),
@@ -90,7 +92,6 @@ impl Outbox {
         };
         self.tx
             .send(Queued { msg, _room: room })
-            .await
             .map_err(|_| Closed)
     }
 
@@ -100,11 +101,13 @@ impl Outbox {
     }
 }
 
+/// The least a queued message costs of the byte budget: its field names.
+const FIXED: usize = 160;
+
 /// About how many bytes `msg` takes as JSON: hex doubles data, and a
 /// fixed allowance covers the field names. An estimate is enough for a
 /// bound; serializing twice to measure would not be worth it.
 pub fn cost(msg: &ServerMsg) -> usize {
-    const FIXED: usize = 160;
     match msg {
         ServerMsg::Trace(event) => {
             let data = event.step.data().map_or(0, |data| data.len() * 2);

@@ -224,7 +224,7 @@ async fn a_full_route_drops_events_and_the_page_is_told_while_the_server_serves(
 }
 
 /// The next `n` messages queued for the page.
-async fn next_messages(page: &mut mpsc::Receiver<Queued>, n: usize) -> Vec<ServerMsg> {
+async fn next_messages(page: &mut mpsc::UnboundedReceiver<Queued>, n: usize) -> Vec<ServerMsg> {
     let mut out = Vec::new();
     for _ in 0..n {
         let queued = within("a message for the page", page.recv())

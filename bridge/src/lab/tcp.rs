@@ -197,7 +197,11 @@ impl LabServer {
                         limits,
                         tracer,
                     };
-                    let shutdown = shutdown.clone();
+                    // A token of its own: its wait is polled at every wake
+                    // of the client's task, and each poll takes the token's
+                    // lock, which the server's token shares with every
+                    // client (and both worker threads).
+                    let shutdown = shutdown.child_token();
                     clients.spawn(async move {
                         client.serve(stream, shutdown).await;
                         // Only now may the next queued client be accepted.

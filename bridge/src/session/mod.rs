@@ -92,7 +92,7 @@ pub struct RelaySession {
     env: Arc<SessionEnv>,
     outbox: Outbox,
     /// The outbox's receiving end, taken by the writer when the session runs.
-    queue: Option<mpsc::Receiver<Queued>>,
+    queue: Option<mpsc::UnboundedReceiver<Queued>>,
     /// Cancelled when the session ends: stops its connections, servers and
     /// forwarders. A child of the bridge's shutdown token.
     token: CancellationToken,
@@ -123,7 +123,7 @@ pub struct RelaySession {
     /// The latest trace events sent to the page (at most
     /// [`RECENT_EVENTS`]), recorded by the writer: "Check my task" is
     /// judged on these, the bridge's own trace, not on the page's.
-    recent: Arc<std::sync::Mutex<VecDeque<TraceEvent>>>,
+    recent: Arc<Recent>,
     /// The page asked for several messages a frame ([`protocol::LINES_QUERY`]).
     lines: bool,
 }
@@ -309,19 +309,30 @@ impl RelaySession {
         // One wait for the whole session (see `write_messages`).
         let token = self.token.clone();
         let mut ended = std::pin::pin!(token.cancelled());
+        // One timer for the session's life, moved on only when it fires
+        // early: a timeout around each read would put a timer in the
+        // runtime's wheel and take it out again for every command.
+        let mut last = tokio::time::Instant::now();
+        let mut deadline = std::pin::pin!(tokio::time::sleep_until(last + idle));
         loop {
             let next = tokio::select! {
+                biased;
                 _ = &mut ended => return None,
-                next = tokio::time::timeout(idle, stream.next()) => next,
-            };
-            let message = match next {
-                Err(_) => {
-                    let reason = format!("closed after {} s without a message", idle.as_secs());
-                    return close_frame(close::GOING_AWAY, reason);
+                next = stream.next() => next,
+                () = &mut deadline => {
+                    if last.elapsed() >= idle {
+                        let reason = format!("closed after {} s without a message", idle.as_secs());
+                        return close_frame(close::GOING_AWAY, reason);
+                    }
+                    deadline.as_mut().reset(last + idle);
+                    continue;
                 }
-                Ok(None) => return None,
-                Ok(Some(Ok(message))) => message,
-                Ok(Some(Err(err))) => return self.read_failed(err).await,
+            };
+            last = tokio::time::Instant::now();
+            let message = match next {
+                None => return None,
+                Some(Ok(message)) => message,
+                Some(Err(err)) => return self.read_failed(err).await,
             };
             let text = match message {
                 Message::Text(text) => text,
@@ -524,14 +535,7 @@ impl RelaySession {
                     let why = format!("there is no task {task}: the lab has Tasks 1, 2 and 3");
                     return self.refuse(Refusal::BadMessage, why, None, None).await;
                 }
-                let events: Vec<TraceEvent> = {
-                    let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-                    recent
-                        .iter()
-                        .filter(|e| e.at_us >= from_us)
-                        .cloned()
-                        .collect()
-                };
+                let events = recent_events(&self.recent, from_us);
                 let student = course::Student {
                     server_py: &server_py,
                     client_py: &client_py,
@@ -996,38 +1000,71 @@ fn more_follows(msg: &ServerMsg) -> bool {
 /// Makes a queued message into the WebSocket message the page gets, and
 /// records it in the session's tap (the same bytes: no copy, no second
 /// serialization). The hello is the bridge's greeting, not the session's
-/// doing: it is not recorded.
-fn encode(
-    queued: &Queued,
-    tap: Option<&SessionTap>,
-    recent: &std::sync::Mutex<VecDeque<TraceEvent>>,
-) -> Message {
+/// doing: it is not recorded. A trace event's text is also kept in
+/// `recent`, for "Check my task" (sharing the same bytes).
+///
+/// The JSON is written into a buffer each worker thread keeps, then copied
+/// once into a string of exactly its size: growing a fresh string from 128
+/// bytes and trimming it to size (kept text is counted by its size) cost
+/// two or three reallocations and copies per event.
+fn encode(queued: &Queued, tap: Option<&SessionTap>, recent: &Recent) -> Message {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let json = SCRATCH.with_borrow_mut(|scratch| {
+        scratch.clear();
+        // Serializing a ServerMsg cannot fail (no maps with non-string keys).
+        let _ = serde_json::to_writer(&mut *scratch, &queued.msg);
+        let json = Utf8Bytes::try_from(bytes::Bytes::copy_from_slice(scratch)).unwrap_or_default();
+        // A rare huge message does not keep its buffer's size on the thread.
+        if scratch.capacity() > SCRATCH_KEPT {
+            *scratch = Vec::new();
+        }
+        json
+    });
     if let ServerMsg::Trace(event) = &queued.msg {
         let mut recent = recent.lock().unwrap_or_else(|e| e.into_inner());
         if recent.len() == RECENT_EVENTS {
             recent.pop_front();
         }
-        recent.push_back(event.clone());
+        recent.push_back((event.at_us, json.clone()));
     }
-    // Serializing a ServerMsg cannot fail (no maps with non-string keys).
-    let mut json = serde_json::to_string(&queued.msg).unwrap_or_default();
-    let json = match tap {
-        Some(tap)
-            if !matches!(
-                queued.msg,
-                ServerMsg::Hello { .. } | ServerMsg::TaskChecks { .. }
-            ) =>
-        {
-            // Kept in the history: without the spare room the string grew
-            // with (up to half of it), so its bound in bytes is its cost.
-            json.shrink_to_fit();
-            let json = Utf8Bytes::from(json);
-            tap.record(&queued.msg, &json);
-            json
-        }
-        _ => Utf8Bytes::from(json),
-    };
+    if let Some(tap) = tap
+        && !matches!(
+            queued.msg,
+            ServerMsg::Hello { .. } | ServerMsg::TaskChecks { .. }
+        )
+    {
+        tap.record(&queued.msg, &json);
+    }
     Message::Text(json)
+}
+
+/// The largest serialization buffer a worker thread keeps between messages.
+const SCRATCH_KEPT: usize = 64 * 1024;
+
+/// The latest trace events sent to the page, as the JSON text sent (with
+/// each event's time): see [`RelaySession::recent`].
+type Recent = std::sync::Mutex<VecDeque<(u64, Utf8Bytes)>>;
+
+/// The trace events in `recent` from `from_us` on, read back from their
+/// JSON (only when a check asks, so the writer keeps text, not copies).
+fn recent_events(recent: &Recent, from_us: u64) -> Vec<TraceEvent> {
+    let texts: Vec<Utf8Bytes> = {
+        let recent = recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent
+            .iter()
+            .filter(|(at_us, _)| *at_us >= from_us)
+            .map(|(_, json)| json.clone())
+            .collect()
+    };
+    texts
+        .iter()
+        .filter_map(|json| match serde_json::from_str(json.as_str()) {
+            Ok(ServerMsg::Trace(event)) => Some(event),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ pub const STEP_ASIDE: usize = 3;
 /// does.
 pub async fn write_messages<W, T>(
     mut sink: W,
-    mut queue: mpsc::Receiver<T>,
+    mut queue: mpsc::UnboundedReceiver<T>,
     mut end: oneshot::Receiver<Ending>,
     token: CancellationToken,
     shutdown: CancellationToken,

@@ -159,6 +159,13 @@ export function createEditor(parent, { doc = "", label = "program", onChange = (
     }),
   });
 
+  // Projector mode and the theme change the type's size on the page's
+  // root: measure the lines again, or the gutter's numbers keep the old
+  // heights (CodeMirror's own resize check skips a change that comes
+  // within moments of an edit).
+  const restyled = new MutationObserver(() => view.requestMeasure());
+  restyled.observe(document.documentElement, { attributes: true, attributeFilter: ["data-projector", "data-theme"] });
+
   const lineStart = (n) => view.state.doc.line(Math.min(n, view.state.doc.lines)).from;
   // Scrolls the editor itself, never the page around it: selecting an
   // event in the trace must not move the trace away.
@@ -186,6 +193,9 @@ export function createEditor(parent, { doc = "", label = "program", onChange = (
       if (line) reveal(line);
     },
     focus: () => view.focus(),
-    destroy: () => view.destroy(),
+    destroy() {
+      restyled.disconnect();
+      view.destroy();
+    },
   };
 }

@@ -555,6 +555,65 @@ async fn two_sessions_both_bind_port_1234() {
     bridge.stop().await.expect("bridge stops");
 }
 
+/// The shown panes, the server's editor's width in pixels, and both tabs'
+/// text.
+const PROJECTOR_LAYOUT: &str = "const shown = id => { const e = document.getElementById(id); \
+     return !!e && getComputedStyle(e).display !== 'none'; }; \
+     return { server: shown('pane-server'), client: shown('pane-client'), \
+     width: document.getElementById('editor-server').getBoundingClientRect().width, \
+     tabs: [...document.querySelectorAll('.code-tabs button')].map(b => b.innerText) };";
+
+/// On a projector (1280x720, projector mode) the code view shows one file
+/// at a time, picked by the tabs beside its title, nearly as wide as the
+/// code view (side by side, each was 320 px and most lines wrapped); the
+/// tab of the file not shown says how its run is going, and the lab works
+/// through the tabs: run the server, switch, run the client.
+#[tokio::test(flavor = "multi_thread")]
+async fn projector_mode_shows_one_file_at_a_time() {
+    let _one = ONE_BROWSER.lock().await;
+    let bridge = start_bridge(Mode::Echo, &[]).await;
+    let browser = open_code_view(&bridge, 1280, 720).await;
+    type_program(&browser, "server", TASK1_SERVER).await;
+    type_program(&browser, "client", TASK1_CLIENT).await;
+    let side_by_side = browser
+        .client
+        .execute(PROJECTOR_LAYOUT, vec![])
+        .await
+        .expect("the layout");
+    assert_eq!(side_by_side["client"], true, "{side_by_side}");
+    click(&browser, "projector-toggle").await;
+    let layout = wait_long(&browser, "one file at a time", PROJECTOR_LAYOUT, |v| {
+        v["server"] == true && v["client"] == false
+    })
+    .await;
+    let width = layout["width"].as_f64().unwrap_or_default();
+    assert!(width > 560.0, "the editor is {width} px wide: {layout}");
+    browser
+        .screenshot(&screenshot_path("projector-code-view"))
+        .await;
+
+    click(&browser, "run-server").await;
+    wait_text(&browser, "state-server", "waiting in accept()").await;
+    click(&browser, "tab-client.py").await;
+    let layout = wait_long(&browser, "the client's file", PROJECTOR_LAYOUT, |v| {
+        v["server"] == false && v["client"] == true
+    })
+    .await;
+    assert_eq!(
+        layout["tabs"][0], "server.py Running",
+        "the hidden server's tab: {layout}"
+    );
+    click(&browser, "run-client").await;
+    let printed = wait_text(&browser, "output-server", "has been established.").await;
+    assert!(
+        printed.contains("Connection from ('127.0.0.1', "),
+        "{printed:?}"
+    );
+    wait_state(&browser, "client", "exited").await;
+    browser.close().await;
+    bridge.stop().await.expect("bridge stops");
+}
+
 /// Stop during `accept()`: the server is blocked in it, Stop ends it
 /// within half a second of the click, and the trace shows its listening
 /// socket closed.

@@ -13,7 +13,8 @@ pub struct CodeViewProps {
 }
 
 /// The student's own `server.py` and `client.py`, side by side (tabs on a
-/// phone), each with Run, Stop, its editor and its terminal. Their socket
+/// phone and in projector mode), each with Run, Stop, its editor and its
+/// terminal. Their socket
 /// calls are real (the bridge makes them) and appear in the trace, in the
 /// lanes named after the files.
 #[component]
@@ -25,10 +26,18 @@ pub fn CodeView(props: &CodeViewProps) -> Html {
             .onaction
             .reform(move |_| Action::Code(CodeAction::ShowTab(lane)));
         let current = code.tab == lane;
+        // The file not shown still says how its run is going (a server
+        // waiting in accept() while the class looks at the client).
+        let state = code.file(lane).run.as_ref().map(|run| run.state);
         html! {
             <button type="button" id={format!("tab-{name}")}
-                aria-pressed={current.to_string()} {onclick}>
+                aria-pressed={current.to_string()} {onclick}
+                data-state={state.map_or("idle", |s| s.value())}>
                 <code>{ name }</code>
+                if let Some(state) = state {
+                    { " " }
+                    <span class="tab-state">{ state.label() }</span>
+                }
             </button>
         }
     };
@@ -68,6 +77,12 @@ pub fn CodeView(props: &CodeViewProps) -> Html {
         <section id="code-view" class="codeview panel" aria-labelledby="codeview-title">
             <div class="codeview-bar">
                 <h2 id="codeview-title">{ "Your code" }</h2>
+                // One file at a time on a phone and a projector; both side
+                // by side otherwise (the tabs are hidden).
+                <div class="code-tabs" role="group" aria-label="Show file">
+                    { tab(Lane::Server, "server.py") }
+                    { tab(Lane::Client, "client.py") }
+                </div>
                 <p class="hint" id="python-status" data-state={match &code.runner {
                     Loader::Ready => "ready",
                     Loader::Failed(_) => "failed",
@@ -84,10 +99,6 @@ pub fn CodeView(props: &CodeViewProps) -> Html {
             if let Some(note) = editor_note {
                 <p class="hint">{ note }</p>
             }
-            <div class="code-tabs" role="group" aria-label="Show file">
-                { tab(Lane::Server, "server.py") }
-                { tab(Lane::Client, "client.py") }
-            </div>
             <div class="panes">
                 { pane(Lane::Server) }
                 { pane(Lane::Client) }

@@ -324,10 +324,59 @@ pub fn shown(checks: &[CheckReport], since: u64, trace: &Trace) -> Vec<Shown> {
         .collect()
 }
 
+/// Where the latest verdicts are kept (`socket-lab.checks`), so a reload
+/// shows them again: the task and the bridge's checks, as JSON.
+pub const SAVED_CHECKS: &str = "checks";
+
+/// The latest verdicts as kept: `{"task":3,"checks":[...]}`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Kept {
+    task: u8,
+    checks: Vec<CheckReport>,
+}
+
+/// The JSON [`SAVED_CHECKS`] keeps for `task`'s `checks`.
+pub fn kept_json(task: u8, checks: &[CheckReport]) -> String {
+    serde_json::to_string(&Kept {
+        task,
+        checks: checks.to_vec(),
+    })
+    .unwrap_or_default()
+}
+
+/// The task and checks in kept JSON; `None` for nothing kept (an empty
+/// string: a check was started since) or text that is not ours.
+pub fn from_kept_json(json: &str) -> Option<(u8, Vec<CheckReport>)> {
+    let kept: Kept = serde_json::from_str(json).ok()?;
+    (1..=3)
+        .contains(&kept.task)
+        .then_some((kept.task, kept.checks))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::code::RunState;
+
+    /// The verdicts kept for a reload come back as they were; nothing kept
+    /// (a check started since) and text that is not ours give none.
+    #[test]
+    fn kept_verdicts_come_back() {
+        let checks = vec![CheckReport {
+            side: Lane::Server,
+            title: "Your server accepts a client".into(),
+            passed: false,
+            expected: "accept() returns a connection".into(),
+            happened: "no client connected".into(),
+            line: Some(11),
+            at_us: Some(1234),
+        }];
+        let json = kept_json(3, &checks);
+        assert_eq!(from_kept_json(&json), Some((3, checks)));
+        assert_eq!(from_kept_json(""), None);
+        assert_eq!(from_kept_json("{\"task\":9,\"checks\":[]}"), None);
+        assert_eq!(from_kept_json("not json"), None);
+    }
 
     fn state(code: &mut CodeState, lane: Lane, lab: bool, state: RunState) {
         let program = if lab {

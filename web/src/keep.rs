@@ -1,7 +1,8 @@
 //! Nothing lost on reload: the trace and the task are kept in the browser
 //! (`localStorage`) as the student works, and put back when the page opens
-//! again, with a notice saying what came back. (The programs' text and the
-//! student's name are kept by the code view and the name box.)
+//! again, with a notice saying what came back. (The programs' text, the
+//! student's name and the latest check's verdicts are kept by the code
+//! view, the name box and the check panel.)
 //!
 //! `localStorage` holds a few megabytes per site, shared with everything
 //! else the page keeps: the trace kept is the newest [`KEPT_EVENTS`]
@@ -121,10 +122,14 @@ pub fn restore(state: &mut LabState) {
         } else {
             ""
         };
+        let checked = browser::load_pref(crate::checks::SAVED_CHECKS)
+            .and_then(|json| crate::checks::from_kept_json(&json))
+            .map(|(task, _)| format!(" Your last check of Task {task} is shown again."))
+            .unwrap_or_default();
         state.session.notify(
             NoticeKind::Info,
             "Restored from this browser",
-            format!("Back: {words}.{programs} New events follow the restored ones."),
+            format!("Back: {words}.{programs}{checked} New events follow the restored ones."),
             None,
         );
     }

@@ -228,6 +228,36 @@ async fn task3_fails_is_explained_then_passes() {
     instructor
         .wait_until("Task 3 passing in the list", chip, |v| v == "passing")
         .await;
+
+    // A reload keeps the verdicts, linked again to the trace it keeps.
+    let before = checks(&student).await;
+    student.client.refresh().await.expect("reload the page");
+    let status = wait_long(
+        &student,
+        "the kept verdicts after a reload",
+        "return document.getElementById('check-status')?.innerText || null;",
+        Value::is_string,
+    )
+    .await;
+    assert_eq!(status.as_str(), Some("Task 3: all 9 checks pass."));
+    assert_eq!(checks(&student).await, before);
+    let linked = student
+        .client
+        .execute(
+            "return document.querySelectorAll('.check-results .check-where:not([disabled])').length;",
+            vec![],
+        )
+        .await
+        .expect("the checks' links");
+    assert!(
+        linked.as_u64().unwrap_or_default() > 0,
+        "no check links to the kept trace"
+    );
+    let notice = student.text_of(".notices").await;
+    assert!(
+        notice.contains("Your last check of Task 3 is shown again."),
+        "{notice}"
+    );
     student
         .client
         .execute(

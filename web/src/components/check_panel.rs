@@ -2,7 +2,7 @@
 //! sentence, linked to the trace event and the student's line.
 
 use crate::browser;
-use crate::checks::{CheckRun, Shown, request, shown};
+use crate::checks::{CheckRun, SAVED_CHECKS, Shown, from_kept_json, kept_json, request, shown};
 use crate::code::{CodeAction, CodeState};
 use crate::hooks::use_interval;
 use crate::session::TaskChecks;
@@ -55,7 +55,18 @@ pub fn CheckPanel(props: &CheckPanelProps) -> Html {
     // Only for rendering: the stage the run is in (the run itself lives in
     // the ref, so an effect and a tick never race on a stale copy).
     let stage = use_state(|| None::<crate::checks::Stage>);
-    let verdicts = use_state(|| None::<Verdicts>);
+    // The latest verdicts, kept across a reload (linked again to the
+    // trace the page put back).
+    let verdicts = {
+        let trace = props.trace.clone();
+        use_state(move || {
+            let (task, checks) = from_kept_json(&browser::load_pref(SAVED_CHECKS)?)?;
+            Some(Verdicts {
+                task,
+                checks: shown(&checks, 0, &trace),
+            })
+        })
+    };
     let tick = use_state(|| 0u32);
     let asked = use_mut_ref(|| None::<Asked>);
     let failure = use_state(|| None::<&'static str>);
@@ -126,6 +137,7 @@ pub fn CheckPanel(props: &CheckPanelProps) -> Html {
                     task: answer.task,
                     checks: shown(&answer.checks, ask.since, &trace),
                 }));
+                browser::save_pref(SAVED_CHECKS, &kept_json(answer.task, &answer.checks));
                 *slot = None;
                 stage.set(None);
             }
@@ -155,6 +167,7 @@ pub fn CheckPanel(props: &CheckPanelProps) -> Html {
             stage.set(Some(run.stage));
             *running.borrow_mut() = Some(run);
             verdicts.set(None);
+            browser::save_pref(SAVED_CHECKS, "");
             for action in actions {
                 onaction.emit(Action::Code(action));
             }

@@ -96,10 +96,14 @@ impl ProgramRunner {
     /// Performs calls until the program ends, then closes its sockets and
     /// says so with `program_ended`.
     pub async fn run(mut self, mut calls: mpsc::Receiver<CallRequest>) {
+        // One wait for the program's life, not one registered and dropped
+        // per call.
+        let end = self.end.clone();
+        let mut ended = std::pin::pin!(end.cancelled());
         loop {
             let request = tokio::select! {
                 biased;
-                _ = self.end.cancelled() => break,
+                _ = &mut ended => break,
                 request = calls.recv() => match request {
                     Some(request) => request,
                     None => break,

@@ -31,9 +31,14 @@ pub struct ServerLane {
 impl ServerLane {
     /// Forwards events until the server stops or `token` is cancelled.
     pub async fn run(mut self, token: CancellationToken) {
+        // One wait for the lane's life: a fresh `cancelled()` per event
+        // would register with the token's waiter list, under its lock, and
+        // leave it again, for every event.
+        let mut ended = std::pin::pin!(token.cancelled());
         loop {
             let received = tokio::select! {
-                _ = token.cancelled() => return,
+                biased;
+                _ = &mut ended => return,
                 received = self.events.recv() => received,
             };
             let event = match received {

@@ -328,29 +328,24 @@ pub fn shown(checks: &[CheckReport], since: u64, trace: &Trace) -> Vec<Shown> {
 /// shows them again: the task and the bridge's checks, as JSON.
 pub const SAVED_CHECKS: &str = "checks";
 
-/// The latest verdicts as kept: `{"task":3,"checks":[...]}`.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Kept {
-    task: u8,
-    checks: Vec<CheckReport>,
-}
-
-/// The JSON [`SAVED_CHECKS`] keeps for `task`'s `checks`.
+/// The JSON [`SAVED_CHECKS`] keeps for `task`'s `checks`: the bridge's own
+/// `task_checks` message, so the page's one small reader
+/// ([`crate::wire`]) reads it back (serde's derived reader for it would
+/// add 15 KB to the page).
 pub fn kept_json(task: u8, checks: &[CheckReport]) -> String {
-    serde_json::to_string(&Kept {
-        task,
-        checks: checks.to_vec(),
-    })
-    .unwrap_or_default()
+    let checks = serde_json::to_string(checks).unwrap_or_else(|_| "[]".to_string());
+    format!(r#"{{"type":"task_checks","task":{task},"checks":{checks}}}"#)
 }
 
 /// The task and checks in kept JSON; `None` for nothing kept (an empty
 /// string: a check was started since) or text that is not ours.
 pub fn from_kept_json(json: &str) -> Option<(u8, Vec<CheckReport>)> {
-    let kept: Kept = serde_json::from_str(json).ok()?;
-    (1..=3)
-        .contains(&kept.task)
-        .then_some((kept.task, kept.checks))
+    match crate::wire::server_msg(json).ok()? {
+        protocol::ServerMsg::TaskChecks { task, checks } if (1..=3).contains(&task) => {
+            Some((task, checks))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -374,7 +369,10 @@ mod tests {
         let json = kept_json(3, &checks);
         assert_eq!(from_kept_json(&json), Some((3, checks)));
         assert_eq!(from_kept_json(""), None);
-        assert_eq!(from_kept_json("{\"task\":9,\"checks\":[]}"), None);
+        assert_eq!(
+            from_kept_json(r#"{"type":"task_checks","task":9,"checks":[]}"#),
+            None
+        );
         assert_eq!(from_kept_json("not json"), None);
     }
 

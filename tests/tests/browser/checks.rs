@@ -90,6 +90,11 @@ while True:
 print(msg.decode("utf-8"))
 "#;
 
+/// Whether the checks shown have links to the trace, and none disabled
+/// (a check that names a line has an event).
+const ALL_LINKED: &str = "return document.querySelectorAll('.check-results .check-where').length > 0 \
+     && document.querySelectorAll('.check-results .check-where[disabled]').length === 0;";
+
 /// Presses "Check Task N" and waits (with Python's patience: four
 /// programs start) for the verdict; returns the status line.
 async fn check(student: &Browser) -> String {
@@ -225,6 +230,16 @@ async fn task3_fails_is_explained_then_passes() {
         checks(&student).await
     );
     assert!(checks(&student).await.iter().all(|(_, ok)| *ok));
+    // Every check that names a line links to its event in the trace, the
+    // client's too (its events are the run's last: the answer can come
+    // before the page has drawn them).
+    wait_long(
+        &student,
+        "every check linked to the trace",
+        ALL_LINKED,
+        |v| v == true,
+    )
+    .await;
     instructor
         .wait_until("Task 3 passing in the list", chip, |v| v == "passing")
         .await;
@@ -241,18 +256,13 @@ async fn task3_fails_is_explained_then_passes() {
     .await;
     assert_eq!(status.as_str(), Some("Task 3: all 9 checks pass."));
     assert_eq!(checks(&student).await, before);
-    let linked = student
-        .client
-        .execute(
-            "return document.querySelectorAll('.check-results .check-where:not([disabled])').length;",
-            vec![],
-        )
-        .await
-        .expect("the checks' links");
-    assert!(
-        linked.as_u64().unwrap_or_default() > 0,
-        "no check links to the kept trace"
-    );
+    wait_long(
+        &student,
+        "every kept check linked to the restored trace",
+        ALL_LINKED,
+        |v| v == true,
+    )
+    .await;
     let notice = student.text_of(".notices").await;
     assert!(
         notice.contains("Your last check of Task 3 is shown again."),

@@ -42,11 +42,23 @@ struct Asked {
     at_ms: f64,
 }
 
-/// The latest verdicts: of which task, and each check.
+/// The verdicts as shown: each check linked to its trace event, if the
+/// trace has it.
+#[derive(PartialEq)]
+struct Linked {
+    task: u8,
+    checks: Vec<Shown>,
+}
+
+/// The latest verdicts: of which task, each check, and where the run's
+/// events start in the trace. Each check is linked to its trace event when
+/// shown, not when it came: the bridge's answer can come before the page
+/// has drawn the run's last events.
 #[derive(Clone, PartialEq)]
 struct Verdicts {
     task: u8,
-    checks: Vec<Shown>,
+    since: u64,
+    checks: std::rc::Rc<Vec<protocol::CheckReport>>,
 }
 
 #[component]
@@ -58,12 +70,12 @@ pub fn CheckPanel(props: &CheckPanelProps) -> Html {
     // The latest verdicts, kept across a reload (linked again to the
     // trace the page put back).
     let verdicts = {
-        let trace = props.trace.clone();
         use_state(move || {
             let (task, checks) = from_kept_json(&browser::load_pref(SAVED_CHECKS)?)?;
             Some(Verdicts {
                 task,
-                checks: shown(&checks, 0, &trace),
+                since: 0,
+                checks: std::rc::Rc::new(checks),
             })
         })
     };
@@ -126,7 +138,6 @@ pub fn CheckPanel(props: &CheckPanelProps) -> Html {
     // The bridge's answer to the run it was asked to judge.
     {
         let (asked, stage, verdicts) = (asked.clone(), stage.clone(), verdicts.clone());
-        let trace = props.trace.clone();
         use_effect_with(props.answer.clone(), move |answer| {
             let mut slot = asked.borrow_mut();
             if let (Some(answer), Some(ask)) = (answer, slot.as_ref())
@@ -135,7 +146,8 @@ pub fn CheckPanel(props: &CheckPanelProps) -> Html {
             {
                 verdicts.set(Some(Verdicts {
                     task: answer.task,
-                    checks: shown(&answer.checks, ask.since, &trace),
+                    since: ask.since,
+                    checks: answer.checks.clone(),
                 }));
                 browser::save_pref(SAVED_CHECKS, &kept_json(answer.task, &answer.checks));
                 *slot = None;
@@ -173,7 +185,18 @@ pub fn CheckPanel(props: &CheckPanelProps) -> Html {
             }
         })
     };
-    let shown = verdicts.as_ref().filter(|v| v.task == task);
+    // Linked to the trace as it is now (again as it grows, until each
+    // check has found its event).
+    let linked = use_memo(
+        ((*verdicts).clone(), props.trace.clone()),
+        |(verdicts, trace)| {
+            verdicts.as_ref().map(|v| Linked {
+                task: v.task,
+                checks: shown(&v.checks, v.since, trace),
+            })
+        },
+    );
+    let shown = linked.as_ref().as_ref().filter(|v| v.task == task);
     let summary = shown.map(|v| {
         let failed = v.checks.iter().filter(|c| !c.check.passed).count();
         match failed {

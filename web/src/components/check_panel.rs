@@ -69,16 +69,14 @@ pub fn CheckPanel(props: &CheckPanelProps) -> Html {
     let stage = use_state(|| None::<crate::checks::Stage>);
     // The latest verdicts, kept across a reload (linked again to the
     // trace the page put back).
-    let verdicts = {
-        use_state(move || {
-            let (task, checks) = from_kept_json(&browser::load_pref(SAVED_CHECKS)?)?;
-            Some(Verdicts {
-                task,
-                since: 0,
-                checks: std::rc::Rc::new(checks),
-            })
+    let verdicts = use_state(|| {
+        let (task, checks) = from_kept_json(&browser::load_pref(SAVED_CHECKS)?)?;
+        Some(Verdicts {
+            task,
+            since: 0,
+            checks: std::rc::Rc::new(checks),
         })
-    };
+    });
     let tick = use_state(|| 0u32);
     let asked = use_mut_ref(|| None::<Asked>);
     let failure = use_state(|| None::<&'static str>);

@@ -14,9 +14,8 @@ pub struct CodeViewProps {
 
 /// The student's own `server.py` and `client.py`, side by side (tabs on a
 /// phone and in projector mode), each with Run, Stop, its editor and its
-/// terminal. Their socket
-/// calls are real (the bridge makes them) and appear in the trace, in the
-/// lanes named after the files.
+/// terminal. Their socket calls are real (the bridge makes them) and
+/// appear in the trace, in the lanes named after the files.
 #[component]
 pub fn CodeView(props: &CodeViewProps) -> Html {
     let code = &props.code;

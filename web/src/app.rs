@@ -175,15 +175,25 @@ pub fn App() -> Html {
         let latest = use_mut_ref(|| (lab.view.trace.clone(), lab.session.task));
         *latest.borrow_mut() = (lab.view.trace.clone(), lab.session.task);
         let saved = use_mut_ref(|| (u64::MAX, 0));
-        use_interval(
-            true,
-            KEEP_EVERY_MS,
-            Callback::from(move |()| {
-                let (trace, task) = &*latest.borrow();
-                let next = crate::keep::save(trace, *task, *saved.borrow());
-                *saved.borrow_mut() = next;
-            }),
-        );
+        let keep = Callback::from(move |()| {
+            let (trace, task) = &*latest.borrow();
+            let next = crate::keep::save(trace, *task, *saved.borrow());
+            *saved.borrow_mut() = next;
+        });
+        use_interval(true, KEEP_EVERY_MS, keep.clone());
+        // And when the page goes (a reload, a closed tab): the last
+        // second's events too, the ones a check's verdict may point at.
+        use_effect_with((), move |_| {
+            let listener = web_sys::window().map(|window| {
+                browser::listen(
+                    &window,
+                    "pagehide",
+                    false,
+                    Box::new(move |_: &web_sys::Event| keep.emit(())),
+                )
+            });
+            move || drop(listener)
+        });
     }
     use_interval(
         lab.view.playing,

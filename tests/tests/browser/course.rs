@@ -202,6 +202,17 @@ async fn a_reload_restores_the_name_trace_and_task() {
         "listen(5)",
     )
     .await;
+
+    // A reload at once, within the second between two keepings: the page
+    // keeps its trace as it goes, so the newest events (this server's
+    // listen()) come back too.
+    let rows = "return document.querySelectorAll('#event-log .event-row').length;";
+    let before = eval(&student, rows).await;
+    student.client.refresh().await.expect("reload at once");
+    student.wait_for_text("Restored from this browser").await;
+    student
+        .wait_until("every event restored", rows, |v| *v == before)
+        .await;
     student.close().await;
 }
 
